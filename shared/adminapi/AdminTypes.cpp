@@ -1,0 +1,353 @@
+#include "adminapi/AdminTypes.h"
+
+#include <QJsonArray>
+
+namespace medrelay::adminapi {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+QJsonObject mapToJson(const QMap<QString, qint64> &m)
+{
+    QJsonObject o;
+    for (auto it = m.cbegin(); it != m.cend(); ++it)
+        o.insert(it.key(), static_cast<double>(it.value()));
+    return o;
+}
+
+QMap<QString, qint64> mapFromJson(const QJsonValue &v)
+{
+    QMap<QString, qint64> m;
+    const QJsonObject o = v.toObject();
+    for (auto it = o.constBegin(); it != o.constEnd(); ++it)
+        m.insert(it.key(), static_cast<qint64>(it.value().toDouble()));
+    return m;
+}
+
+qint64 toInt64(const QJsonValue &v)
+{
+    return static_cast<qint64>(v.toDouble());
+}
+
+QStringList stringsFromJson(const QJsonValue &v)
+{
+    QStringList out;
+    for (const QJsonValue &e : v.toArray())
+        out.append(e.toString());
+    return out;
+}
+
+} // namespace
+
+QString toIso(const QDateTime &t)
+{
+    if (!t.isValid())
+        return {};
+    return t.toUTC().toString(Qt::ISODateWithMs);
+}
+
+QDateTime fromIso(const QString &s)
+{
+    return QDateTime::fromString(s, Qt::ISODateWithMs);
+}
+
+QJsonObject ParticipantInfo::toJson() const
+{
+    return {{u"connectionId"_s, connectionId},
+            {u"userId"_s, userId},
+            {u"userName"_s, userName},
+            {u"role"_s, role},
+            {u"address"_s, address},
+            {u"joinedAt"_s, toIso(joinedAt)},
+            {u"lastActivity"_s, toIso(lastActivity)}};
+}
+
+std::optional<ParticipantInfo> ParticipantInfo::fromJson(const QJsonObject &o)
+{
+    if (!o.value("connectionId"_L1).isString())
+        return std::nullopt;
+    ParticipantInfo p;
+    p.connectionId = o.value("connectionId"_L1).toString();
+    const QJsonValue uid = o.value("userId"_L1);
+    p.userId = uid.isDouble() ? QString::number(toInt64(uid)) : uid.toString();
+    p.userName = o.value("userName"_L1).toString();
+    p.role = o.value("role"_L1).toString();
+    p.address = o.value("address"_L1).toString();
+    p.joinedAt = fromIso(o.value("joinedAt"_L1).toString());
+    p.lastActivity = fromIso(o.value("lastActivity"_L1).toString());
+    return p;
+}
+
+QJsonObject RoomInfo::toJson(bool withParticipants) const
+{
+    QJsonObject o{{u"id"_s, id},
+                  {u"connectionCount"_s, connectionCount},
+                  {u"appointmentId"_s, static_cast<double>(appointmentId)},
+                  {u"lastActivity"_s, toIso(lastActivity)}};
+    if (withParticipants) {
+        o.insert(u"createdAt"_s, toIso(createdAt));
+        QJsonArray list;
+        for (const auto &p : participants)
+            list.append(p.toJson());
+        o.insert(u"participants"_s, list);
+    }
+    return o;
+}
+
+std::optional<RoomInfo> RoomInfo::fromJson(const QJsonObject &o)
+{
+    if (!o.value("id"_L1).isString())
+        return std::nullopt;
+    RoomInfo r;
+    r.id = o.value("id"_L1).toString();
+    r.appointmentId = toInt64(o.value("appointmentId"_L1));
+    r.connectionCount = o.value("connectionCount"_L1).toInt();
+    r.createdAt = fromIso(o.value("createdAt"_L1).toString());
+    r.lastActivity = fromIso(o.value("lastActivity"_L1).toString());
+    for (const QJsonValue &v : o.value("participants"_L1).toArray()) {
+        auto p = ParticipantInfo::fromJson(v.toObject());
+        if (!p)
+            return std::nullopt;
+        r.participants.append(*p);
+    }
+    return r;
+}
+
+QJsonObject Health::toJson() const
+{
+    QJsonObject o{{u"status"_s, status},
+                  {u"timestamp"_s, toIso(timestamp)},
+                  {u"uptime"_s, uptimeSeconds},
+                  {u"connections"_s, connections},
+                  {u"rooms"_s, rooms}};
+    if (roomDetails) {
+        QJsonArray list;
+        for (const auto &r : *roomDetails)
+            list.append(r.toJson(false));
+        o.insert(u"roomDetails"_s, list);
+    }
+    if (insecure)
+        o.insert(u"insecure"_s, true);
+    return o;
+}
+
+std::optional<Health> Health::fromJson(const QJsonObject &o)
+{
+    if (!o.value("status"_L1).isString() || !o.value("uptime"_L1).isDouble())
+        return std::nullopt;
+    Health h;
+    h.status = o.value("status"_L1).toString();
+    h.timestamp = fromIso(o.value("timestamp"_L1).toString());
+    h.uptimeSeconds = o.value("uptime"_L1).toDouble();
+    h.connections = o.value("connections"_L1).toInt();
+    h.rooms = o.value("rooms"_L1).toInt();
+    h.insecure = o.value("insecure"_L1).toBool();
+    if (o.contains("roomDetails"_L1)) {
+        QList<RoomInfo> rooms;
+        for (const QJsonValue &v : o.value("roomDetails"_L1).toArray()) {
+            auto r = RoomInfo::fromJson(v.toObject());
+            if (!r)
+                return std::nullopt;
+            rooms.append(*r);
+        }
+        h.roomDetails = rooms;
+    }
+    return h;
+}
+
+QJsonObject Rates::toJson() const
+{
+    return {{u"messagesIn"_s, messagesIn},
+            {u"messagesOut"_s, messagesOut},
+            {u"bytesIn"_s, bytesIn},
+            {u"bytesOut"_s, bytesOut}};
+}
+
+Rates Rates::fromJson(const QJsonObject &o)
+{
+    return {o.value("messagesIn"_L1).toDouble(), o.value("messagesOut"_L1).toDouble(),
+            o.value("bytesIn"_L1).toDouble(), o.value("bytesOut"_L1).toDouble()};
+}
+
+QJsonObject Totals::toJson() const
+{
+    return {{u"messagesIn"_s, static_cast<double>(messagesIn)},
+            {u"messagesOut"_s, static_cast<double>(messagesOut)},
+            {u"bytesIn"_s, static_cast<double>(bytesIn)},
+            {u"bytesOut"_s, static_cast<double>(bytesOut)},
+            {u"connectionsAccepted"_s, static_cast<double>(connectionsAccepted)}};
+}
+
+Totals Totals::fromJson(const QJsonObject &o)
+{
+    return {toInt64(o.value("messagesIn"_L1)), toInt64(o.value("messagesOut"_L1)),
+            toInt64(o.value("bytesIn"_L1)), toInt64(o.value("bytesOut"_L1)),
+            toInt64(o.value("connectionsAccepted"_L1))};
+}
+
+QJsonObject Stats::toJson() const
+{
+    QJsonArray roomList;
+    for (const auto &r : rooms)
+        roomList.append(r.toJson(true));
+    return {{u"version"_s, version},
+            {u"status"_s, status},
+            {u"mode"_s, mode},
+            {u"timestamp"_s, toIso(timestamp)},
+            {u"uptime"_s, uptimeSeconds},
+            {u"connections"_s, connections},
+            {u"rooms"_s, static_cast<int>(rooms.size())},
+            {u"roomDetails"_s, roomList},
+            {u"messagesByType"_s, mapToJson(messagesByType)},
+            {u"errorsByReason"_s, mapToJson(errorsByReason)},
+            {u"rejectionsByReason"_s, mapToJson(rejectionsByReason)},
+            {u"perSecond"_s, perSecond.toJson()},
+            {u"totals"_s, totals.toJson()},
+            {u"residentMemoryBytes"_s, static_cast<double>(residentMemoryBytes)}};
+}
+
+std::optional<Stats> Stats::fromJson(const QJsonObject &o)
+{
+    if (!o.value("version"_L1).isString() || !o.value("roomDetails"_L1).isArray())
+        return std::nullopt;
+    Stats s;
+    s.version = o.value("version"_L1).toString();
+    s.status = o.value("status"_L1).toString();
+    s.mode = o.value("mode"_L1).toString();
+    s.timestamp = fromIso(o.value("timestamp"_L1).toString());
+    s.uptimeSeconds = o.value("uptime"_L1).toDouble();
+    s.connections = o.value("connections"_L1).toInt();
+    for (const QJsonValue &v : o.value("roomDetails"_L1).toArray()) {
+        auto r = RoomInfo::fromJson(v.toObject());
+        if (!r)
+            return std::nullopt;
+        s.rooms.append(*r);
+    }
+    s.messagesByType = mapFromJson(o.value("messagesByType"_L1));
+    s.errorsByReason = mapFromJson(o.value("errorsByReason"_L1));
+    s.rejectionsByReason = mapFromJson(o.value("rejectionsByReason"_L1));
+    s.perSecond = Rates::fromJson(o.value("perSecond"_L1).toObject());
+    s.totals = Totals::fromJson(o.value("totals"_L1).toObject());
+    s.residentMemoryBytes = toInt64(o.value("residentMemoryBytes"_L1));
+    return s;
+}
+
+QJsonObject Event::toJson() const
+{
+    QJsonObject o{{u"seq"_s, static_cast<double>(seq)},
+                  {u"timestamp"_s, toIso(timestamp)},
+                  {u"kind"_s, kind}};
+    if (!roomId.isEmpty())
+        o.insert(u"roomId"_s, roomId);
+    if (!connectionId.isEmpty())
+        o.insert(u"connectionId"_s, connectionId);
+    if (!userId.isEmpty())
+        o.insert(u"userId"_s, userId);
+    if (!detail.isEmpty())
+        o.insert(u"detail"_s, detail);
+    return o;
+}
+
+std::optional<Event> Event::fromJson(const QJsonObject &o)
+{
+    if (!o.value("seq"_L1).isDouble() || !o.value("kind"_L1).isString())
+        return std::nullopt;
+    Event e;
+    e.seq = toInt64(o.value("seq"_L1));
+    e.timestamp = fromIso(o.value("timestamp"_L1).toString());
+    e.kind = o.value("kind"_L1).toString();
+    e.roomId = o.value("roomId"_L1).toString();
+    e.connectionId = o.value("connectionId"_L1).toString();
+    e.userId = o.value("userId"_L1).toString();
+    e.detail = o.value("detail"_L1).toString();
+    return e;
+}
+
+QJsonObject EventPage::toJson() const
+{
+    QJsonArray list;
+    for (const auto &e : events)
+        list.append(e.toJson());
+    return {{u"nextSeq"_s, static_cast<double>(nextSeq)}, {u"events"_s, list}};
+}
+
+std::optional<EventPage> EventPage::fromJson(const QJsonObject &o)
+{
+    if (!o.value("events"_L1).isArray())
+        return std::nullopt;
+    EventPage p;
+    p.nextSeq = toInt64(o.value("nextSeq"_L1));
+    for (const QJsonValue &v : o.value("events"_L1).toArray()) {
+        auto e = Event::fromJson(v.toObject());
+        if (!e)
+            return std::nullopt;
+        p.events.append(*e);
+    }
+    return p;
+}
+
+QJsonObject CloseRoomRequest::toJson() const
+{
+    return {{u"reason"_s, reason}};
+}
+
+std::optional<CloseRoomRequest> CloseRoomRequest::fromJson(const QJsonObject &o)
+{
+    const QJsonValue r = o.value("reason"_L1);
+    if (!r.isUndefined() && (!r.isString() || r.toString().size() > 256))
+        return std::nullopt;
+    return CloseRoomRequest{r.toString()};
+}
+
+QJsonObject CloseIdleRequest::toJson() const
+{
+    return {{u"idleSeconds"_s, static_cast<double>(idleSeconds)},
+            {u"reason"_s, reason},
+            {u"dryRun"_s, dryRun}};
+}
+
+std::optional<CloseIdleRequest> CloseIdleRequest::fromJson(const QJsonObject &o)
+{
+    const QJsonValue idle = o.value("idleSeconds"_L1);
+    const QJsonValue r = o.value("reason"_L1);
+    if (!idle.isDouble() || idle.toDouble() < 0 || idle.toDouble() > 365.0 * 86400)
+        return std::nullopt;
+    if (!r.isUndefined() && (!r.isString() || r.toString().size() > 256))
+        return std::nullopt;
+    return CloseIdleRequest{toInt64(idle), r.toString(), o.value("dryRun"_L1).toBool()};
+}
+
+QJsonObject DisconnectRequest::toJson() const
+{
+    return {{u"reason"_s, reason}};
+}
+
+std::optional<DisconnectRequest> DisconnectRequest::fromJson(const QJsonObject &o)
+{
+    const QJsonValue r = o.value("reason"_L1);
+    if (!r.isUndefined() && (!r.isString() || r.toString().size() > 256))
+        return std::nullopt;
+    return DisconnectRequest{r.toString()};
+}
+
+QJsonObject ActionResult::toJson() const
+{
+    return {{u"ok"_s, ok},
+            {u"action"_s, action},
+            {u"rooms"_s, QJsonArray::fromStringList(rooms)},
+            {u"connections"_s, QJsonArray::fromStringList(connections)},
+            {u"message"_s, message}};
+}
+
+std::optional<ActionResult> ActionResult::fromJson(const QJsonObject &o)
+{
+    if (!o.value("ok"_L1).isBool())
+        return std::nullopt;
+    return ActionResult{o.value("ok"_L1).toBool(), o.value("action"_L1).toString(),
+                        stringsFromJson(o.value("rooms"_L1)),
+                        stringsFromJson(o.value("connections"_L1)),
+                        o.value("message"_L1).toString()};
+}
+
+} // namespace medrelay::adminapi

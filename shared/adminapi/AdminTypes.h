@@ -1,0 +1,179 @@
+#pragma once
+// The HTTP admin API's data, shared by the server (which writes it) and the
+// console (which reads it), so the two cannot drift apart. Every type has a
+// toJson() and a fromJson() that returns std::nullopt for anything malformed.
+
+#include <QDateTime>
+#include <QJsonObject>
+#include <QList>
+#include <QMap>
+#include <QString>
+
+#include <optional>
+
+namespace medrelay::adminapi {
+
+// HTTP paths of the admin API, in one place.
+namespace Path {
+inline constexpr char Health[] = "/health";
+inline constexpr char Stats[] = "/stats";
+inline constexpr char Metrics[] = "/metrics";
+inline constexpr char Events[] = "/admin/events";
+inline constexpr char CloseIdleRooms[] = "/admin/rooms/close-idle";
+inline constexpr char RoomsPrefix[] = "/admin/rooms/";        // + {roomId}/close
+inline constexpr char ConnectionsPrefix[] = "/admin/connections/"; // + {id}/disconnect
+} // namespace Path
+
+struct ParticipantInfo
+{
+    QString connectionId;
+    QString userId;
+    QString userName;
+    QString role;
+    QString address;
+    QDateTime joinedAt;
+    QDateTime lastActivity;
+
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<ParticipantInfo> fromJson(const QJsonObject &o);
+    friend bool operator==(const ParticipantInfo &, const ParticipantInfo &) = default;
+};
+
+struct RoomInfo
+{
+    QString id;
+    qint64 appointmentId = 0;
+    int connectionCount = 0;
+    QDateTime createdAt;
+    QDateTime lastActivity;
+    QList<ParticipantInfo> participants; // empty in /health
+
+    [[nodiscard]] QJsonObject toJson(bool withParticipants) const;
+    [[nodiscard]] static std::optional<RoomInfo> fromJson(const QJsonObject &o);
+    friend bool operator==(const RoomInfo &, const RoomInfo &) = default;
+};
+
+// GET /health. roomDetails is only filled where the server shows room ids.
+struct Health
+{
+    QString status; // "healthy" or "draining"
+    QDateTime timestamp;
+    double uptimeSeconds = 0;
+    int connections = 0;
+    int rooms = 0;
+    std::optional<QList<RoomInfo>> roomDetails;
+    bool insecure = false; // started with --insecure-no-auth
+
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<Health> fromJson(const QJsonObject &o);
+};
+
+struct Rates
+{
+    double messagesIn = 0;
+    double messagesOut = 0;
+    double bytesIn = 0;
+    double bytesOut = 0;
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static Rates fromJson(const QJsonObject &o);
+};
+
+struct Totals
+{
+    qint64 messagesIn = 0;
+    qint64 messagesOut = 0;
+    qint64 bytesIn = 0;
+    qint64 bytesOut = 0;
+    qint64 connectionsAccepted = 0;
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static Totals fromJson(const QJsonObject &o);
+};
+
+// GET /stats.
+struct Stats
+{
+    QString version;
+    QString status;
+    QString mode; // "development" or "production"
+    QDateTime timestamp;
+    double uptimeSeconds = 0;
+    int connections = 0;
+    QList<RoomInfo> rooms;
+    QMap<QString, qint64> messagesByType;
+    QMap<QString, qint64> errorsByReason;     // error replies sent, by error code
+    QMap<QString, qint64> rejectionsByReason; // connections/requests refused or closed, by reason
+    Rates perSecond;
+    Totals totals;
+    qint64 residentMemoryBytes = 0;
+
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<Stats> fromJson(const QJsonObject &o);
+};
+
+// One entry of the server's recent-events ring (GET /admin/events?since=N).
+// Ids only: no names, no chat, no SDP.
+struct Event
+{
+    qint64 seq = 0;
+    QDateTime timestamp;
+    QString kind; // join, leave, room_created, room_closed, rejected, disconnect, admin
+    QString roomId;
+    QString connectionId;
+    QString userId;
+    QString detail;
+
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<Event> fromJson(const QJsonObject &o);
+};
+
+struct EventPage
+{
+    qint64 nextSeq = 0; // ask with since=nextSeq for newer events
+    QList<Event> events;
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<EventPage> fromJson(const QJsonObject &o);
+};
+
+// POST /admin/rooms/{id}/close
+struct CloseRoomRequest
+{
+    QString reason;
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<CloseRoomRequest> fromJson(const QJsonObject &o);
+};
+
+// POST /admin/rooms/close-idle
+struct CloseIdleRequest
+{
+    qint64 idleSeconds = 0;
+    QString reason;
+    bool dryRun = false; // only count what would be closed
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<CloseIdleRequest> fromJson(const QJsonObject &o);
+};
+
+// POST /admin/connections/{id}/disconnect
+struct DisconnectRequest
+{
+    QString reason;
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<DisconnectRequest> fromJson(const QJsonObject &o);
+};
+
+// The answer to every admin action.
+struct ActionResult
+{
+    bool ok = false;
+    QString action;
+    QStringList rooms;       // rooms closed (or that would be, for a dry run)
+    QStringList connections; // connections disconnected
+    QString message;
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<ActionResult> fromJson(const QJsonObject &o);
+};
+
+// Timestamps on the wire: ISO 8601 UTC with milliseconds.
+[[nodiscard]] QString toIso(const QDateTime &t);
+[[nodiscard]] QDateTime fromIso(const QString &s);
+
+} // namespace medrelay::adminapi

@@ -1,0 +1,224 @@
+#include "admin/AdminService.h"
+
+#include "events/EventLog.h"
+#include "messaging/MembershipHandler.h"
+#include "metrics/Metrics.h"
+#include "realtime/ConnectionManager.h"
+#include "rooms/RoomRegistry.h"
+
+#include <medrelay/Version.h>
+
+#include <QLoggingCategory>
+
+Q_LOGGING_CATEGORY(lcAdmin, "medrelay.admin")
+
+namespace medrelay::server {
+
+using namespace Qt::StringLiterals;
+
+AdminService::AdminService(const ServerConfig &config, RoomRegistry &rooms, ConnectionManager &connections,
+                           MembershipHandler &membership, Metrics &metrics, EventLog &events, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_rooms(rooms)
+    , m_connections(connections)
+    , m_membership(membership)
+    , m_metrics(metrics)
+    , m_events(events)
+{
+    m_uptime.start();
+}
+
+QList<adminapi::RoomInfo> AdminService::roomInfos(bool withParticipants) const
+{
+    QList<adminapi::RoomInfo> out;
+    for (const Room *room : m_rooms.rooms()) {
+        adminapi::RoomInfo info;
+        info.id = room->id();
+        info.appointmentId = room->appointmentId();
+        info.connectionCount = static_cast<int>(room->size());
+        info.createdAt = room->createdAt();
+        info.lastActivity = room->lastActivity();
+        if (withParticipants) {
+            for (const RoomMember &m : room->members()) {
+                const Identity &id = m.peer->identity();
+                info.participants.append(adminapi::ParticipantInfo{m.peer->connectionId(), id.userId, id.userName,
+                                                                   id.role, m.peer->remoteAddress(), m.joinedAt,
+                                                                   m.lastActivity});
+            }
+        }
+        out.append(info);
+    }
+    std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.id < b.id; });
+    return out;
+}
+
+adminapi::Health AdminService::health(bool withRoomDetails) const
+{
+    adminapi::Health h;
+    h.status = m_draining ? u"draining"_s : u"healthy"_s;
+    h.timestamp = QDateTime::currentDateTimeUtc();
+    h.uptimeSeconds = static_cast<double>(m_uptime.elapsed()) / 1000.0;
+    h.connections = m_connections.count();
+    h.rooms = static_cast<int>(m_rooms.count());
+    if (withRoomDetails)
+        h.roomDetails = roomInfos(false);
+    h.insecure = m_config.mode == Mode::Production && m_config.insecureNoAuth;
+    return h;
+}
+
+adminapi::Stats AdminService::stats() const
+{
+    adminapi::Stats s;
+    s.version = QString::fromLatin1(MEDRELAY_VERSION);
+    s.status = m_draining ? u"draining"_s : u"healthy"_s;
+    s.mode = modeName(m_config.mode);
+    s.timestamp = QDateTime::currentDateTimeUtc();
+    s.uptimeSeconds = static_cast<double>(m_uptime.elapsed()) / 1000.0;
+    s.connections = m_connections.count();
+    s.rooms = roomInfos(true);
+    for (int i = 0; i < protocol::kMessageKindCount; ++i) {
+        const auto kind = static_cast<protocol::MessageKind>(i);
+        if (protocol::direction(kind) == protocol::Direction::ClientToServer)
+            s.messagesByType.insert(QString(protocol::wireName(kind)), m_metrics.messagesIn(kind));
+    }
+    for (int i = 0; i < protocol::kErrorCodeCount; ++i) {
+        const auto code = static_cast<protocol::ErrorCode>(i);
+        if (const qint64 n = m_metrics.errors(code))
+            s.errorsByReason.insert(QString(protocol::wireName(code)), n);
+    }
+    for (int i = 0; i < static_cast<int>(Rejection::Count); ++i) {
+        const auto r = static_cast<Rejection>(i);
+        if (const qint64 n = m_metrics.rejections(r))
+            s.rejectionsByReason.insert(QString(rejectionName(r)), n);
+    }
+    const auto rates = m_metrics.rates();
+    s.perSecond = {rates.messagesIn, rates.messagesOut, rates.bytesIn, rates.bytesOut};
+    s.totals = {m_metrics.totalMessagesIn(), m_metrics.totalMessagesOut(), m_metrics.totalBytesIn(),
+                m_metrics.totalBytesOut(), m_metrics.connectionsAccepted()};
+    s.residentMemoryBytes = residentMemoryBytes();
+    return s;
+}
+
+QByteArray AdminService::prometheus() const
+{
+    QByteArray out;
+    const auto metric = [&out](const char *name, const char *type, const char *help) {
+        out += "# HELP "_ba + name + ' ' + help + "\n# TYPE "_ba + name + ' ' + type + '\n';
+    };
+    const auto sample = [&out](const char *name, const QByteArray &labels, double value) {
+        out += name;
+        if (!labels.isEmpty())
+            out += '{' + labels + '}';
+        out += ' ' + QByteArray::number(value, 'g', 15) + '\n';
+    };
+    metric("medrelay_up", "gauge", "1 while serving, 0 while draining.");
+    sample("medrelay_up", {}, m_draining ? 0 : 1);
+    metric("medrelay_uptime_seconds", "gauge", "Seconds since start.");
+    sample("medrelay_uptime_seconds", {}, static_cast<double>(m_uptime.elapsed()) / 1000.0);
+    metric("medrelay_connections", "gauge", "Open WebSocket connections.");
+    sample("medrelay_connections", {}, m_connections.count());
+    metric("medrelay_rooms", "gauge", "Open rooms.");
+    sample("medrelay_rooms", {}, static_cast<double>(m_rooms.count()));
+    metric("medrelay_connections_accepted_total", "counter", "WebSocket connections accepted.");
+    sample("medrelay_connections_accepted_total", {}, static_cast<double>(m_metrics.connectionsAccepted()));
+    metric("medrelay_messages_received_total", "counter", "Client messages received, by type.");
+    for (int i = 0; i < protocol::kMessageKindCount; ++i) {
+        const auto kind = static_cast<protocol::MessageKind>(i);
+        if (protocol::direction(kind) == protocol::Direction::ClientToServer)
+            sample("medrelay_messages_received_total", "type=\"" + QByteArray(protocol::wireName(kind).data()) + '"',
+                   static_cast<double>(m_metrics.messagesIn(kind)));
+    }
+    metric("medrelay_messages_sent_total", "counter", "Messages sent to clients.");
+    sample("medrelay_messages_sent_total", {}, static_cast<double>(m_metrics.totalMessagesOut()));
+    metric("medrelay_bytes_received_total", "counter", "Message bytes received.");
+    sample("medrelay_bytes_received_total", {}, static_cast<double>(m_metrics.totalBytesIn()));
+    metric("medrelay_bytes_sent_total", "counter", "Message bytes sent.");
+    sample("medrelay_bytes_sent_total", {}, static_cast<double>(m_metrics.totalBytesOut()));
+    metric("medrelay_errors_total", "counter", "Error replies sent to clients, by code.");
+    for (int i = 0; i < protocol::kErrorCodeCount; ++i) {
+        const auto code = static_cast<protocol::ErrorCode>(i);
+        sample("medrelay_errors_total", "code=\"" + QByteArray(protocol::wireName(code).data()) + '"',
+               static_cast<double>(m_metrics.errors(code)));
+    }
+    metric("medrelay_rejections_total", "counter", "Connections or requests refused or closed, by reason.");
+    for (int i = 0; i < static_cast<int>(Rejection::Count); ++i) {
+        const auto r = static_cast<Rejection>(i);
+        sample("medrelay_rejections_total", "reason=\"" + QByteArray(rejectionName(r).data()) + '"',
+               static_cast<double>(m_metrics.rejections(r)));
+    }
+    metric("medrelay_auth_failures_total", "counter", "Token verification failures, by reason.");
+    const auto failures = m_metrics.authFailures();
+    for (auto it = failures.cbegin(); it != failures.cend(); ++it)
+        sample("medrelay_auth_failures_total", "reason=\"" + it.key().toLatin1() + '"', static_cast<double>(it.value()));
+    metric("medrelay_resident_memory_bytes", "gauge", "Resident memory of the server process.");
+    sample("medrelay_resident_memory_bytes", {}, static_cast<double>(residentMemoryBytes()));
+    return out;
+}
+
+adminapi::EventPage AdminService::events(qint64 since) const
+{
+    return m_events.since(since);
+}
+
+adminapi::ActionResult AdminService::closeRoom(const QString &roomId, const adminapi::CloseRoomRequest &request,
+                                               const QString &actor)
+{
+    const QString reason = request.reason.isEmpty() ? u"closed by administrator"_s : request.reason;
+    adminapi::ActionResult r;
+    r.action = u"close_room"_s;
+    r.ok = m_membership.closeRoom(roomId, reason);
+    if (r.ok) {
+        r.rooms = {roomId};
+        r.message = u"room closed"_s;
+        qCInfo(lcAdmin) << "admin closed room" << roomId;
+        m_events.add(u"admin"_s, roomId, {}, {}, u"close_room"_s);
+        Q_EMIT adminAction(actor, r.action, roomId, reason);
+    } else {
+        r.message = u"no such room"_s;
+    }
+    return r;
+}
+
+adminapi::ActionResult AdminService::closeIdleRooms(const adminapi::CloseIdleRequest &request, const QString &actor)
+{
+    const QDateTime cutoff = QDateTime::currentDateTimeUtc().addSecs(-request.idleSeconds);
+    adminapi::ActionResult r;
+    r.action = request.dryRun ? u"close_idle_rooms_dry_run"_s : u"close_idle_rooms"_s;
+    r.ok = true;
+    r.rooms = m_rooms.idleSince(cutoff);
+    r.rooms.sort();
+    if (!request.dryRun) {
+        const QString reason = request.reason.isEmpty() ? u"idle"_s : request.reason;
+        for (const QString &id : std::as_const(r.rooms))
+            m_membership.closeRoom(id, reason);
+        qCInfo(lcAdmin) << "admin closed" << r.rooms.size() << "idle rooms";
+        m_events.add(u"admin"_s, {}, {}, {}, u"close_idle_rooms %1"_s.arg(r.rooms.size()));
+        Q_EMIT adminAction(actor, r.action, u"idle>%1s"_s.arg(request.idleSeconds), reason);
+    }
+    r.message = u"%1 room(s) idle for more than %2 s"_s.arg(r.rooms.size()).arg(request.idleSeconds);
+    return r;
+}
+
+adminapi::ActionResult AdminService::disconnect(const QString &connectionId, const adminapi::DisconnectRequest &request,
+                                                const QString &actor)
+{
+    adminapi::ActionResult r;
+    r.action = u"disconnect"_s;
+    Connection *c = m_connections.find(connectionId);
+    if (!c) {
+        r.message = u"no such connection"_s;
+        return r;
+    }
+    const QString reason = request.reason.isEmpty() ? u"disconnected by administrator"_s : request.reason;
+    m_metrics.rejection(Rejection::Kicked);
+    c->closeWith(protocol::CloseCode::Kicked, reason);
+    r.ok = true;
+    r.connections = {connectionId};
+    r.message = u"connection closed"_s;
+    m_events.add(u"admin"_s, {}, connectionId, c->identity().userId, u"disconnect"_s);
+    Q_EMIT adminAction(actor, r.action, connectionId, reason);
+    return r;
+}
+
+} // namespace medrelay::server

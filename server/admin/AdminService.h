@@ -1,0 +1,59 @@
+#pragma once
+// What the admin API reports and does: health and stats snapshots, and the
+// admin actions (close a room, close idle rooms, disconnect a connection).
+// Knows nothing of HTTP; HttpRouter maps requests onto it.
+
+#include "adminapi/AdminTypes.h"
+#include "config/ServerConfig.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+
+namespace medrelay::server {
+
+class ConnectionManager;
+class EventLog;
+class MembershipHandler;
+class Metrics;
+class RoomRegistry;
+
+class AdminService final : public QObject
+{
+    Q_OBJECT
+public:
+    AdminService(const ServerConfig &config, RoomRegistry &rooms, ConnectionManager &connections,
+                 MembershipHandler &membership, Metrics &metrics, EventLog &events, QObject *parent = nullptr);
+    Q_DISABLE_COPY_MOVE(AdminService)
+
+    void setDraining(bool draining) { m_draining = draining; }
+    [[nodiscard]] bool isDraining() const { return m_draining; }
+
+    [[nodiscard]] adminapi::Health health(bool withRoomDetails) const;
+    [[nodiscard]] adminapi::Stats stats() const;
+    [[nodiscard]] QByteArray prometheus() const;
+    [[nodiscard]] adminapi::EventPage events(qint64 since) const;
+
+    adminapi::ActionResult closeRoom(const QString &roomId, const adminapi::CloseRoomRequest &request,
+                                     const QString &actor);
+    adminapi::ActionResult closeIdleRooms(const adminapi::CloseIdleRequest &request, const QString &actor);
+    adminapi::ActionResult disconnect(const QString &connectionId, const adminapi::DisconnectRequest &request,
+                                      const QString &actor);
+
+Q_SIGNALS:
+    // For the audit trail: who did what.
+    void adminAction(const QString &actor, const QString &action, const QString &target, const QString &detail);
+
+private:
+    [[nodiscard]] QList<adminapi::RoomInfo> roomInfos(bool withParticipants) const;
+
+    const ServerConfig &m_config;
+    RoomRegistry &m_rooms;
+    ConnectionManager &m_connections;
+    MembershipHandler &m_membership;
+    Metrics &m_metrics;
+    EventLog &m_events;
+    QElapsedTimer m_uptime;
+    bool m_draining = false;
+};
+
+} // namespace medrelay::server

@@ -1,0 +1,79 @@
+#pragma once
+// The composition root: builds every part of the server from a ServerConfig,
+// wires them together, listens, and runs the graceful shutdown. It holds the
+// parts; it does no parsing, routing or relaying itself.
+
+#include "config/ServerConfig.h"
+
+#include <QHostAddress>
+#include <QObject>
+#include <QTimer>
+
+#include <memory>
+
+namespace medrelay::server {
+
+class AdminService;
+class ConnectionManager;
+class EventLog;
+class Fanout;
+class HttpRouter;
+class IdleSweeper;
+class Listener;
+class MembershipHandler;
+class MessageHandler;
+class Metrics;
+class RelayHandler;
+class RoomRegistry;
+
+class ServerApp final : public QObject
+{
+    Q_OBJECT
+public:
+    explicit ServerApp(ServerConfig config, QObject *parent = nullptr);
+    ~ServerApp() override;
+    Q_DISABLE_COPY_MOVE(ServerApp)
+
+    // Listens on the configured address; returns an error text, or empty.
+    [[nodiscard]] QString start();
+    [[nodiscard]] quint16 port() const;
+    [[nodiscard]] QHostAddress address() const;
+    [[nodiscard]] const ServerConfig &config() const { return m_config; }
+
+    // Graceful shutdown: /health says draining, WebSocket upgrades are
+    // refused, every client gets close 1001; finished() once all are gone or
+    // the drain timeout passes.
+    void beginDrain();
+    [[nodiscard]] bool isDraining() const;
+
+    [[nodiscard]] Metrics &metrics() const { return *m_metrics; }
+    [[nodiscard]] RoomRegistry &rooms() const { return *m_rooms; }
+    [[nodiscard]] ConnectionManager &connections() const { return *m_connections; }
+    [[nodiscard]] AdminService &admin() const { return *m_admin; }
+    [[nodiscard]] IdleSweeper &idleSweeper() const { return *m_sweeper; }
+
+Q_SIGNALS:
+    void finished(int exitCode);
+
+private:
+    void checkDrained();
+
+    ServerConfig m_config;
+    std::unique_ptr<Metrics> m_metrics;
+    std::unique_ptr<Fanout> m_fanout;
+    EventLog *m_events = nullptr;
+    RoomRegistry *m_rooms = nullptr;
+    ConnectionManager *m_connections = nullptr;
+    MessageHandler *m_messages = nullptr;
+    MembershipHandler *m_membership = nullptr;
+    RelayHandler *m_relay = nullptr;
+    IdleSweeper *m_sweeper = nullptr;
+    AdminService *m_admin = nullptr;
+    HttpRouter *m_router = nullptr;
+    Listener *m_listener = nullptr;
+    QTimer m_rateTimer;
+    QTimer m_drainTimer;
+    bool m_finished = false;
+};
+
+} // namespace medrelay::server

@@ -1,0 +1,390 @@
+#include "config/ConfigLoader.h"
+
+#include <medrelay/Version.h>
+
+#include <QCommandLineParser>
+#include <QFileInfo>
+#include <QSettings>
+
+#include <cmath>
+#include <functional>
+
+namespace medrelay::server {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+using Apply = std::function<std::optional<QString>(ServerConfig &, const QString &)>;
+
+// One configurable setting: its INI key (also the command-line option name),
+// its environment variable, and how a text value is checked and applied.
+struct Setting
+{
+    QString key;
+    QString env;
+    QString valueName; // empty for a flag
+    QString help;
+    Apply apply;
+};
+
+std::optional<QString> intIn(const QString &v, qint64 lo, qint64 hi, qint64 &out)
+{
+    bool ok = false;
+    const qint64 n = v.trimmed().toLongLong(&ok);
+    if (!ok || n < lo || n > hi)
+        return u"must be an integer from %1 to %2"_s.arg(lo).arg(hi);
+    out = n;
+    return std::nullopt;
+}
+
+std::optional<QString> secondsToMs(const QString &v, double lo, double hi, int &out)
+{
+    bool ok = false;
+    const double s = v.trimmed().toDouble(&ok);
+    if (!ok || !std::isfinite(s) || s < lo || s > hi)
+        return u"must be a number of seconds from %1 to %2"_s.arg(lo).arg(hi);
+    out = static_cast<int>(std::lround(s * 1000));
+    return std::nullopt;
+}
+
+std::optional<QString> boolFrom(const QString &v, bool &out)
+{
+    const QString s = v.trimmed().toLower();
+    if (s.isEmpty() || s == "1"_L1 || s == "true"_L1 || s == "yes"_L1 || s == "on"_L1) {
+        out = true;
+        return std::nullopt;
+    }
+    if (s == "0"_L1 || s == "false"_L1 || s == "no"_L1 || s == "off"_L1) {
+        out = false;
+        return std::nullopt;
+    }
+    return u"must be true or false"_s;
+}
+
+template<typename T>
+Apply intSetting(T ServerConfig::*field, qint64 lo, qint64 hi)
+{
+    return [=](ServerConfig &c, const QString &v) -> std::optional<QString> {
+        qint64 n = 0;
+        if (auto e = intIn(v, lo, hi, n))
+            return e;
+        c.*field = static_cast<T>(n);
+        return std::nullopt;
+    };
+}
+
+Apply secondsSetting(int ServerConfig::*field, double lo, double hi)
+{
+    return [=](ServerConfig &c, const QString &v) { return secondsToMs(v, lo, hi, c.*field); };
+}
+
+Apply stringSetting(QString ServerConfig::*field, qsizetype maxLen = 4096)
+{
+    return [=](ServerConfig &c, const QString &v) -> std::optional<QString> {
+        if (v.size() > maxLen)
+            return u"is too long"_s;
+        c.*field = v;
+        return std::nullopt;
+    };
+}
+
+Apply fileSetting(QString ServerConfig::*field)
+{
+    return [=](ServerConfig &c, const QString &v) -> std::optional<QString> {
+        if (!v.isEmpty() && !QFileInfo(v).isReadable())
+            return u"names a file that cannot be read: %1"_s.arg(v);
+        c.*field = v;
+        return std::nullopt;
+    };
+}
+
+Apply flagSetting(bool ServerConfig::*field)
+{
+    return [=](ServerConfig &c, const QString &v) { return boolFrom(v, c.*field); };
+}
+
+std::optional<Mode> parseMode(const QString &v)
+{
+    const QString s = v.trimmed().toLower();
+    if (s == "development"_L1 || s == "dev"_L1 || s == "test"_L1)
+        return Mode::Development;
+    if (s == "production"_L1 || s == "prod"_L1)
+        return Mode::Production;
+    return std::nullopt;
+}
+
+const QList<Setting> &settings()
+{
+    static const QList<Setting> table = {
+        {u"port"_s, u"WS_PORT"_s, u"N"_s, u"TCP port for WebSocket and HTTP (0 = any free port). Default 9003."_s,
+         intSetting(&ServerConfig::port, 0, 65535)},
+        {u"host"_s, u"WS_HOST"_s, u"HOST"_s,
+         u"Address to listen on. Default localhost (development), 0.0.0.0 (production)."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             const QString h = v.trimmed();
+             if (h.isEmpty() || h.size() > 255)
+                 return u"must be a host name or address"_s;
+             if (h != "localhost"_L1 && QHostAddress(h).isNull())
+                 return u"must be localhost or an IP address, not '%1'"_s.arg(h.left(64));
+             c.host = h;
+             return std::nullopt;
+         }},
+        {u"max-message-size"_s, u"MEDRELAY_MAX_MESSAGE_SIZE"_s, u"BYTES"_s,
+         u"Largest accepted WebSocket message or frame; larger closes with 1009. Default 65536."_s,
+         intSetting(&ServerConfig::maxMessageBytes, 256, 16 * 1024 * 1024)},
+        {u"send-queue-limit"_s, u"MEDRELAY_SEND_QUEUE_LIMIT"_s, u"BYTES"_s,
+         u"Outgoing bytes queued for one client before it is closed as too slow. Default 1048576."_s,
+         intSetting(&ServerConfig::sendQueueLimitBytes, 4096, qint64(1) << 32)},
+        {u"max-connections"_s, u"MEDRELAY_MAX_CONNECTIONS"_s, u"N"_s,
+         u"Most WebSocket connections at once. Default 20000."_s,
+         intSetting(&ServerConfig::maxConnections, 1, 10000000)},
+        {u"max-connections-per-ip"_s, u"MEDRELAY_MAX_CONNECTIONS_PER_IP"_s, u"N"_s,
+         u"Most WebSocket connections from one address (0 = no cap). Default 0 (development), 1000 (production)."_s,
+         intSetting(&ServerConfig::maxConnectionsPerAddress, 0, 10000000)},
+        {u"rate-limit"_s, u"MEDRELAY_RATE_LIMIT"_s, u"MSGS"_s,
+         u"Messages per second one connection may send, sustained (0 = no limit). Default 100."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             bool ok = false;
+             const double r = v.trimmed().toDouble(&ok);
+             if (!ok || !std::isfinite(r) || r < 0 || r > 1e6)
+                 return u"must be a number from 0 to 1000000"_s;
+             c.rateLimitPerSecond = r;
+             return std::nullopt;
+         }},
+        {u"rate-burst"_s, u"MEDRELAY_RATE_BURST"_s, u"N"_s,
+         u"Messages one connection may send in a burst above the rate. Default 200."_s,
+         intSetting(&ServerConfig::rateLimitBurst, 1, 1000000)},
+        {u"max-rooms-per-connection"_s, u"MEDRELAY_MAX_ROOMS_PER_CONNECTION"_s, u"N"_s,
+         u"Rooms one connection may be in at once. Default 16."_s,
+         intSetting(&ServerConfig::maxRoomsPerConnection, 1, 10000)},
+        {u"max-participants-per-room"_s, u"MEDRELAY_MAX_PARTICIPANTS_PER_ROOM"_s, u"N"_s,
+         u"Connections one room may hold. Default 64."_s,
+         intSetting(&ServerConfig::maxParticipantsPerRoom, 2, 100000)},
+        {u"request-timeout"_s, u"MEDRELAY_REQUEST_TIMEOUT"_s, u"SECONDS"_s,
+         u"Time allowed to send an HTTP request or WebSocket handshake. Default 10."_s,
+         secondsSetting(&ServerConfig::requestTimeoutMs, 0.05, 300)},
+        {u"ping-interval"_s, u"MEDRELAY_PING_INTERVAL"_s, u"SECONDS"_s,
+         u"WebSocket ping interval; two missed pongs close the connection. Default 15 (development), 30 (production)."_s,
+         secondsSetting(&ServerConfig::pingIntervalMs, 0.05, 3600)},
+        {u"idle-room-timeout"_s, u"MEDRELAY_IDLE_ROOM_TIMEOUT"_s, u"SECONDS"_s,
+         u"Rooms without activity this long are closed by the sweep. Default 600."_s,
+         secondsSetting(&ServerConfig::idleRoomTimeoutMs, 0.05, 7 * 86400)},
+        {u"idle-sweep-interval"_s, u"MEDRELAY_IDLE_SWEEP_INTERVAL"_s, u"SECONDS"_s,
+         u"How often idle rooms are looked for. Default 60."_s,
+         secondsSetting(&ServerConfig::idleSweepIntervalMs, 0.05, 86400)},
+        {u"drain-timeout"_s, u"MEDRELAY_DRAIN_TIMEOUT"_s, u"SECONDS"_s,
+         u"On SIGTERM/SIGINT, longest wait for clients to close before exiting. Default 3 (development), 20 (production)."_s,
+         secondsSetting(&ServerConfig::drainTimeoutMs, 0, 3600)},
+        {u"admin-token"_s, u"MEDRELAY_ADMIN_TOKEN"_s, u"TOKEN"_s,
+         u"Bearer token required by /stats, /metrics and /admin/*."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             if (!v.isEmpty() && v.size() < 16)
+                 return u"must be at least 16 characters"_s;
+             c.adminToken = v;
+             return std::nullopt;
+         }},
+        {u"jwt-secret"_s, u"MEDRELAY_JWT_SECRET"_s, u"SECRET"_s,
+         u"Shared secret for HS256 client tokens."_s, stringSetting(&ServerConfig::jwtSecret)},
+        {u"jwt-public-key"_s, u"MEDRELAY_JWT_PUBLIC_KEY"_s, u"FILE"_s,
+         u"PEM public key for RS256/ES256 client tokens."_s, fileSetting(&ServerConfig::jwtPublicKeyFile)},
+        {u"jwt-issuer"_s, u"MEDRELAY_JWT_ISSUER"_s, u"ISS"_s, u"Required token issuer (iss)."_s,
+         stringSetting(&ServerConfig::jwtIssuer, 512)},
+        {u"jwt-audience"_s, u"MEDRELAY_JWT_AUDIENCE"_s, u"AUD"_s, u"Required token audience (aud)."_s,
+         stringSetting(&ServerConfig::jwtAudience, 512)},
+        {u"jwt-leeway"_s, u"MEDRELAY_JWT_LEEWAY"_s, u"SECONDS"_s,
+         u"Clock skew allowed on exp/nbf. Default 30."_s,
+         intSetting(&ServerConfig::jwtLeewaySeconds, 0, 600)},
+        {u"insecure-no-auth"_s, u"MEDRELAY_INSECURE_NO_AUTH"_s, {},
+         u"Run without client authentication even in production (logged loudly)."_s,
+         flagSetting(&ServerConfig::insecureNoAuth)},
+        {u"tls-cert"_s, u"MEDRELAY_TLS_CERT"_s, u"FILE"_s, u"PEM certificate chain: serve wss:// and https://."_s,
+         fileSetting(&ServerConfig::tlsCertFile)},
+        {u"tls-key"_s, u"MEDRELAY_TLS_KEY"_s, u"FILE"_s, u"PEM private key for --tls-cert."_s,
+         fileSetting(&ServerConfig::tlsKeyFile)},
+        {u"allowed-origins"_s, u"MEDRELAY_ALLOWED_ORIGINS"_s, u"LIST"_s,
+         u"Comma-separated Origins allowed to open WebSockets (empty = any)."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             c.allowedOrigins.clear();
+             for (const QString &o : v.split(u',', Qt::SkipEmptyParts))
+                 c.allowedOrigins.append(o.trimmed());
+             return std::nullopt;
+         }},
+        {u"data-dir"_s, u"MEDRELAY_DATA_DIR"_s, u"DIR"_s,
+         u"Directory for the audit log and stored data. Default ./medrelay-data (development), /var/lib/medrelay (production)."_s,
+         stringSetting(&ServerConfig::dataDir)},
+    };
+    return table;
+}
+
+QString envValue(const QProcessEnvironment &env, const QString &name)
+{
+    return env.value(name);
+}
+
+bool debugRequested(const QString &debugEnv)
+{
+    // The original honoured DEBUG=websocket:*; any pattern naming websocket,
+    // medrelay or everything turns debug logging on.
+    const QString d = debugEnv.trimmed();
+    return d == "*"_L1 || d.contains("websocket"_L1) || d.contains("medrelay"_L1);
+}
+
+} // namespace
+
+std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &arguments,
+                                                          const QProcessEnvironment &env)
+{
+    QCommandLineParser parser;
+    parser.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
+    const QCommandLineOption helpOpt({u"h"_s, u"help"_s}, u"Show this help."_s);
+    const QCommandLineOption versionOpt({u"v"_s, u"version"_s}, u"Show the version."_s);
+    const QCommandLineOption envOpt(u"env"_s, u"development or production."_s, u"MODE"_s);
+    const QCommandLineOption configOpt(u"config"_s, u"INI configuration file."_s, u"FILE"_s);
+    const QCommandLineOption verifyOpt(u"verify-audit"_s, u"Check an audit log's hash chain and exit."_s,
+                                       u"FILE"_s);
+    parser.addOption(helpOpt);
+    parser.addOption(versionOpt);
+    parser.addOption(envOpt);
+    parser.addOption(configOpt);
+    parser.addOption(verifyOpt);
+    QList<QCommandLineOption> options;
+    for (const Setting &s : settings()) {
+        options.append(s.valueName.isEmpty() ? QCommandLineOption(s.key, s.help)
+                                             : QCommandLineOption(s.key, s.help, s.valueName));
+        parser.addOption(options.last());
+    }
+    if (!parser.parse(arguments))
+        return ConfigError{parser.errorText()};
+    if (!parser.positionalArguments().isEmpty())
+        return ConfigError{u"unexpected argument '%1'"_s.arg(parser.positionalArguments().constFirst())};
+
+    LoadedConfig loaded;
+    if (parser.isSet(helpOpt)) {
+        loaded.action = ConfigAction::ShowHelp;
+        return loaded;
+    }
+    if (parser.isSet(versionOpt)) {
+        loaded.action = ConfigAction::ShowVersion;
+        return loaded;
+    }
+    if (parser.isSet(verifyOpt)) {
+        loaded.action = ConfigAction::VerifyAudit;
+        loaded.actionArgument = parser.value(verifyOpt);
+        return loaded;
+    }
+
+    // The config file first, because it may set the mode.
+    std::unique_ptr<QSettings> ini;
+    const QString configFile = parser.isSet(configOpt) ? parser.value(configOpt) : env.value(u"MEDRELAY_CONFIG"_s);
+    if (!configFile.isEmpty()) {
+        if (!QFileInfo(configFile).isReadable())
+            return ConfigError{u"config: cannot read file '%1'"_s.arg(configFile)};
+        ini = std::make_unique<QSettings>(configFile, QSettings::IniFormat);
+        if (ini->status() != QSettings::NoError)
+            return ConfigError{u"config: '%1' is not a valid INI file"_s.arg(configFile)};
+    }
+
+    // Mode, by precedence: --env, MEDRELAY_ENV, NODE_ENV, the file's env key.
+    QString modeSource;
+    QString modeText;
+    if (parser.isSet(envOpt)) {
+        modeText = parser.value(envOpt);
+        modeSource = u"--env"_s;
+    } else if (env.contains(u"MEDRELAY_ENV"_s)) {
+        modeText = env.value(u"MEDRELAY_ENV"_s);
+        modeSource = u"MEDRELAY_ENV"_s;
+    } else if (env.contains(u"NODE_ENV"_s)) {
+        modeText = env.value(u"NODE_ENV"_s);
+        modeSource = u"NODE_ENV"_s;
+    } else if (ini && ini->contains(u"env"_s)) {
+        modeText = ini->value(u"env"_s).toString();
+        modeSource = u"config env"_s;
+    }
+    Mode mode = Mode::Development;
+    if (!modeSource.isEmpty()) {
+        const auto m = parseMode(modeText);
+        if (!m)
+            return ConfigError{u"%1: unknown mode '%2' (use development or production)"_s.arg(
+                modeSource, modeText.left(64))};
+        mode = *m;
+    }
+
+    ServerConfig c = defaultConfig(mode);
+    c.configFile = configFile;
+
+    if (ini) {
+        const QStringList known = [] {
+            QStringList k{u"env"_s, u"debug"_s};
+            for (const Setting &s : settings())
+                k.append(s.key);
+            return k;
+        }();
+        for (const QString &key : ini->allKeys()) {
+            if (!known.contains(key))
+                return ConfigError{u"config %1: unknown setting '%2'"_s.arg(configFile, key)};
+        }
+        for (const Setting &s : settings()) {
+            if (!ini->contains(s.key))
+                continue;
+            const QVariant v = ini->value(s.key);
+            const QString text = v.typeId() == QMetaType::QStringList ? v.toStringList().join(u',') : v.toString();
+            if (auto e = s.apply(c, text))
+                return ConfigError{u"config %1: %2 %3"_s.arg(configFile, s.key, *e)};
+        }
+        if (ini->contains(u"debug"_s)) {
+            if (auto e = boolFrom(ini->value(u"debug"_s).toString(), c.debugLogging))
+                return ConfigError{u"config %1: debug %2"_s.arg(configFile, *e)};
+        }
+    }
+
+    for (const Setting &s : settings()) {
+        if (s.env.isEmpty() || !env.contains(s.env))
+            continue;
+        if (auto e = s.apply(c, envValue(env, s.env)))
+            return ConfigError{u"%1 %2"_s.arg(s.env, *e)};
+    }
+    if (env.contains(u"DEBUG"_s))
+        c.debugLogging = debugRequested(env.value(u"DEBUG"_s));
+
+    for (int i = 0; i < settings().size(); ++i) {
+        const Setting &s = settings().at(i);
+        if (!parser.isSet(options.at(i)))
+            continue;
+        const QString value = s.valueName.isEmpty() ? u"true"_s : parser.value(options.at(i));
+        if (auto e = s.apply(c, value))
+            return ConfigError{u"--%1 %2"_s.arg(s.key, *e)};
+    }
+
+    if (c.tlsCertFile.isEmpty() != c.tlsKeyFile.isEmpty())
+        return ConfigError{u"--tls-cert and --tls-key must be given together"_s};
+    if (c.idleSweepIntervalMs > c.idleRoomTimeoutMs)
+        c.idleSweepIntervalMs = std::max(50, c.idleRoomTimeoutMs / 2);
+
+    loaded.config = c;
+    return loaded;
+}
+
+QString ConfigLoader::helpText()
+{
+    QString out = u"medrelay-server %1: real-time relay for telemedicine consultations.\n\n"
+                  "Usage: medrelay-server [options]\n\n"
+                  "Precedence: built-in defaults of the mode < --config file < environment < command line.\n\n"
+                  "  --env MODE              development or production (env MEDRELAY_ENV or NODE_ENV)\n"
+                  "  --config FILE           INI file; keys are the option names below (env MEDRELAY_CONFIG)\n"
+                  "  --verify-audit FILE     check an audit log's hash chain and exit\n"
+                  "  --help, --version\n"_s.arg(QLatin1StringView(MEDRELAY_VERSION));
+    for (const Setting &s : settings()) {
+        QString left = u"--"_s + s.key;
+        if (!s.valueName.isEmpty())
+            left += u' ' + s.valueName;
+        out += u"  "_s + left.leftJustified(24) + s.help;
+        if (!s.env.isEmpty())
+            out += u" [env "_s + s.env + u']';
+        out += u'\n';
+    }
+    out += u"\nDEBUG=websocket:* (or QT_LOGGING_RULES=\"medrelay.*.debug=true\") turns on debug logs.\n"_s;
+    return out;
+}
+
+} // namespace medrelay::server

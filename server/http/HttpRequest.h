@@ -1,0 +1,40 @@
+#pragma once
+// One parsed HTTP request head (and body, for requests that carry one).
+
+#include <QByteArray>
+#include <QHash>
+#include <QHostAddress>
+#include <QString>
+#include <QUrlQuery>
+
+namespace medrelay::server {
+
+struct HttpRequest
+{
+    QByteArray method;
+    QString path;      // decoded path, no query
+    QUrlQuery query;
+    QByteArray rawTarget;
+    QHash<QByteArray, QByteArray> headers; // names lower-cased
+    QByteArray body;
+    qint64 contentLength = 0;
+    bool upgrade = false; // Connection: upgrade with Upgrade: websocket
+    int headBytes = 0;    // length of the head including the blank line
+    QHostAddress peer;
+
+    [[nodiscard]] QByteArray header(const QByteArray &lowerName) const { return headers.value(lowerName); }
+};
+
+struct HttpResponse
+{
+    int status = 200;
+    QByteArray contentType = "application/json";
+    QByteArray body;
+    QList<QPair<QByteArray, QByteArray>> extraHeaders;
+
+    [[nodiscard]] QByteArray serialise() const;
+    [[nodiscard]] static HttpResponse json(int status, const QByteArray &body);
+    [[nodiscard]] static HttpResponse error(int status, const QString &code, const QString &message);
+};
+
+} // namespace medrelay::server

@@ -1,0 +1,60 @@
+#include "http/HttpRequest.h"
+
+namespace medrelay::server {
+
+QByteArray HttpResponse::serialise() const
+{
+    QByteArray out;
+    out.reserve(body.size() + 256);
+    out += "HTTP/1.1 " + QByteArray::number(status) + ' ';
+    switch (status) {
+    case 200: out += "OK"; break;
+    case 400: out += "Bad Request"; break;
+    case 401: out += "Unauthorized"; break;
+    case 403: out += "Forbidden"; break;
+    case 404: out += "Not Found"; break;
+    case 405: out += "Method Not Allowed"; break;
+    case 408: out += "Request Timeout"; break;
+    case 413: out += "Payload Too Large"; break;
+    case 414: out += "URI Too Long"; break;
+    case 426: out += "Upgrade Required"; break;
+    case 429: out += "Too Many Requests"; break;
+    case 431: out += "Request Header Fields Too Large"; break;
+    case 500: out += "Internal Server Error"; break;
+    case 503: out += "Service Unavailable"; break;
+    case 505: out += "HTTP Version Not Supported"; break;
+    default: out += "Status"; break;
+    }
+    out += "\r\nContent-Type: " + contentType;
+    out += "\r\nContent-Length: " + QByteArray::number(body.size());
+    out += "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n";
+    for (const auto &h : extraHeaders)
+        out += h.first + ": " + h.second + "\r\n";
+    out += "\r\n";
+    out += body;
+    return out;
+}
+
+HttpResponse HttpResponse::json(int status, const QByteArray &body)
+{
+    HttpResponse r;
+    r.status = status;
+    r.body = body;
+    return r;
+}
+
+HttpResponse HttpResponse::error(int status, const QString &code, const QString &message)
+{
+    QByteArray body = R"({"error":{"code":")" + code.toUtf8() + R"(","message":")";
+    // Messages are ours, but escape quotes and backslashes all the same.
+    for (const char c : message.toUtf8()) {
+        if (c == '"' || c == '\\')
+            body += '\\';
+        if (static_cast<unsigned char>(c) >= 0x20)
+            body += c;
+    }
+    body += R"("}})";
+    return json(status, body);
+}
+
+} // namespace medrelay::server

@@ -1,0 +1,145 @@
+#include "http/HttpRouter.h"
+
+#include "admin/AdminService.h"
+#include "config/ServerConfig.h"
+#include "security/ConstantTime.h"
+
+#include <QJsonDocument>
+
+namespace medrelay::server {
+
+using namespace Qt::StringLiterals;
+namespace Path = adminapi::Path;
+
+namespace {
+
+QByteArray toJson(const QJsonObject &o)
+{
+    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+}
+
+HttpResponse badBody()
+{
+    return HttpResponse::error(400, u"invalid_message"_s, u"request body is not the expected JSON object"_s);
+}
+
+std::optional<QJsonObject> jsonBody(const HttpRequest &request)
+{
+    if (request.body.trimmed().isEmpty())
+        return QJsonObject{};
+    QJsonParseError err{};
+    const QJsonDocument doc = QJsonDocument::fromJson(request.body, &err);
+    if (err.error != QJsonParseError::NoError || !doc.isObject())
+        return std::nullopt;
+    return doc.object();
+}
+
+} // namespace
+
+HttpRouter::HttpRouter(const ServerConfig &config, AdminService &admin, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_admin(admin)
+{}
+
+bool HttpRouter::authorised(const HttpRequest &request) const
+{
+    if (m_config.adminToken.isEmpty())
+        return true; // development without a token keeps the original's open /stats
+    const QByteArray auth = request.header("authorization");
+    const QByteArray prefix = "Bearer ";
+    if (!auth.startsWith(prefix))
+        return false;
+    return security::constantTimeEquals(auth.mid(prefix.size()).trimmed(), m_config.adminToken.toUtf8());
+}
+
+HttpResponse HttpRouter::handle(const HttpRequest &request)
+{
+    const QString &path = request.path;
+    const bool isGet = request.method == "GET" || request.method == "HEAD";
+
+    if (path == QLatin1StringView(Path::Health)) {
+        if (!isGet)
+            return HttpResponse::error(405, u"method_not_allowed"_s, u"use GET"_s);
+        // Room ids stay out of the open health check in production.
+        const auto health = m_admin.health(m_config.mode == Mode::Development);
+        return HttpResponse::json(health.status == u"healthy"_s ? 200 : 503, toJson(health.toJson()));
+    }
+    if (path == m_config.wsPath)
+        return HttpResponse::error(426, u"upgrade_required"_s, u"this path accepts WebSocket upgrades only"_s);
+
+    const bool isStats = path == QLatin1StringView(Path::Stats);
+    const bool isMetrics = path == QLatin1StringView(Path::Metrics);
+    const bool isAdmin = path.startsWith(u"/admin/"_s);
+    if (!isStats && !isMetrics && !isAdmin)
+        return HttpResponse::error(404, u"not_found"_s, u"no such endpoint"_s);
+
+    if (!authorised(request)) {
+        Q_EMIT unauthorizedRequest(path, request.peer);
+        HttpResponse r = HttpResponse::error(401, u"unauthorized"_s, u"missing or wrong admin bearer token"_s);
+        r.extraHeaders.append(qMakePair(QByteArray("WWW-Authenticate"), QByteArray("Bearer realm=\"medrelay\"")));
+        return r;
+    }
+    if (isStats) {
+        if (!isGet)
+            return HttpResponse::error(405, u"method_not_allowed"_s, u"use GET"_s);
+        return HttpResponse::json(200, toJson(m_admin.stats().toJson()));
+    }
+    if (isMetrics) {
+        if (!isGet)
+            return HttpResponse::error(405, u"method_not_allowed"_s, u"use GET"_s);
+        HttpResponse r = HttpResponse::json(200, m_admin.prometheus());
+        r.contentType = "text/plain; version=0.0.4; charset=utf-8";
+        return r;
+    }
+    return routeAdmin(request);
+}
+
+HttpResponse HttpRouter::routeAdmin(const HttpRequest &request)
+{
+    const QString &path = request.path;
+    const QString actor = u"admin@"_s + request.peer.toString();
+
+    if (path == QLatin1StringView(Path::Events)) {
+        if (request.method != "GET")
+            return HttpResponse::error(405, u"method_not_allowed"_s, u"use GET"_s);
+        bool ok = true;
+        const QString since = request.query.queryItemValue(u"since"_s);
+        const qint64 n = since.isEmpty() ? 0 : since.toLongLong(&ok);
+        if (!ok || n < 0)
+            return HttpResponse::error(400, u"invalid_field"_s, u"since must be a non-negative integer"_s);
+        return HttpResponse::json(200, toJson(m_admin.events(n).toJson()));
+    }
+
+    if (request.method != "POST")
+        return HttpResponse::error(405, u"method_not_allowed"_s, u"admin actions use POST"_s);
+    const auto body = jsonBody(request);
+    if (!body)
+        return badBody();
+
+    if (path == QLatin1StringView(Path::CloseIdleRooms)) {
+        const auto req = adminapi::CloseIdleRequest::fromJson(*body);
+        if (!req)
+            return HttpResponse::error(400, u"invalid_field"_s, u"idleSeconds must be a number of seconds"_s);
+        return HttpResponse::json(200, toJson(m_admin.closeIdleRooms(*req, actor).toJson()));
+    }
+
+    const QStringList parts = path.split(u'/', Qt::SkipEmptyParts); // admin, rooms|connections, id, verb
+    if (parts.size() == 4 && parts[1] == u"rooms"_s && parts[3] == u"close"_s) {
+        const auto req = adminapi::CloseRoomRequest::fromJson(*body);
+        if (!req)
+            return badBody();
+        const auto result = m_admin.closeRoom(parts[2], *req, actor);
+        return HttpResponse::json(result.ok ? 200 : 404, toJson(result.toJson()));
+    }
+    if (parts.size() == 4 && parts[1] == u"connections"_s && parts[3] == u"disconnect"_s) {
+        const auto req = adminapi::DisconnectRequest::fromJson(*body);
+        if (!req)
+            return badBody();
+        const auto result = m_admin.disconnect(parts[2], *req, actor);
+        return HttpResponse::json(result.ok ? 200 : 404, toJson(result.toJson()));
+    }
+    return HttpResponse::error(404, u"not_found"_s, u"no such admin endpoint"_s);
+}
+
+} // namespace medrelay::server

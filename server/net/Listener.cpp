@@ -1,0 +1,198 @@
+#include "net/Listener.h"
+
+#include <QFile>
+#include <QLoggingCategory>
+#include <QSslKey>
+#include <QSslSocket>
+#include <QTimer>
+
+Q_LOGGING_CATEGORY(lcHttp, "medrelay.http")
+
+namespace medrelay::server {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+// Sockets whose head is still being read, beyond which new ones are refused:
+// bounds what a flood of idle TCP connections can hold.
+constexpr int kMaxPendingRequests = 4096;
+constexpr char kPendingProperty[] = "medrelay.pending";
+constexpr char kHeadProperty[] = "medrelay.head";
+
+} // namespace
+
+Listener::Listener(const ServerConfig &config, HttpRequestHandler &http, UpgradeHandler &upgrades,
+                   Metrics &metrics, QObject *parent)
+    : QTcpServer(parent)
+    , m_config(config)
+    , m_http(http)
+    , m_upgrades(upgrades)
+    , m_metrics(metrics)
+{
+    m_limits.maxHeadBytes = static_cast<int>(config.maxHttpHeadBytes);
+    // The kernel backlog; Qt accepts in a loop on every readiness event.
+    setMaxPendingConnections(std::numeric_limits<int>::max());
+}
+
+QString Listener::enableTls(const QString &certFile, const QString &keyFile)
+{
+    QFile cf(certFile);
+    if (!cf.open(QIODevice::ReadOnly))
+        return u"--tls-cert: cannot read %1"_s.arg(certFile);
+    const auto chain = QSslCertificate::fromData(cf.readAll(), QSsl::Pem);
+    if (chain.isEmpty())
+        return u"--tls-cert: no PEM certificate in %1"_s.arg(certFile);
+    QFile kf(keyFile);
+    if (!kf.open(QIODevice::ReadOnly))
+        return u"--tls-key: cannot read %1"_s.arg(keyFile);
+    const QByteArray keyPem = kf.readAll();
+    QSslKey key(keyPem, QSsl::Rsa, QSsl::Pem);
+    if (key.isNull())
+        key = QSslKey(keyPem, QSsl::Ec, QSsl::Pem);
+    if (key.isNull())
+        return u"--tls-key: no RSA or EC private key in %1"_s.arg(keyFile);
+    if (!QSslSocket::supportsSsl())
+        return u"TLS requested but no TLS backend is available"_s;
+
+    m_sslConfig = QSslConfiguration::defaultConfiguration();
+    m_sslConfig.setLocalCertificateChain(chain);
+    m_sslConfig.setPrivateKey(key);
+    m_sslConfig.setProtocol(QSsl::TlsV1_2OrLater);
+    m_sslConfig.setPeerVerifyMode(QSslSocket::VerifyNone);
+    m_tls = true;
+    return {};
+}
+
+void Listener::incomingConnection(qintptr descriptor)
+{
+    QTcpSocket *socket = nullptr;
+    if (m_tls) {
+        auto *ssl = new QSslSocket(this);
+        ssl->setSslConfiguration(m_sslConfig);
+        socket = ssl;
+    } else {
+        socket = new QTcpSocket(this);
+    }
+    if (!socket->setSocketDescriptor(descriptor)) {
+        delete socket;
+        return;
+    }
+    if (m_pending >= kMaxPendingRequests) {
+        m_metrics.rejection(Rejection::TooManyConnections);
+        socket->abort();
+        socket->deleteLater();
+        return;
+    }
+    // Qt 6.4 leaves Nagle on for accepted sockets: ~40 ms extra latency.
+    socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    ++m_pending;
+    socket->setProperty(kPendingProperty, true);
+
+    auto *timeout = new QTimer(socket);
+    timeout->setSingleShot(true);
+    connect(timeout, &QTimer::timeout, socket, [this, socket] {
+        if (!socket->property(kPendingProperty).toBool())
+            return;
+        m_metrics.rejection(Rejection::RequestTimeout);
+        respond(socket, HttpResponse::error(408, u"request_timeout"_s, u"request not completed in time"_s));
+    });
+    timeout->start(m_config.requestTimeoutMs);
+
+    connect(socket, &QTcpSocket::readyRead, this, [this, socket] { readHead(socket); });
+    connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
+        finishPending(socket);
+        socket->deleteLater();
+    });
+    if (m_tls) {
+        auto *ssl = static_cast<QSslSocket *>(socket);
+        connect(ssl, &QSslSocket::sslErrors, ssl, [ssl](const QList<QSslError> &) { ssl->abort(); });
+        ssl->startServerEncryption();
+    }
+}
+
+void Listener::finishPending(QTcpSocket *socket)
+{
+    if (socket->property(kPendingProperty).toBool()) {
+        socket->setProperty(kPendingProperty, false);
+        --m_pending;
+    }
+}
+
+void Listener::readHead(QTcpSocket *socket)
+{
+    if (!socket->property(kPendingProperty).toBool())
+        return;
+    // Peek, do not read: a WebSocket upgrade goes to QWebSocketServer with
+    // its head still in the buffer.
+    const QByteArray data = socket->peek(m_limits.maxHeadBytes + m_config.maxHttpBodyBytes);
+    int headLen = socket->property(kHeadProperty).toInt();
+    if (headLen == 0) {
+        headLen = findHeadEnd(data);
+        if (headLen < 0) {
+            if (data.size() >= m_limits.maxHeadBytes) {
+                m_metrics.rejection(Rejection::HeadTooLarge);
+                respond(socket, HttpResponse::error(431, u"head_too_large"_s, u"request head too large"_s));
+            }
+            return;
+        }
+        socket->setProperty(kHeadProperty, headLen);
+    }
+
+    auto parsed = parseRequestHead(QByteArrayView(data).first(headLen), m_limits);
+    if (auto *err = std::get_if<HttpParseError>(&parsed)) {
+        m_metrics.rejection(err->status == 431 ? Rejection::HeadTooLarge : Rejection::BadRequest);
+        respond(socket, HttpResponse::error(err->status, u"bad_request"_s, err->message));
+        return;
+    }
+    HttpRequest request = std::get<HttpRequest>(std::move(parsed));
+    request.peer = socket->peerAddress();
+
+    if (!request.upgrade) {
+        if (request.contentLength > m_config.maxHttpBodyBytes) {
+            m_metrics.rejection(Rejection::BadRequest);
+            respond(socket, HttpResponse::error(413, u"message_too_large"_s, u"request body too large"_s));
+            return;
+        }
+        if (data.size() < headLen + request.contentLength)
+            return; // wait for the rest of the body
+        request.body = data.mid(headLen, request.contentLength);
+        socket->read(headLen + request.contentLength);
+    }
+    dispatch(socket, request);
+}
+
+void Listener::dispatch(QTcpSocket *socket, const HttpRequest &request)
+{
+    if (request.upgrade) {
+        if (request.path != m_config.wsPath) {
+            m_metrics.rejection(Rejection::UpgradeNotFound);
+            respond(socket, HttpResponse::error(404, u"not_found"_s, u"no WebSocket endpoint at this path"_s));
+            return;
+        }
+        // From here the socket belongs to the WebSocket side.
+        finishPending(socket);
+        disconnect(socket, nullptr, this, nullptr);
+        for (QTimer *t : socket->findChildren<QTimer *>(Qt::FindDirectChildrenOnly))
+            delete t;
+        if (auto refusal = m_upgrades.upgrade(socket, request)) {
+            connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+            respond(socket, *refusal);
+        }
+        return;
+    }
+    qCDebug(lcHttp) << request.method << request.path;
+    respond(socket, m_http.handle(request));
+}
+
+void Listener::respond(QTcpSocket *socket, const HttpResponse &response)
+{
+    finishPending(socket);
+    disconnect(socket, &QTcpSocket::readyRead, this, nullptr);
+    socket->write(response.serialise());
+    socket->disconnectFromHost();
+    // A client that does not read its answer cannot hold the socket open.
+    QTimer::singleShot(m_config.requestTimeoutMs, socket, [socket] { socket->abort(); });
+}
+
+} // namespace medrelay::server

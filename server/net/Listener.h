@@ -1,0 +1,50 @@
+#pragma once
+// Accepts TCP (or TLS) connections on the one port, sets TCP_NODELAY, reads
+// each request head within size and time limits, and hands it on: WebSocket
+// upgrades on the WebSocket path to the UpgradeHandler, everything else to
+// the HttpRequestHandler. A socket never reaches either before its head is
+// complete, so a slow or oversized request costs the server nothing else.
+
+#include "config/ServerConfig.h"
+#include "http/HttpRequestParser.h"
+#include "metrics/Metrics.h"
+#include "net/RequestHandlers.h"
+
+#include <QSslConfiguration>
+#include <QTcpServer>
+
+namespace medrelay::server {
+
+class Listener final : public QTcpServer
+{
+    Q_OBJECT
+public:
+    Listener(const ServerConfig &config, HttpRequestHandler &http, UpgradeHandler &upgrades, Metrics &metrics,
+             QObject *parent = nullptr);
+    Q_DISABLE_COPY_MOVE(Listener)
+
+    // Loads the TLS certificate and key; returns an error text or empty.
+    [[nodiscard]] QString enableTls(const QString &certFile, const QString &keyFile);
+    [[nodiscard]] bool tlsEnabled() const { return m_tls; }
+    [[nodiscard]] int pendingRequests() const { return m_pending; }
+
+protected:
+    void incomingConnection(qintptr descriptor) override;
+
+private:
+    void readHead(QTcpSocket *socket);
+    void dispatch(QTcpSocket *socket, const HttpRequest &request);
+    void respond(QTcpSocket *socket, const HttpResponse &response);
+    void finishPending(QTcpSocket *socket);
+
+    const ServerConfig &m_config;
+    HttpRequestHandler &m_http;
+    UpgradeHandler &m_upgrades;
+    Metrics &m_metrics;
+    HttpParseLimits m_limits;
+    QSslConfiguration m_sslConfig;
+    bool m_tls = false;
+    int m_pending = 0;
+};
+
+} // namespace medrelay::server

@@ -1,0 +1,185 @@
+#include "realtime/Connection.h"
+
+#include "protocol/Messages.h"
+
+#include <QLoggingCategory>
+#include <QWebSocket>
+
+Q_LOGGING_CATEGORY(lcConnection, "medrelay.ws")
+
+namespace medrelay::server {
+
+using namespace Qt::StringLiterals;
+using protocol::CloseCode::PolicyViolation;
+
+namespace {
+
+QString displayAddress(const QHostAddress &a)
+{
+    bool mapped = false;
+    const quint32 v4 = a.toIPv4Address(&mapped);
+    return mapped ? QHostAddress(v4).toString() : a.toString();
+}
+
+} // namespace
+
+Connection::Connection(QString id, QWebSocket *socket, const ConnectionLimits &limits, Metrics &metrics,
+                       QObject *parent)
+    : QObject(parent)
+    , m_id(std::move(id))
+    , m_socket(socket)
+    , m_limits(limits)
+    , m_metrics(metrics)
+    , m_address(displayAddress(socket->peerAddress()))
+    , m_rate(limits.ratePerSecond, limits.rateBurst)
+    , m_connectedAt(QDateTime::currentDateTimeUtc())
+    , m_lastActivity(m_connectedAt)
+{
+    m_clock.start();
+    socket->setParent(this);
+    socket->setMaxAllowedIncomingMessageSize(static_cast<quint64>(limits.maxMessageBytes));
+    socket->setMaxAllowedIncomingFrameSize(static_cast<quint64>(limits.maxMessageBytes));
+    connect(socket, &QWebSocket::textMessageReceived, this, &Connection::onText);
+    connect(socket, &QWebSocket::binaryMessageReceived, this, &Connection::onBinary);
+    connect(socket, &QWebSocket::pong, this, [this] { m_missedPongs = 0; });
+    connect(socket, &QWebSocket::disconnected, this, &Connection::onDisconnected);
+}
+
+Connection::~Connection() = default;
+
+bool Connection::setIdentity(const Identity &identity)
+{
+    if (m_identity.isSet())
+        return m_identity.userId == identity.userId;
+    m_identity = identity;
+    return true;
+}
+
+bool Connection::refreshIdentity(const Identity &identity)
+{
+    if (m_identity.isSet() && m_identity.userId != identity.userId)
+        return false;
+    m_identity = identity;
+    return true;
+}
+
+void Connection::send(const OutboundMessage &message)
+{
+    if (m_closing || !m_socket)
+        return;
+    if (m_socket->bytesToWrite() + message.size() > m_limits.sendQueueLimitBytes) {
+        qCInfo(lcConnection) << "closing slow consumer" << m_id << "queued" << m_socket->bytesToWrite();
+        terminate(Rejection::SlowConsumer);
+        return;
+    }
+    m_socket->sendTextMessage(message.text());
+    m_metrics.messageOut(message.size());
+}
+
+void Connection::sendJson(protocol::MessageKind kind, const QJsonObject &object)
+{
+    send(OutboundMessage(kind, object));
+}
+
+void Connection::sendError(protocol::ErrorCode code, const QString &message, const QJsonValue &requestId)
+{
+    m_metrics.error(code);
+    sendJson(protocol::MessageKind::Error, protocol::makeError(code, message, requestId));
+}
+
+void Connection::closeWith(int closeCode, const QString &reason)
+{
+    if (m_closing || !m_socket)
+        return;
+    m_closing = true;
+    m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(closeCode), reason.left(120));
+}
+
+void Connection::terminate(Rejection reason)
+{
+    if (!m_socket || m_terminated)
+        return;
+    m_terminated = true;
+    m_metrics.rejection(reason);
+    m_closing = true;
+    // Deferred: this may be called in the middle of a fan-out loop.
+    QMetaObject::invokeMethod(this, [this] {
+        if (m_socket)
+            m_socket->abort();
+    }, Qt::QueuedConnection);
+}
+
+void Connection::heartbeat()
+{
+    if (!m_socket || m_closing)
+        return;
+    if (m_missedPongs >= m_limits.missedPongsBeforeClose) {
+        qCInfo(lcConnection) << "ping timeout" << m_id;
+        terminate(Rejection::PingTimeout);
+        return;
+    }
+    ++m_missedPongs;
+    m_socket->ping();
+}
+
+QUrl Connection::requestUrl() const
+{
+    return m_socket ? m_socket->requestUrl() : QUrl();
+}
+
+qint64 Connection::bytesQueued() const
+{
+    return m_socket ? m_socket->bytesToWrite() : 0;
+}
+
+void Connection::onText(const QString &text)
+{
+    accept(text.toUtf8());
+}
+
+void Connection::onBinary(const QByteArray &data)
+{
+    // The original server parsed binary frames as JSON text too.
+    accept(data);
+}
+
+void Connection::accept(const QByteArray &utf8)
+{
+    if (m_closing)
+        return;
+    m_missedPongs = 0; // any traffic proves the peer is alive
+    m_lastActivity = QDateTime::currentDateTimeUtc();
+    const qint64 now = m_clock.elapsed();
+    if (!m_rate.allow(now)) {
+        m_metrics.invalidIn(utf8.size());
+        if (m_rate.refusedInARow() > m_limits.rateBurst) {
+            qCInfo(lcConnection) << "closing flooding connection" << m_id;
+            m_metrics.rejection(Rejection::RateLimited);
+            closeWith(PolicyViolation, u"rate limit exceeded"_s);
+            return;
+        }
+        if (now - m_lastRateErrorMs >= 1000) {
+            m_lastRateErrorMs = now;
+            sendError(protocol::ErrorCode::RateLimited,
+                      u"too many messages: at most %1 per second"_s.arg(m_limits.ratePerSecond));
+        }
+        return;
+    }
+    Q_EMIT messageReceived(this, utf8);
+}
+
+void Connection::onDisconnected()
+{
+    // QtWebSockets closes with 1009 by itself on an oversized message; count
+    // it so operators see why the client went away.
+    if (!m_closing && m_socket && m_socket->closeCode() == QWebSocketProtocol::CloseCodeTooMuchData)
+        m_metrics.rejection(Rejection::MessageTooLarge);
+    m_closing = true;
+    if (!m_closedEmitted) {
+        m_closedEmitted = true;
+        Q_EMIT closed(this);
+    }
+    deleteLater();
+}
+
+} // namespace medrelay::server

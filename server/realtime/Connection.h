@@ -1,0 +1,97 @@
+#pragma once
+// One client's WebSocket: enforces the per-connection limits (message size,
+// rate, queued outgoing bytes, heartbeat) and turns frames into
+// messageReceived signals. It does not interpret messages.
+
+#include "metrics/Metrics.h"
+#include "model/Peer.h"
+#include "protocol/ErrorCode.h"
+#include "realtime/RateLimiter.h"
+
+#include <QElapsedTimer>
+#include <QJsonObject>
+#include <QObject>
+#include <QPointer>
+#include <QUrl>
+
+QT_BEGIN_NAMESPACE
+class QWebSocket;
+QT_END_NAMESPACE
+
+namespace medrelay::server {
+
+struct ConnectionLimits
+{
+    qint64 maxMessageBytes = 64 * 1024;
+    qint64 sendQueueLimitBytes = 1024 * 1024;
+    double ratePerSecond = 100;
+    int rateBurst = 200;
+    int missedPongsBeforeClose = 2;
+};
+
+class Connection final : public QObject, public Peer
+{
+    Q_OBJECT
+public:
+    Connection(QString id, QWebSocket *socket, const ConnectionLimits &limits, Metrics &metrics,
+               QObject *parent = nullptr);
+    ~Connection() override;
+    Q_DISABLE_COPY_MOVE(Connection)
+
+    // Peer
+    [[nodiscard]] const QString &connectionId() const override { return m_id; }
+    [[nodiscard]] const Identity &identity() const override { return m_identity; }
+    [[nodiscard]] QString remoteAddress() const override { return m_address; }
+    void send(const OutboundMessage &message) override;
+
+    // Sets the identity once; later calls with another user id fail.
+    bool setIdentity(const Identity &identity);
+    // Replaces a verified identity after a token refresh (same user only).
+    bool refreshIdentity(const Identity &identity);
+
+    void sendJson(protocol::MessageKind kind, const QJsonObject &object);
+    void sendError(protocol::ErrorCode code, const QString &message, const QJsonValue &requestId = {});
+
+    // Closes with a WebSocket close code; counted under `reason` when given.
+    void closeWith(int closeCode, const QString &reason);
+    // Drops the socket at once (for clients that no longer read).
+    void terminate(Rejection reason);
+    [[nodiscard]] bool isClosing() const { return m_closing; }
+
+    // Called by the manager every ping interval: pings, or closes the
+    // connection after too many unanswered pings.
+    void heartbeat();
+
+    [[nodiscard]] QUrl requestUrl() const;
+    [[nodiscard]] const QDateTime &connectedAt() const { return m_connectedAt; }
+    [[nodiscard]] const QDateTime &lastActivity() const { return m_lastActivity; }
+    [[nodiscard]] qint64 bytesQueued() const;
+
+Q_SIGNALS:
+    void messageReceived(medrelay::server::Connection *connection, const QByteArray &utf8);
+    void closed(medrelay::server::Connection *connection);
+
+private:
+    void onText(const QString &text);
+    void onBinary(const QByteArray &data);
+    void accept(const QByteArray &utf8);
+    void onDisconnected();
+
+    QString m_id;
+    QPointer<QWebSocket> m_socket;
+    ConnectionLimits m_limits;
+    Metrics &m_metrics;
+    Identity m_identity;
+    QString m_address;
+    RateLimiter m_rate;
+    QElapsedTimer m_clock;
+    QDateTime m_connectedAt;
+    QDateTime m_lastActivity;
+    int m_missedPongs = 0;
+    qint64 m_lastRateErrorMs = -1000000;
+    bool m_closing = false;
+    bool m_terminated = false;
+    bool m_closedEmitted = false;
+};
+
+} // namespace medrelay::server

@@ -1,0 +1,58 @@
+#pragma once
+// Owns every client WebSocket: admits upgrades within the connection caps,
+// completes the handshake through QWebSocketServer, wraps each socket in a
+// Connection, runs the heartbeat, and closes connections on request.
+
+#include "config/ServerConfig.h"
+#include "net/RequestHandlers.h"
+#include "realtime/Connection.h"
+
+#include <QHash>
+#include <QObject>
+#include <QTimer>
+
+QT_BEGIN_NAMESPACE
+class QWebSocketServer;
+QT_END_NAMESPACE
+
+namespace medrelay::server {
+
+class ConnectionManager final : public QObject, public UpgradeHandler
+{
+    Q_OBJECT
+public:
+    ConnectionManager(const ServerConfig &config, Metrics &metrics, QObject *parent = nullptr);
+    ~ConnectionManager() override;
+    Q_DISABLE_COPY_MOVE(ConnectionManager)
+
+    std::optional<HttpResponse> upgrade(QTcpSocket *socket, const HttpRequest &request) override;
+
+    [[nodiscard]] int count() const { return static_cast<int>(m_connections.size()); }
+    [[nodiscard]] Connection *find(const QString &connectionId) const { return m_connections.value(connectionId); }
+    [[nodiscard]] QList<Connection *> connections() const { return m_connections.values(); }
+
+    // Stops admitting new WebSockets (graceful shutdown).
+    void setDraining(bool draining) { m_draining = draining; }
+    [[nodiscard]] bool isDraining() const { return m_draining; }
+    void closeAll(int closeCode, const QString &reason);
+
+Q_SIGNALS:
+    void connectionOpened(medrelay::server::Connection *connection);
+    void connectionClosed(medrelay::server::Connection *connection);
+
+private:
+    void onNewConnection();
+    void onHeartbeat();
+    void releaseAddress(const QString &address);
+
+    const ServerConfig &m_config;
+    Metrics &m_metrics;
+    QWebSocketServer *m_wsServer = nullptr;
+    QTimer m_heartbeat;
+    QHash<QString, Connection *> m_connections;
+    QHash<QString, int> m_perAddress; // open and handshaking sockets by address
+    int m_sockets = 0; // handshaking and open
+    bool m_draining = false;
+};
+
+} // namespace medrelay::server

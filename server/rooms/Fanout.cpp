@@ -1,0 +1,14 @@
+#include "rooms/Fanout.h"
+
+#include "rooms/Room.h"
+
+namespace medrelay::server {
+
+int LocalFanout::deliver(const Room &, const QList<Peer *> &recipients, const OutboundMessage &message)
+{
+    for (Peer *p : recipients)
+        p->send(message);
+    return static_cast<int>(recipients.size());
+}
+
+} // namespace medrelay::server

@@ -1,0 +1,33 @@
+#pragma once
+// Plain HTTP over a QTcpSocket for tests, so requests are exactly what the
+// test wrote (no client library fixing them up), plus a raw WebSocket that
+// completes the handshake and then misbehaves on purpose.
+
+#include <QByteArray>
+#include <QJsonObject>
+#include <QTcpSocket>
+
+#include <memory>
+
+namespace medrelay::test {
+
+struct HttpResult
+{
+    int status = 0; // 0: no answer
+    QByteArray headers;
+    QByteArray body;
+    [[nodiscard]] QJsonObject json() const;
+};
+
+// Sends `raw` as is and reads until the server closes (or the timeout).
+HttpResult rawHttp(quint16 port, const QByteArray &raw, int timeoutMs = 5000);
+HttpResult httpGet(quint16 port, const QByteArray &path, const QByteArray &bearer = {});
+HttpResult httpPost(quint16 port, const QByteArray &path, const QJsonObject &body, const QByteArray &bearer = {});
+
+// Opens a TCP connection and completes a WebSocket handshake on /ws; then the
+// test decides what (not) to do. Returns nullptr when the upgrade failed.
+std::unique_ptr<QTcpSocket> rawWebSocket(quint16 port, const QByteArray &path = "/ws", int timeoutMs = 5000);
+// A masked client text frame.
+QByteArray clientTextFrame(const QByteArray &payload);
+
+} // namespace medrelay::test

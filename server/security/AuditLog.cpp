@@ -178,7 +178,17 @@ std::optional<AuditEvent> auditEventFromName(QStringView name)
 }
 
 AuditLog::AuditLog() = default;
-AuditLog::~AuditLog() = default;
+
+AuditLog::~AuditLog()
+{
+    {
+        std::lock_guard lock(m_queueMutex);
+        m_stopping = true;
+        m_queueChanged.notify_all();
+    }
+    if (m_writer.joinable())
+        m_writer.join(); // writes what is still queued
+}
 
 QString AuditLog::filePath() const
 {
@@ -279,12 +289,11 @@ AuditLog::Opened AuditLog::open(const QString &dataDir, OpenMode mode)
     return out;
 }
 
-bool AuditLog::append(const AuditEntry &entry, QString *error)
+QByteArray AuditLog::buildLine(const AuditEntry &entry, const QString &ts) const
 {
-    QMutexLocker lock(&m_mutex);
     QJsonObject rec;
     rec.insert("seq"_L1, qint64(m_seq + 1));
-    rec.insert("ts"_L1, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
+    rec.insert("ts"_L1, ts);
     rec.insert("event"_L1, auditEventName(entry.event));
     rec.insert("actor"_L1, textOrNull(entry.actor.isEmpty() ? u"system"_s : entry.actor, kMaxId));
     rec.insert("role"_L1, textOrNull(entry.role, 32));
@@ -298,22 +307,102 @@ bool AuditLog::append(const AuditEntry &entry, QString *error)
     rec.insert("prev"_L1, QString::fromLatin1(m_prev));
     const QByteArray canonical = QJsonDocument(rec).toJson(QJsonDocument::Compact);
     rec.insert("hash"_L1, QString::fromLatin1(sha256Hex(canonical)));
-    const QByteArray line = QJsonDocument(rec).toJson(QJsonDocument::Compact);
+    return QJsonDocument(rec).toJson(QJsonDocument::Compact);
+}
 
+bool AuditLog::writeAndSync(const QList<QByteArray> &lines, QString *error)
+{
     const qint64 before = m_file->size();
-    const QByteArray bytes = line + '\n';
+    QByteArray bytes;
+    for (const QByteArray &l : lines) {
+        bytes += l;
+        bytes += '\n';
+    }
     const bool written = m_file->write(bytes) == bytes.size() && m_file->flush()
         && ::fdatasync(m_file->handle()) == 0;
     if (!written) {
         if (error)
             *error = u"audit write to '%1' failed: %2"_s.arg(m_file->fileName(), m_file->errorString());
-        // Take back a partial line so the chain still ends at a whole record.
+        // Take back a partial write so the chain still ends at a whole record.
         m_file->resize(before);
-        return false;
     }
+    return written;
+}
+
+bool AuditLog::append(const AuditEntry &entry, QString *error)
+{
+    QMutexLocker lock(&m_mutex);
+    const QByteArray line = buildLine(entry, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
+    if (!writeAndSync({line}, error))
+        return false;
     ++m_seq;
     m_prev = sha256Hex(line);
     return true;
+}
+
+void AuditLog::post(const AuditEntry &entry)
+{
+    std::lock_guard lock(m_queueMutex);
+    if (!m_writer.joinable())
+        m_writer = std::thread([this] { writerLoop(); });
+    m_queue.push_back({entry, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)});
+    ++m_posted;
+    m_queueChanged.notify_all();
+}
+
+bool AuditLog::flush(int timeoutMs)
+{
+    std::unique_lock lock(m_queueMutex);
+    const quint64 target = m_posted;
+    const quint64 failedBefore = m_failed;
+    const bool reached = m_queueChanged.wait_for(lock, std::chrono::milliseconds(timeoutMs),
+                                                 [&] { return m_done >= target; });
+    return reached && m_failed == failedBefore;
+}
+
+quint64 AuditLog::failedRecords() const
+{
+    std::lock_guard lock(m_queueMutex);
+    return m_failed;
+}
+
+void AuditLog::writerLoop()
+{
+    for (;;) {
+        std::deque<Pending> batch;
+        {
+            std::unique_lock lock(m_queueMutex);
+            m_queueChanged.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+            if (m_queue.empty())
+                return; // stopping, and everything is written
+            batch.swap(m_queue);
+        }
+        bool ok = false;
+        {
+            QMutexLocker lock(&m_mutex);
+            const quint64 seqBefore = m_seq;
+            const QByteArray prevBefore = m_prev;
+            QList<QByteArray> lines;
+            lines.reserve(qsizetype(batch.size()));
+            for (const Pending &p : batch) {
+                lines.append(buildLine(p.entry, p.ts));
+                ++m_seq;
+                m_prev = sha256Hex(lines.constLast());
+            }
+            QString error;
+            ok = writeAndSync(lines, &error);
+            if (!ok) {
+                m_seq = seqBefore;
+                m_prev = prevBefore;
+                qWarning("%s (%lld records lost)", qPrintable(error), qlonglong(batch.size()));
+            }
+        }
+        std::lock_guard lock(m_queueMutex);
+        m_done += batch.size();
+        if (!ok)
+            m_failed += batch.size();
+        m_queueChanged.notify_all();
+    }
 }
 
 AuditVerifyResult AuditLog::verify(const QString &path)

@@ -14,6 +14,8 @@
 
 #include <sys/stat.h>
 
+#include <thread>
+
 using namespace Qt::StringLiterals;
 using medrelay::security::AuditEntry;
 using medrelay::security::AuditEvent;
@@ -80,6 +82,9 @@ private slots:
     void filePermissions();
     void verifyCommandOutput();
     void appendRate();
+    void postedRecordsAreChained();
+    void destructorWritesQueue();
+    void groupCommitRate();
 
 private:
     QString writeRecords(int n);
@@ -395,6 +400,67 @@ void TestAuditLog::appendRate()
     const qint64 us = t.nsecsElapsed() / 1000;
     qInfo("audit append with fdatasync: %d records in %lld us, %.1f us/record, %.0f records/s", kRecords, us,
           double(us) / kRecords, kRecords * 1e6 / double(qMax<qint64>(us, 1)));
+    QVERIFY(AuditLog::verify(opened.log->filePath()).ok);
+}
+
+void TestAuditLog::postedRecordsAreChained()
+{
+    auto opened = AuditLog::open(m_dir->filePath(u"data"_s));
+    QVERIFY(opened.log);
+    AuditLog *log = opened.log.get();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([log, t] {
+            for (int i = 0; i < 100; ++i) {
+                log->post(entry(AuditEvent::Join, t * 1000 + i));
+                if (i % 25 == 0)
+                    log->append(entry(AuditEvent::AdminAction, t)); // mixed with synchronous writes
+            }
+        });
+    }
+    for (auto &t : threads)
+        t.join();
+    QVERIFY(log->flush());
+    QCOMPARE(log->failedRecords(), 0u);
+    QCOMPARE(log->lastSeq(), 416u);
+    const auto r = AuditLog::verify(log->filePath());
+    QVERIFY2(r.ok, qPrintable(r.reason));
+    QCOMPARE(r.records, 416);
+}
+
+void TestAuditLog::destructorWritesQueue()
+{
+    QString path;
+    {
+        auto opened = AuditLog::open(m_dir->filePath(u"data"_s));
+        QVERIFY(opened.log);
+        path = opened.log->filePath();
+        for (int i = 0; i < 50; ++i)
+            opened.log->post(entry(AuditEvent::Connect, i));
+    }
+    const auto r = AuditLog::verify(path);
+    QVERIFY2(r.ok, qPrintable(r.reason));
+    QCOMPARE(r.records, 50);
+}
+
+void TestAuditLog::groupCommitRate()
+{
+    auto opened = AuditLog::open(m_dir->filePath(u"data"_s));
+    QVERIFY(opened.log);
+    constexpr int kRecords = 2000;
+    QElapsedTimer t;
+    t.start();
+    qint64 postNs = 0;
+    for (int i = 0; i < kRecords; ++i) {
+        QElapsedTimer p;
+        p.start();
+        opened.log->post(entry(AuditEvent::Join, i));
+        postNs += p.nsecsElapsed();
+    }
+    QVERIFY(opened.log->flush(30000));
+    const qint64 us = t.nsecsElapsed() / 1000;
+    qInfo("audit post + group commit: %d records in %lld us (%.0f records/s), post() %.1f us/record", kRecords,
+          us, kRecords * 1e6 / double(qMax<qint64>(us, 1)), double(postNs) / 1000.0 / kRecords);
     QVERIFY(AuditLog::verify(opened.log->filePath()).ok);
 }
 

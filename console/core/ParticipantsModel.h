@@ -1,0 +1,51 @@
+#pragma once
+// The participants of one room (user id, name, role, joined, last activity,
+// address, connection id), keyed by connection id and refreshed in place from
+// each /stats snapshot. Switching to another room is a reset; refreshing the
+// same room never is.
+
+#include "adminapi/AdminTypes.h"
+#include "core/KeyedTableModel.h"
+
+namespace medrelay::console {
+
+class ParticipantsModel final : public KeyedTableModel<adminapi::ParticipantInfo>
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(ParticipantsModel)
+
+public:
+    enum Column {
+        UserIdColumn,
+        UserNameColumn,
+        RoleColumn,
+        JoinedColumn,
+        LastActivityColumn,
+        AddressColumn,
+        ConnectionColumn,
+        ColumnCount
+    };
+    enum Role { SortRole = Qt::UserRole + 1, ConnectionIdRole, UserIdRole };
+
+    explicit ParticipantsModel(QObject *parent = nullptr);
+
+    // Shows `participants` of `roomId`; an empty roomId shows nothing.
+    void setRoom(const QString &roomId, const QList<adminapi::ParticipantInfo> &participants);
+    void clear() { setRoom({}, {}); }
+    [[nodiscard]] QString roomId() const { return m_roomId; }
+    [[nodiscard]] const adminapi::ParticipantInfo *participant(const QString &connectionId) const
+    {
+        return find(connectionId);
+    }
+
+    [[nodiscard]] int columnCount(const QModelIndex &parent = {}) const override;
+    [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    [[nodiscard]] QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+private:
+    [[nodiscard]] QString keyOf(const adminapi::ParticipantInfo &p) const override { return p.connectionId; }
+
+    QString m_roomId;
+};
+
+} // namespace medrelay::console

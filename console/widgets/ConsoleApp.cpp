@@ -1,0 +1,99 @@
+#include "widgets/ConsoleApp.h"
+
+#include "core/AdminClient.h"
+#include "core/ConsoleSettings.h"
+#include "widgets/HeadlessRun.h"
+#include "widgets/MainWindow.h"
+
+#include <QApplication>
+#include <QPalette>
+#include <QSettings>
+#include <QStyle>
+#include <QStyleFactory>
+#include <QTimer>
+
+#include <memory>
+
+namespace medrelay::console {
+
+using namespace Qt::StringLiterals;
+
+void applyPalette(QApplication &app, LaunchOptions::Palette palette)
+{
+    if (palette == LaunchOptions::Palette::System)
+        return; // the platform theme's palette, light or dark as the desktop is
+    app.setStyle(QStyleFactory::create(u"Fusion"_s));
+    if (palette == LaunchOptions::Palette::Light) {
+        app.setPalette(app.style()->standardPalette());
+        return;
+    }
+    // An explicit dark palette, for desktops whose theme Qt 6.4 cannot read.
+    QPalette p;
+    const QColor window(0x2d, 0x2f, 0x33);
+    const QColor base(0x1f, 0x21, 0x24);
+    const QColor text(0xe8, 0xea, 0xed);
+    const QColor disabled(0x80, 0x86, 0x8b);
+    p.setColor(QPalette::Window, window);
+    p.setColor(QPalette::WindowText, text);
+    p.setColor(QPalette::Base, base);
+    p.setColor(QPalette::AlternateBase, QColor(0x27, 0x29, 0x2d));
+    p.setColor(QPalette::ToolTipBase, window);
+    p.setColor(QPalette::ToolTipText, text);
+    p.setColor(QPalette::PlaceholderText, QColor(0x9a, 0xa0, 0xa6));
+    p.setColor(QPalette::Text, text);
+    p.setColor(QPalette::Button, window);
+    p.setColor(QPalette::ButtonText, text);
+    p.setColor(QPalette::BrightText, QColor(0xff, 0x6b, 0x6b));
+    p.setColor(QPalette::Highlight, QColor(0x3b, 0x6e, 0xc4));
+    p.setColor(QPalette::HighlightedText, Qt::white);
+    p.setColor(QPalette::Link, QColor(0x8a, 0xb4, 0xf8));
+    p.setColor(QPalette::Light, QColor(0x45, 0x48, 0x4d));
+    p.setColor(QPalette::Midlight, QColor(0x3a, 0x3d, 0x41));
+    p.setColor(QPalette::Mid, QColor(0x26, 0x28, 0x2b));
+    p.setColor(QPalette::Dark, QColor(0x18, 0x19, 0x1b));
+    p.setColor(QPalette::Shadow, Qt::black);
+    for (const auto role : {QPalette::WindowText, QPalette::Text, QPalette::ButtonText})
+        p.setColor(QPalette::Disabled, role, disabled);
+    app.setPalette(p);
+}
+
+int runConsole(QApplication &app, const LaunchOptions &options)
+{
+    applyPalette(app, options.palette);
+
+    // Unattended runs neither read nor write the user's settings.
+    std::unique_ptr<QSettings> qsettings;
+    std::unique_ptr<ConsoleSettings> settings;
+    if (!options.headless()) {
+        qsettings = std::make_unique<QSettings>();
+        settings = std::make_unique<ConsoleSettings>(qsettings.get());
+    }
+
+    AdminClient client;
+    client.setPollInterval(std::chrono::milliseconds(options.pollIntervalMs));
+    MainWindow window(&client, settings.get());
+    window.restoreLayout();
+    if (options.windowSize.isValid())
+        window.resize(options.windowSize);
+    window.show();
+
+    std::unique_ptr<HeadlessRun> headless;
+    if (options.headless()) {
+        headless = std::make_unique<HeadlessRun>(&client, &window, options.quitAfter.value_or(0),
+                                                 options.screenshot);
+        QObject::connect(headless.get(), &HeadlessRun::finished, &app, [&app](int code) { app.exit(code); });
+        headless->start();
+    }
+
+    if (!options.server.isEmpty()) {
+        QString token = options.token;
+        if (token.isEmpty() && settings)
+            token = settings->rememberedToken(options.server).value_or(QString());
+        window.connectTo(options.server, token);
+    } else if (!options.headless()) {
+        QTimer::singleShot(0, &window, &MainWindow::showConnectDialog);
+    }
+    return app.exec();
+}
+
+} // namespace medrelay::console

@@ -216,6 +216,9 @@ function assertServerTimestamp(msg) {
     assert.ok(Math.abs(msg.timestamp - Date.now()) < 60000, `timestamp ${msg.timestamp} is near now`);
 }
 
+// The tests share one room and run in order. Each one waits until every
+// message it caused has reached every recipient, so the next one starts from
+// a quiet room and can count exactly what it receives.
 const doctor = new Client('doctor', DOCTOR);
 const patient = new Client('patient', PATIENT);
 const nurse = new Client('nurse', NURSE);
@@ -311,6 +314,8 @@ test('offer without `to` reaches every other member; `from` is set by the server
         message: 'offer received', userId: PATIENT.userId, userName: PATIENT.userName, timestamp: Date.now() });
     await doctor.waitFor((x) => x.type === 'telemedicine_chat_message' && x.message === 'offer received',
         'patient reply', marks[0]);
+    // The reply went to the nurse too; let it land before the next test counts.
+    await nurse.waitFor((x) => x.message === 'offer received', 'patient reply', marks[2]);
     const first = doctor.relayedSince(marks[0])[0];
     assert.equal(first.type, 'telemedicine_chat_message', 'the offer was not echoed to its sender');
 });
@@ -383,6 +388,7 @@ test('chat messages reach the others with the sender\'s fields, not the sender',
     nurse.send({ type: 'telemedicine_chat_message', roomId: ROOM, appointmentId: APPOINTMENT,
         message: 'ack', userId: NURSE.userId, userName: NURSE.userName, timestamp: Date.now() });
     await doctor.waitFor((x) => x.type === 'telemedicine_chat_message' && x.message === 'ack', 'nurse ack', marks[0]);
+    await patient.waitFor((x) => x.message === 'ack', 'nurse ack', marks[1]);
     assert.deepEqual(doctor.relayedSince(marks[0]).map((m) => m.message), ['ack'],
         'the doctor\'s own chat was not echoed');
 });
@@ -405,6 +411,7 @@ test('whiteboard updates reach the others, appointmentId optional', async () => 
     doctor.send({ type: 'whiteboard_update', roomId: ROOM, appointmentId: APPOINTMENT, data: { clear: true },
         userId: DOCTOR.userId, userName: DOCTOR.userName, timestamp: Date.now() });
     await patient.waitFor((x) => x.type === 'whiteboard_update' && x.data && x.data.clear, 'doctor clear', marks[1]);
+    await nurse.waitFor((x) => x.type === 'whiteboard_update' && x.data && x.data.clear, 'doctor clear', marks[2]);
     assert.deepEqual(patient.relayedSince(marks[1]).map((m) => m.data), [{ clear: true }],
         'the patient\'s own stroke was not echoed');
 });

@@ -19,7 +19,6 @@ namespace {
 
 enum Kind : int { KindChat = 0, KindWhiteboard = 1, KindOffer = 2, KindAnswer = 3, KindIce = 4 };
 
-constexpr std::string_view kTypeKey = "\"type\"";
 constexpr std::string_view kSentKey = "\"sentNs\"";
 constexpr std::uint64_t kMsNs = 1'000'000ULL;
 
@@ -226,13 +225,14 @@ void ClientWorker::fail(int index, const char *why)
     noteError(why);
 }
 
-void ClientWorker::noteError(std::string_view text)
+void ClientWorker::noteError(std::string_view text, bool reply)
 {
-    if (m_stats.firstError[0] != '\0')
+    char *dst = reply ? m_stats.firstErrorReply : m_stats.firstError;
+    if (dst[0] != '\0')
         return;
     const std::size_t n = std::min(text.size(), sizeof m_stats.firstError - 1);
-    std::memcpy(m_stats.firstError, text.data(), n);
-    m_stats.firstError[n] = '\0';
+    std::memcpy(dst, text.data(), n);
+    dst[n] = '\0';
 }
 
 void ClientWorker::onEvent(int index, std::uint32_t events, std::uint64_t now)
@@ -420,9 +420,13 @@ void ClientWorker::onMessage(int index, std::string_view text, std::uint64_t now
     if (const auto sent = jsonNumberField(text, kSentKey)) {
         const auto sentNs = static_cast<std::uint64_t>(*sent);
         const std::uint64_t latency = now > sentNs ? now - sentNs : 0;
-        const std::string_view type = jsonStringField(text, kTypeKey);
-        const bool signalling = type == "telemedicine_offer" || type == "telemedicine_answer"
-                             || type == "telemedicine_ice_candidate";
+        // Match the quoted kind anywhere rather than the first "type" key: a
+        // server may order keys alphabetically, which puts the SDP's own
+        // "type":"offer" ahead of the envelope's.
+        const bool isOffer = text.find("\"telemedicine_offer\"") != std::string_view::npos;
+        const bool isAnswer = !isOffer && text.find("\"telemedicine_answer\"") != std::string_view::npos;
+        const bool signalling = isOffer || isAnswer
+                             || text.find("\"telemedicine_ice_candidate\"") != std::string_view::npos;
         const int cls = static_cast<int>(signalling ? Latency::Signalling : Latency::Traffic);
         m_stats.latency[cls].record(latency);
         raiseTo(m_stats.stepMax[cls], latency);
@@ -431,18 +435,17 @@ void ClientWorker::onMessage(int index, std::string_view text, std::uint64_t now
         // doctor sends its candidates once the answer arrives.
         const int first = index - index % m_config.roomSize;
         const int peer = index == first ? first + 1 : first;
-        if (type == "telemedicine_offer") {
+        if (isOffer) {
             sendTimed(index, KindAnswer, peer, monotonicNs(), 1);
             for (int i = 0; i < m_config.iceBurst; ++i)
                 sendTimed(index, KindIce, peer, monotonicNs(), 1);
-        } else if (type == "telemedicine_answer") {
+        } else if (isAnswer) {
             for (int i = 0; i < m_config.iceBurst; ++i)
                 sendTimed(index, KindIce, peer, monotonicNs(), 1);
         }
         return;
     }
-    const std::string_view type = jsonStringField(text, kTypeKey);
-    if (type == "room_state" && c.state == State::Joining) {
+    if (c.state == State::Joining && text.find("\"room_state\"") != std::string_view::npos) {
         c.state = State::Joined;
         --m_inflight;
         ++m_joinedInRoom[static_cast<std::size_t>(roomOf(index))];
@@ -451,9 +454,9 @@ void ClientWorker::onMessage(int index, std::string_view text, std::uint64_t now
         m_stats.join.record(now - c.startNs);
         return;
     }
-    if (type == "error") {
+    if (text.find("\"type\":\"error\"") != std::string_view::npos) {
         bump(m_stats.errorsReceived);
-        noteError(text);
+        noteError(text, true);
         return;
     }
     bump(m_stats.otherReceived);

@@ -76,7 +76,7 @@ private:
     void paceTraffic(std::uint64_t now);
     void paceSignalling(std::uint64_t now);
     void sendTimed(int index, int kind, int toIndex, std::uint64_t sentNs, int latencyClass);
-    void noteError(std::string_view text);
+    void noteError(std::string_view text, bool reply = false);
 
     [[nodiscard]] int roomOf(int index) const { return index / m_config.roomSize; }
     [[nodiscard]] int globalRoomOf(int index) const { return (m_config.firstClient + index) / m_config.roomSize; }

@@ -163,7 +163,8 @@ struct WorkerStats
     Histogram latency[static_cast<int>(Latency::Count)];
     Histogram handshake; // connect() to 101
     Histogram join;      // connect() to room_state
-    char firstError[256];
+    char firstError[256];      // first connection failure
+    char firstErrorReply[256]; // first {"type":"error"} the server sent
 };
 
 } // namespace medrelay::bench

@@ -186,6 +186,25 @@ long rssKb(int pid)
     return 0;
 }
 
+// TcpExt ListenOverflows from /proc/net/netstat: SYNs or completed handshakes
+// dropped because a listener's accept queue was full. Machine-wide, so only
+// meaningful as a difference across one server's connect phase.
+long long listenOverflows()
+{
+    std::ifstream f("/proc/net/netstat");
+    std::string names, values;
+    while (std::getline(f, names) && std::getline(f, values)) {
+        if (names.rfind("TcpExt:", 0) != 0)
+            continue;
+        std::stringstream n(names), v(values);
+        std::string name, value;
+        while (n >> name && v >> value)
+            if (name == "ListenOverflows")
+                return std::atoll(value.c_str());
+    }
+    return 0;
+}
+
 // --- JSON output ------------------------------------------------------------
 
 class Json final
@@ -361,15 +380,22 @@ private:
         HistogramSnapshot handshake, join;
         std::uint64_t serverCpuNs = 0, loadgenCpuNs = 0;
         std::uint64_t atNs = 0;
+        long long listenOverflows = 0;
     };
 
+    struct Quick
+    {
+        std::uint64_t joined = 0, failed = 0, expected = 0, delivered = 0;
+    };
+    // Counters only: cheap enough to poll while the servers are measured.
+    Quick quick() const;
     void startWorkers();
     void setPhase(Phase phase, double ratePerWorker = 0);
     bool waitAcks(double timeoutS);
     Totals totals();
     bool connectUpTo(int target, double timeoutS);
     void drain();
-    std::string firstError() const;
+    std::string firstError(bool reply = false) const;
     void stopWorkers();
     void connectJson(Json &j, const Totals &before, const Totals &after);
     bool trafficStep(Json &j, double targetDeliveries, double seconds, double &achieved);
@@ -462,6 +488,7 @@ Coordinator::Totals Coordinator::totals()
     Totals t;
     t.atNs = monotonicNs();
     t.serverCpuNs = cpuNs(m_serverPid);
+    t.listenOverflows = listenOverflows();
     for (int w = 0; w < m_o.workers; ++w) {
         const WorkerStats &s = m_stats[w];
         auto v = [](const Counter &c) { return c.load(std::memory_order_relaxed); };
@@ -492,11 +519,26 @@ Coordinator::Totals Coordinator::totals()
     return t;
 }
 
-std::string Coordinator::firstError() const
+Coordinator::Quick Coordinator::quick() const
 {
-    for (int w = 0; w < m_o.workers; ++w)
-        if (m_stats[w].firstError[0])
-            return std::string(m_stats[w].firstError, strnlen(m_stats[w].firstError, sizeof m_stats[w].firstError));
+    Quick q;
+    for (int w = 0; w < m_o.workers; ++w) {
+        const WorkerStats &s = m_stats[w];
+        q.joined += s.joined.load(std::memory_order_relaxed);
+        q.failed += s.connectFailed.load(std::memory_order_relaxed);
+        q.expected += s.expected.load(std::memory_order_relaxed);
+        q.delivered += s.delivered.load(std::memory_order_relaxed);
+    }
+    return q;
+}
+
+std::string Coordinator::firstError(bool reply) const
+{
+    for (int w = 0; w < m_o.workers; ++w) {
+        const char *e = reply ? m_stats[w].firstErrorReply : m_stats[w].firstError;
+        if (e[0])
+            return std::string(e, strnlen(e, sizeof m_stats[w].firstError));
+    }
     return {};
 }
 
@@ -507,8 +549,8 @@ bool Coordinator::connectUpTo(int target, double timeoutS)
     const std::uint64_t t0 = monotonicNs();
     double lastReport = 0;
     for (;;) {
-        const Totals t = totals();
-        const std::uint64_t settled = t.joined + t.connectFailed;
+        const Quick t = quick();
+        const std::uint64_t settled = t.joined + t.failed;
         if (settled >= static_cast<std::uint64_t>(target))
             break;
         const double el = secondsSince(t0);
@@ -519,13 +561,12 @@ bool Coordinator::connectUpTo(int target, double timeoutS)
         if (el - lastReport >= 2) {
             lastReport = el;
             std::fprintf(stderr, "  connecting: %" PRIu64 "/%d joined, %" PRIu64 " failed\n", t.joined, target,
-                         t.connectFailed);
+                         t.failed);
         }
-        sleepSeconds(0.002);
+        sleepSeconds(0.005);
     }
     setPhase(Phase::Idle);
-    const Totals t = totals();
-    return t.joined > 0;
+    return quick().joined > 0;
 }
 
 void Coordinator::drain()
@@ -534,7 +575,7 @@ void Coordinator::drain()
     std::uint64_t lastDelivered = 0;
     std::uint64_t lastChange = t0;
     while (secondsSince(t0) < m_o.drainSeconds) {
-        const Totals t = totals();
+        const Quick t = quick();
         if (t.delivered >= t.expected)
             return;
         if (t.delivered != lastDelivered) {
@@ -543,7 +584,7 @@ void Coordinator::drain()
         } else if (secondsSince(lastChange) > 2.0) {
             return; // nothing arrives any more: the rest is lost
         }
-        sleepSeconds(0.002);
+        sleepSeconds(0.005);
     }
 }
 
@@ -575,7 +616,8 @@ void Coordinator::connectJson(Json &j, const Totals &b, const Totals &a)
         .num("seconds", joinSpan)
         .num("handshakesPerS", upgradeSpan > 0 ? static_cast<double>(a.upgraded - b.upgraded) / upgradeSpan : 0)
         .num("joinsPerS", joinSpan > 0 ? static_cast<double>(a.joined - b.joined) / joinSpan : 0)
-        .num("serverCpuS", static_cast<double>(a.serverCpuNs - b.serverCpuNs) / 1e9);
+        .num("serverCpuS", static_cast<double>(a.serverCpuNs - b.serverCpuNs) / 1e9)
+        .num("listenOverflows", static_cast<double>(a.listenOverflows - b.listenOverflows));
     latencyJson(j, "handshakeMs", hs, hs.max);
     latencyJson(j, "joinMs", js, js.max);
     j.close();
@@ -780,6 +822,7 @@ int Coordinator::run()
         m_problems.push_back(std::to_string(final.disconnected) + " clients lost after joining");
     stopWorkers();
     j.str("firstError", err);
+    j.str("firstErrorReply", firstError(true));
     j.openArray("problems");
     for (const auto &p : m_problems)
         j.str(nullptr, p);

@@ -28,12 +28,21 @@ std::optional<QJsonObject> jsonObject(const QByteArray &body)
     return doc.object();
 }
 
+// Transport failures in words an administrator can act on.
+QString transportError(const QNetworkReply *reply)
+{
+    // QNetworkRequest's transfer timeout ends a request as "Operation canceled".
+    if (reply->error() == QNetworkReply::OperationCanceledError)
+        return AdminClient::tr("no answer (timed out)");
+    return reply->errorString();
+}
+
 // The server's {"error":{"code":..,"message":..}}, or the transport's own words.
 QString errorText(QNetworkReply *reply, const QByteArray &body)
 {
     const int status = httpStatus(reply);
     if (status == 0)
-        return reply->errorString();
+        return transportError(reply);
     QString message;
     if (const auto o = jsonObject(body)) {
         const QJsonObject error = o->value("error"_L1).toObject();
@@ -202,7 +211,7 @@ void AdminClient::onHealthReply(QNetworkReply *reply)
     const QByteArray body = reply->readAll();
     const int status = httpStatus(reply);
     if (status == 0) {
-        fail(State::Unreachable, reply->errorString());
+        fail(State::Unreachable, transportError(reply));
         return;
     }
     std::optional<adminapi::Health> health;
@@ -236,7 +245,7 @@ void AdminClient::onStatsReply(QNetworkReply *reply)
     const int status = httpStatus(reply);
     const bool healthDraining = m_health && m_health->status == "draining"_L1;
     if (status == 0) {
-        fail(State::Unreachable, reply->errorString());
+        fail(State::Unreachable, transportError(reply));
         return;
     }
     if (status == 401 || status == 403) {

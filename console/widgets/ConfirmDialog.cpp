@@ -62,8 +62,8 @@ IdleRoomsDialog::IdleRoomsDialog(int defaultMinutes, QWidget *parent)
 {
     setWindowTitle(tr("Close idle rooms"));
     auto *layout = new QVBoxLayout(this);
-    auto *intro = new QLabel(tr("Rooms with no message for longer than this will be closed and their participants "
-                                "disconnected. The server is asked first how many rooms that is."),
+    auto *intro = new QLabel(tr("Rooms with no message for longer than this will be closed; their participants are "
+                                "told and removed. The server is asked first how many rooms that is."),
                              this);
     intro->setWordWrap(true);
     layout->addWidget(intro);

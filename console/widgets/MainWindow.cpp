@@ -545,7 +545,8 @@ void MainWindow::closeSelectedRoom()
         return;
     auto *dialog = new ConfirmDialog(
         tr("Close room"),
-        tr("Close room %1 (appointment %2)? Its %n participant(s) will be disconnected and the consultation ends.",
+        tr("Close room %1 (appointment %2)? Its %n participant(s) are told the consultation is closed and "
+           "removed from the room.",
            nullptr, room->connectionCount)
             .arg(room->id)
             .arg(room->appointmentId),
@@ -591,7 +592,8 @@ void MainWindow::confirmIdleClose(const adminapi::ActionResult &dryRun)
         shown.append(tr("and %n more", nullptr, static_cast<int>(dryRun.rooms.size() - shown.size())));
     auto *dialog = new ConfirmDialog(
         tr("Close idle rooms"),
-        tr("%n room(s) have been idle for more than %1: %2.\nClose them and disconnect their participants?", nullptr,
+        tr("%n room(s) have been idle for more than %1: %2.\nClose them? Their participants are told and removed.",
+           nullptr,
            static_cast<int>(dryRun.rooms.size()))
             .arg(idleFor, shown.join(u", "_s)),
         tr("Close %n room(s)", nullptr, static_cast<int>(dryRun.rooms.size())), m_pendingIdleReason, this);
@@ -638,8 +640,7 @@ void MainWindow::onActionFinished(AdminClient::Action action, const adminapi::Ac
     if (result.ok) {
         switch (action) {
         case AdminClient::Action::CloseRoom:
-            text = tr("Closed room %1; %n connection(s) closed", nullptr, static_cast<int>(result.connections.size()))
-                       .arg(result.rooms.join(u", "_s));
+            text = tr("Closed room %1").arg(result.rooms.join(u", "_s));
             break;
         case AdminClient::Action::CloseIdleRooms:
         case AdminClient::Action::CloseIdleRoomsDryRun:

@@ -1,0 +1,126 @@
+// medrelay-console's unattended mode, run as a process: a screenshot and exit
+// 0 when connected; non-zero with the reason on stderr when unauthorised or
+// unreachable.
+#include "ServerProcess.h"
+
+#include <QImage>
+#include <QProcess>
+#include <QTcpServer>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <memory>
+
+using namespace Qt::StringLiterals;
+using medrelay::consoletest::RoomClient;
+using medrelay::consoletest::ServerProcess;
+
+namespace {
+
+const QString kToken = u"console-headless-token-0123456789"_s;
+
+struct Run
+{
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+
+Run runConsole(const QStringList &args, const QString &envToken = {})
+{
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(u"QT_QPA_PLATFORM"_s, u"offscreen"_s);
+    env.remove(u"MEDRELAY_ADMIN_TOKEN"_s);
+    if (!envToken.isEmpty())
+        env.insert(u"MEDRELAY_ADMIN_TOKEN"_s, envToken);
+    p.setProcessEnvironment(env);
+    p.start(QStringLiteral(MEDRELAY_CONSOLE_EXECUTABLE), args);
+    Run run;
+    // The event loop keeps running so the test's own clients and server pipes are served.
+    QSignalSpy finished(&p, &QProcess::finished);
+    if (!finished.wait(30000)) {
+        p.kill();
+        p.waitForFinished(3000);
+        run.err = u"timed out"_s;
+        return run;
+    }
+    run.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
+    run.out = QString::fromUtf8(p.readAllStandardOutput());
+    run.err = QString::fromUtf8(p.readAllStandardError());
+    return run;
+}
+
+} // namespace
+
+class TestConsoleHeadless final : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void screenshotWhenConnected()
+    {
+        ServerProcess server(kToken);
+        QVERIFY2(server.start(), qPrintable(server.error()));
+        RoomClient a;
+        RoomClient b;
+        QVERIFY(a.open(server.wsUrl()) && a.join(u"room-1"_s, 1, 1, u"A"_s, u"doctor"_s));
+        QVERIFY(b.open(server.wsUrl()) && b.join(u"room-1"_s, 1, 2, u"B"_s, u"patient"_s));
+        QTemporaryDir dir;
+        const QString png = dir.filePath(u"console.png"_s);
+        const Run run = runConsole({u"--server"_s, server.httpUrl().toString(), u"--token"_s, kToken,
+                                    u"--screenshot"_s, png, u"--quit-after"_s, u"2"_s, u"--size"_s, u"1280x800"_s});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const QImage image(png);
+        QVERIFY(!image.isNull());
+        QCOMPARE(image.size() / image.devicePixelRatio(), QSize(1280, 800));
+        QVERIFY(run.out.contains(u"wrote"_s));
+    }
+
+    void tokenFromEnvironment()
+    {
+        ServerProcess server(kToken);
+        QVERIFY2(server.start(), qPrintable(server.error()));
+        const Run run = runConsole({u"--server"_s, server.httpUrl().toString(), u"--quit-after"_s, u"1.5"_s}, kToken);
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    }
+
+    void unauthorisedExitsAtOnce()
+    {
+        ServerProcess server(kToken);
+        QVERIFY2(server.start(), qPrintable(server.error()));
+        QElapsedTimer t;
+        t.start();
+        QTemporaryDir dir;
+        const QString png = dir.filePath(u"never.png"_s);
+        const Run run = runConsole({u"--server"_s, server.httpUrl().toString(), u"--token"_s,
+                                    u"wrong-wrong-wrong-wrong"_s, u"--screenshot"_s, png, u"--quit-after"_s, u"20"_s});
+        QCOMPARE(run.exitCode, 2);
+        QVERIFY2(run.err.contains(u"unauthorised"_s), qPrintable(run.err));
+        QVERIFY(t.elapsed() < 15000);
+        QVERIFY(!QFile::exists(png));
+    }
+
+    void unreachableExitsNonZero()
+    {
+        // A port that was just free: nothing listens there.
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
+        const quint16 port = probe.serverPort();
+        probe.close();
+        const Run run = runConsole({u"--server"_s, u"http://127.0.0.1:%1"_s.arg(port), u"--token"_s, kToken,
+                                    u"--screenshot"_s, u"/nonexistent/x.png"_s, u"--quit-after"_s, u"1"_s});
+        QCOMPARE(run.exitCode, 3);
+        QVERIFY2(run.err.contains(u"unreachable"_s), qPrintable(run.err));
+    }
+
+    void badCommandLine()
+    {
+        const Run run = runConsole({u"--screenshot"_s, u"x.png"_s});
+        QCOMPARE(run.exitCode, 64);
+        QVERIFY(run.err.contains(u"--server"_s));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestConsoleHeadless)
+#include "tst_console_headless.moc"

@@ -1,0 +1,234 @@
+// RoomsModel: rows keyed by room id, updated in place (no resets), typed sort
+// values, and views that keep their selection across refreshes.
+#include "core/RoomsModel.h"
+
+#include <QItemSelectionModel>
+#include <QSignalSpy>
+#include <QSortFilterProxyModel>
+#include <QtTest>
+
+using namespace Qt::StringLiterals;
+using medrelay::adminapi::ParticipantInfo;
+using medrelay::adminapi::RoomInfo;
+using medrelay::console::RoomsModel;
+
+namespace {
+
+const QDateTime kNow = QDateTime(QDate(2024, 5, 2), QTime(12, 0, 0), Qt::UTC);
+
+RoomInfo room(const QString &id, qint64 appointment, int people, int idleSeconds)
+{
+    RoomInfo r;
+    r.id = id;
+    r.appointmentId = appointment;
+    r.connectionCount = people;
+    r.createdAt = kNow.addSecs(-3600);
+    r.lastActivity = kNow.addSecs(-idleSeconds);
+    for (int i = 0; i < people; ++i) {
+        ParticipantInfo p;
+        p.connectionId = u"%1-c%2"_s.arg(id).arg(i);
+        p.userId = QString::number(i + 1);
+        r.participants.append(p);
+    }
+    return r;
+}
+
+QStringList idsInRowOrder(const QAbstractItemModel &m)
+{
+    QStringList ids;
+    for (int row = 0; row < m.rowCount(); ++row)
+        ids.append(m.index(row, 0).data(RoomsModel::RoomIdRole).toString());
+    return ids;
+}
+
+} // namespace
+
+class TestRoomsModel final : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void insertsNewRoomsAtTheEnd()
+    {
+        RoomsModel model;
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
+        model.update({room(u"a"_s, 1, 2, 5), room(u"b"_s, 2, 1, 10)}, kNow);
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(inserted.count(), 1);
+        model.update({room(u"a"_s, 1, 2, 5), room(u"b"_s, 2, 1, 10), room(u"c"_s, 3, 1, 0)}, kNow);
+        QCOMPARE(idsInRowOrder(model), (QStringList{u"a"_s, u"b"_s, u"c"_s}));
+        QCOMPARE(inserted.count(), 2);
+        QCOMPARE(inserted.last().at(1).toInt(), 2);
+        QCOMPARE(reset.count(), 0);
+    }
+
+    void updatesInPlaceKeyedById()
+    {
+        RoomsModel model;
+        model.update({room(u"a"_s, 1, 2, 5), room(u"b"_s, 2, 1, 10)}, kNow);
+        const QPersistentModelIndex b = model.index(1, 0);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
+
+        // The server may list rooms in any order; rows stay where they are.
+        model.update({room(u"b"_s, 2, 3, 0), room(u"a"_s, 1, 2, 5)}, kNow);
+        QCOMPARE(inserted.count(), 0);
+        QCOMPARE(removed.count(), 0);
+        QCOMPARE(idsInRowOrder(model), (QStringList{u"a"_s, u"b"_s}));
+        QVERIFY(b.isValid());
+        QCOMPARE(b.row(), 1);
+        QCOMPARE(model.index(1, RoomsModel::ParticipantsColumn).data().toInt(), 3);
+        // One change for b's row, one for the idle column of every row.
+        bool rowB = false;
+        for (const auto &args : changed) {
+            const auto tl = args.at(0).value<QModelIndex>();
+            const auto br = args.at(1).value<QModelIndex>();
+            if (tl.row() == 1 && br.row() == 1 && tl.column() == 0)
+                rowB = true;
+        }
+        QVERIFY(rowB);
+        QCOMPARE(model.room(u"b"_s)->participants.size(), 3);
+    }
+
+    void removesVanishedRooms()
+    {
+        RoomsModel model;
+        model.update({room(u"a"_s, 1, 1, 1), room(u"b"_s, 2, 1, 1), room(u"c"_s, 3, 1, 1), room(u"d"_s, 4, 1, 1)},
+                     kNow);
+        const QPersistentModelIndex d = model.index(3, 0);
+        QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
+        model.update({room(u"a"_s, 1, 1, 1), room(u"d"_s, 4, 1, 1)}, kNow);
+        QCOMPARE(removed.count(), 1); // b and c are one contiguous run
+        QCOMPARE(idsInRowOrder(model), (QStringList{u"a"_s, u"d"_s}));
+        QCOMPARE(d.row(), 1);
+        QCOMPARE(model.rowOf(u"d"_s), 1);
+        QCOMPARE(model.rowOf(u"b"_s), -1);
+        QVERIFY(model.room(u"c"_s) == nullptr);
+
+        model.update({}, kNow);
+        QCOMPARE(model.rowCount(), 0);
+        QVERIFY(!d.isValid());
+    }
+
+    void mixedChangeInOneSnapshot()
+    {
+        RoomsModel model;
+        model.update({room(u"a"_s, 1, 1, 1), room(u"b"_s, 2, 1, 1), room(u"c"_s, 3, 1, 1)}, kNow);
+        model.update({room(u"c"_s, 3, 2, 0), room(u"x"_s, 9, 1, 0), room(u"a"_s, 1, 1, 1)}, kNow);
+        QCOMPARE(idsInRowOrder(model), (QStringList{u"a"_s, u"c"_s, u"x"_s}));
+        for (int row = 0; row < model.rowCount(); ++row)
+            QCOMPARE(model.rowOf(model.index(row, 0).data(RoomsModel::RoomIdRole).toString()), row);
+    }
+
+    void duplicateIdsKeepTheFirst()
+    {
+        RoomsModel model;
+        model.update({room(u"a"_s, 1, 1, 1), room(u"a"_s, 7, 5, 1)}, kNow);
+        QCOMPARE(model.rowCount(), 1);
+        QCOMPARE(model.room(u"a"_s)->appointmentId, 1);
+    }
+
+    void idleIsMeasuredOnTheServerClock()
+    {
+        RoomsModel model;
+        model.update({room(u"a"_s, 1, 1, 125)}, kNow);
+        QCOMPARE(model.index(0, RoomsModel::IdleColumn).data(RoomsModel::IdleSecondsRole).toLongLong(), 125);
+        QCOMPARE(model.index(0, RoomsModel::IdleColumn).data().toString(), u"2 min 05 s"_s);
+        // The same snapshot 10 s later on the server: idle grows, nothing else changes.
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        RoomInfo same = room(u"a"_s, 1, 1, 125);
+        model.update({same}, kNow.addSecs(10));
+        QCOMPARE(model.index(0, RoomsModel::IdleColumn).data(RoomsModel::IdleSecondsRole).toLongLong(), 135);
+        QVERIFY(!changed.isEmpty());
+        const auto last = changed.last();
+        QCOMPARE(last.at(0).value<QModelIndex>().column(), int(RoomsModel::IdleColumn));
+    }
+
+    void sortRolesAreTyped_data()
+    {
+        QTest::addColumn<int>("column");
+        QTest::addColumn<QStringList>("ascending");
+        // Display strings would sort "10 s" < "5 s" and "300" < "40"; typed values must not.
+        QTest::addRow("idle") << int(RoomsModel::IdleColumn) << QStringList{u"b"_s, u"c"_s, u"a"_s};
+        QTest::addRow("appointment") << int(RoomsModel::AppointmentColumn) << QStringList{u"c"_s, u"b"_s, u"a"_s};
+        QTest::addRow("participants") << int(RoomsModel::ParticipantsColumn) << QStringList{u"a"_s, u"c"_s, u"b"_s};
+        QTest::addRow("last activity") << int(RoomsModel::LastActivityColumn) << QStringList{u"a"_s, u"c"_s, u"b"_s};
+        QTest::addRow("room id") << int(RoomsModel::RoomIdColumn) << QStringList{u"a"_s, u"b"_s, u"c"_s};
+    }
+
+    void sortRolesAreTyped()
+    {
+        QFETCH(int, column);
+        QFETCH(QStringList, ascending);
+        RoomsModel model;
+        model.update({room(u"a"_s, 300, 2, 300), room(u"b"_s, 40, 12, 5), room(u"c"_s, 9, 3, 40)}, kNow);
+        QSortFilterProxyModel proxy;
+        proxy.setSourceModel(&model);
+        proxy.setSortRole(RoomsModel::SortRole);
+        proxy.sort(column, Qt::AscendingOrder);
+        QCOMPARE(idsInRowOrder(proxy), ascending);
+    }
+
+    void selectionAndSortSurviveRefreshes()
+    {
+        RoomsModel model;
+        QSortFilterProxyModel proxy;
+        proxy.setSourceModel(&model);
+        proxy.setSortRole(RoomsModel::SortRole);
+        proxy.setDynamicSortFilter(true);
+        proxy.sort(RoomsModel::IdleColumn, Qt::DescendingOrder);
+        QItemSelectionModel selection(&proxy);
+        model.update({room(u"a"_s, 1, 1, 10), room(u"b"_s, 2, 1, 20), room(u"c"_s, 3, 1, 30)}, kNow);
+        QCOMPARE(idsInRowOrder(proxy), (QStringList{u"c"_s, u"b"_s, u"a"_s}));
+        const QModelIndex b = proxy.index(1, 0);
+        selection.setCurrentIndex(b, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        QSignalSpy currentChanged(&selection, &QItemSelectionModel::currentRowChanged);
+
+        // Ten refreshes: b's activity moves it to the top, a room comes and goes.
+        for (int i = 0; i < 10; ++i) {
+            QList<RoomInfo> rooms{room(u"a"_s, 1, 1, 10 + i), room(u"b"_s, 2, 1, i == 5 ? 0 : 20 + i),
+                                  room(u"c"_s, 3, 1, 30 + i)};
+            if (i % 2)
+                rooms.append(room(u"new"_s, 4, 1, 1000));
+            model.update(rooms, kNow.addSecs(i));
+        }
+        QCOMPARE(selection.currentIndex().data(RoomsModel::RoomIdRole).toString(), u"b"_s);
+        QCOMPARE(selection.selectedRows().size(), 1);
+        QCOMPARE(selection.selectedRows().constFirst().data(RoomsModel::RoomIdRole).toString(), u"b"_s);
+        QCOMPARE(currentChanged.count(), 0); // same room all along, only its row moved
+        // Still sorted by idle, descending (the last refresh had the long-idle "new" room).
+        QCOMPARE(idsInRowOrder(proxy), (QStringList{u"new"_s, u"c"_s, u"b"_s, u"a"_s}));
+    }
+
+    void filterMatchesAnyColumn()
+    {
+        RoomsModel model;
+        model.update({room(u"cardio-1"_s, 1001, 1, 10), room(u"derma-2"_s, 2002, 1, 20)}, kNow);
+        QSortFilterProxyModel proxy;
+        proxy.setSourceModel(&model);
+        proxy.setFilterKeyColumn(-1);
+        proxy.setFilterCaseSensitivity(Qt::CaseInsensitive);
+        proxy.setFilterFixedString(u"CARDIO"_s);
+        QCOMPARE(proxy.rowCount(), 1);
+        proxy.setFilterFixedString(u"2002"_s);
+        QCOMPARE(idsInRowOrder(proxy), QStringList{u"derma-2"_s});
+    }
+
+    void headersAndAlignment()
+    {
+        RoomsModel model;
+        QCOMPARE(model.columnCount(), int(RoomsModel::ColumnCount));
+        for (int c = 0; c < model.columnCount(); ++c)
+            QVERIFY(!model.headerData(c, Qt::Horizontal).toString().isEmpty());
+        model.update({room(u"a"_s, 1, 1, 10)}, kNow);
+        QVERIFY(model.index(0, 0).data(Qt::ToolTipRole).toString().contains(u"a"_s));
+        QVERIFY(!model.index(0, RoomsModel::LastActivityColumn).data().toString().isEmpty());
+        QVERIFY(!model.index(0, 0).parent().isValid());
+        QCOMPARE(model.rowCount(model.index(0, 0)), 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestRoomsModel)
+#include "tst_roomsmodel.moc"

@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Deliveries per second tried in turn by the fan-out ramp; it stops at the
 # first step whose p99 passes the limit, that loses messages, or that the
 # server cannot keep up with.
-RAMP = [5000, 10000, 20000, 40000, 60000, 80000, 100000, 140000, 200000, 280000, 400000]
+RAMP = [5000, 10000, 20000, 40000, 60000, 80000, 100000, 140000, 200000, 280000, 400000, 560000, 800000]
 
 FULL = {
     "idle": dict(clients=19000, checkpoints=[1000, 2500, 5000, 7500, 10000, 12500, 15000, 17500], settle=2),

@@ -64,6 +64,7 @@ int TrivialRelay::run()
             if (e.events & (EPOLLIN | EPOLLHUP | EPOLLERR))
                 onReadable(e.data.fd);
         }
+        flushDirty();
     }
     for (auto &[fd, c] : m_conns)
         ::close(fd);
@@ -201,25 +202,23 @@ void TrivialRelay::onText(Conn &c, std::string_view text)
 
 void TrivialRelay::send(Conn &c, const std::string &bytes)
 {
-    if (!c.out.empty()) {
-        c.out += bytes;
-        return;
+    c.out += bytes;
+    if (!c.dirty && !c.wantWrite) {
+        c.dirty = true;
+        m_dirty.push_back(c.fd);
     }
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-        const ssize_t n = ::send(c.fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-        if (n > 0) {
-            off += static_cast<std::size_t>(n);
+}
+
+void TrivialRelay::flushDirty()
+{
+    for (const int fd : m_dirty) {
+        auto it = m_conns.find(fd);
+        if (it == m_conns.end())
             continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        break;
+        it->second.dirty = false;
+        flush(it->second);
     }
-    if (off < bytes.size()) {
-        c.out.assign(bytes, off);
-        flush(c);
-    }
+    m_dirty.clear();
 }
 
 void TrivialRelay::flush(Conn &c)

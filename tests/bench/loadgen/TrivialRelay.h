@@ -27,6 +27,7 @@ private:
         int fd = -1;
         bool upgraded = false;
         bool wantWrite = false;
+        bool dirty = false; // has output queued during this loop iteration
         std::string in;
         std::string out;
         std::string room;
@@ -39,7 +40,10 @@ private:
     bool handleHandshake(Conn &c);
     bool handleFrames(Conn &c);
     void onText(Conn &c, std::string_view text);
+    // Queues bytes; everything queued in one loop iteration leaves in one
+    // send() per connection, as an event-loop server's buffered socket does.
     void send(Conn &c, const std::string &bytes);
+    void flushDirty();
     void flush(Conn &c);
     void closeConn(int fd);
 
@@ -51,6 +55,7 @@ private:
     std::unordered_map<int, Conn> m_conns;
     std::unordered_map<std::string, std::vector<int>> m_rooms;
     std::vector<char> m_buf;
+    std::vector<int> m_dirty;
     std::string m_frame;
 };
 

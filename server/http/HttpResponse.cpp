@@ -15,6 +15,7 @@ QByteArray HttpResponse::serialise() const
     case 404: out += "Not Found"; break;
     case 405: out += "Method Not Allowed"; break;
     case 408: out += "Request Timeout"; break;
+    case 411: out += "Length Required"; break;
     case 413: out += "Payload Too Large"; break;
     case 414: out += "URI Too Long"; break;
     case 426: out += "Upgrade Required"; break;

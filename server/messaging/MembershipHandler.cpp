@@ -56,7 +56,8 @@ void MembershipHandler::join(Connection &c, const protocol::Envelope &e, const p
     }
 
     const QDateTime now = QDateTime::currentDateTimeUtc();
-    switch (m_rooms.join(&c, m.roomId, m.appointmentId, now)) {
+    const auto result = m_rooms.join(&c, m.roomId, m.appointmentId, now);
+    switch (result) {
     case RoomRegistry::JoinResult::AppointmentMismatch:
         c.sendError(ErrorCode::AppointmentMismatch,
                     u"room '%1' belongs to another appointment"_s.arg(m.roomId), e.requestId);
@@ -71,17 +72,21 @@ void MembershipHandler::join(Connection &c, const protocol::Envelope &e, const p
     case RoomRegistry::JoinResult::Joined:
         break;
     }
-
     Room *room = m_rooms.find(m.roomId);
     Q_ASSERT(room);
-    qCInfo(lcRooms) << "join" << room->id() << c.connectionId();
-    m_events.add(u"join"_s, room->id(), c.connectionId(), c.identity().userId);
+    if (result == RoomRegistry::JoinResult::Joined) {
+        qCInfo(lcRooms) << "join" << room->id() << c.connectionId();
+        m_events.add(u"join"_s, room->id(), c.connectionId(), c.identity().userId);
+        // The others learn of the join; a repeated join only refreshes the
+        // joiner's room_state.
+        QJsonObject announce = e.body;
+        stampServerFields(announce, c);
+        announce.insert(u"appointmentId"_s, static_cast<double>(room->appointmentId()));
+        m_fanout.deliver(*room, room->recipients(&c, std::nullopt),
+                         OutboundMessage(MessageKind::UserJoined, announce));
+    }
 
-    // The others learn of the join; the joiner gets the room as it is now.
-    QJsonObject announce = e.body;
-    stampServerFields(announce, c, false);
-    announce.insert(u"appointmentId"_s, static_cast<double>(room->appointmentId()));
-    m_fanout.deliver(*room, room->recipients(&c, std::nullopt), OutboundMessage(MessageKind::UserJoined, announce));
+    // The joiner gets the room as it is now.
 
     QJsonArray participants;
     for (const RoomMember &member : room->members()) {
@@ -122,7 +127,7 @@ void MembershipHandler::announceLeave(Room &room, const Peer &leaver, const QJso
     message.insert(u"roomId"_s, room.id());
     message.insert(u"appointmentId"_s, static_cast<double>(room.appointmentId()));
     message.insert(u"reason"_s, reason);
-    stampServerFields(message, leaver, false);
+    stampServerFields(message, leaver);
     const QList<Peer *> others = room.recipients(&leaver, std::nullopt);
     if (!others.isEmpty())
         m_fanout.deliver(room, others, OutboundMessage(MessageKind::UserLeft, message));

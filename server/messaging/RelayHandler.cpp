@@ -47,7 +47,7 @@ void RelayHandler::relay(Connection &c, const protocol::Envelope &e, const proto
         return;
 
     QJsonObject message = e.body;
-    stampServerFields(message, c, protocol::RoomMessage::supportsTarget(e.kind));
+    stampServerFields(message, c);
     m_fanout.deliver(*room, recipients, OutboundMessage(e.kind, message));
 }
 

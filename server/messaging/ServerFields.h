@@ -11,7 +11,7 @@
 
 namespace medrelay::server {
 
-inline void stampServerFields(QJsonObject &message, const Peer &sender, bool withFrom)
+inline void stampServerFields(QJsonObject &message, const Peer &sender)
 {
     using namespace Qt::StringLiterals;
     const Identity &id = sender.identity();
@@ -20,13 +20,13 @@ inline void stampServerFields(QJsonObject &message, const Peer &sender, bool wit
     if (id.isSet()) {
         message.insert(u"userId"_s, protocol::userIdToJson(id.userId));
         message.insert(u"userName"_s, id.userName);
-        if (!id.role.isEmpty())
-            message.insert(u"role"_s, id.role);
     }
-    if (withFrom) {
-        message.insert(u"from"_s, id.userId);
-        message.insert(u"fromConnectionId"_s, sender.connectionId());
-    }
+    if (id.role.isEmpty())
+        message.remove(u"role"_s);
+    else
+        message.insert(u"role"_s, id.role);
+    message.insert(u"from"_s, id.userId);
+    message.insert(u"fromConnectionId"_s, sender.connectionId());
 }
 
 } // namespace medrelay::server

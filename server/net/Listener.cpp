@@ -149,6 +149,13 @@ void Listener::readHead(QTcpSocket *socket)
     request.peer = socket->peerAddress();
 
     if (!request.upgrade) {
+        if (!request.header("transfer-encoding").isEmpty()) {
+            // Admin requests are small: a Content-Length is required.
+            m_metrics.rejection(Rejection::BadRequest);
+            respond(socket, HttpResponse::error(411, u"length_required"_s,
+                                                u"send the body with Content-Length, not chunked"_s));
+            return;
+        }
         if (request.contentLength > m_config.maxHttpBodyBytes) {
             m_metrics.rejection(Rejection::BadRequest);
             respond(socket, HttpResponse::error(413, u"message_too_large"_s, u"request body too large"_s));

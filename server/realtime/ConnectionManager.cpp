@@ -79,9 +79,10 @@ std::optional<HttpResponse> ConnectionManager::upgrade(QTcpSocket *socket, const
 
     ++m_perAddress[address];
     ++m_sockets;
-    // The slot is held for as long as the TCP socket lives, handshaking or
-    // open; the QWebSocket made from it owns it after the handshake.
-    connect(socket, &QObject::destroyed, this, [this, address] { releaseAddress(address); });
+    // The slot is held while the TCP socket is connected, handshaking or
+    // open. Released on disconnect, not on deletion, which may be deferred.
+    connect(socket, &QTcpSocket::disconnected, this, [this, address] { releaseAddress(address); },
+            Qt::SingleShotConnection);
     m_wsServer->handleConnection(socket);
     return std::nullopt;
 }

@@ -23,7 +23,7 @@ public:
     {
         if (m_rate <= 0)
             return true;
-        if (m_lastMs != 0) {
+        if (m_lastMs >= 0) {
             m_tokens += static_cast<double>(nowMs - m_lastMs) * m_rate / 1000.0;
             if (m_tokens > m_burst)
                 m_tokens = m_burst;
@@ -44,7 +44,7 @@ private:
     double m_rate = 0;
     double m_burst = 0;
     double m_tokens = 0;
-    qint64 m_lastMs = 0;
+    qint64 m_lastMs = -1; // no message yet
     int m_refusedInARow = 0;
 };
 

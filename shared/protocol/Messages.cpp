@@ -111,12 +111,12 @@ std::optional<ProtocolError> readOptionalUserId(const QJsonObject &o, QLatin1Str
 
 QJsonValue userIdToJson(const QString &userId)
 {
-    if (!userId.isEmpty() && userId.size() <= 15 && (userId == u"0"_s || !userId.startsWith(u'0'))) {
-        bool ok = false;
-        const qint64 n = userId.toLongLong(&ok);
-        if (ok && n >= 0 && QString::number(n) == userId)
-            return QJsonValue(static_cast<double>(n));
-    }
+    // Written back as a number exactly when it came in as one: an integer in
+    // canonical decimal form within JSON's safe integer range.
+    bool ok = false;
+    const qint64 n = userId.toLongLong(&ok);
+    if (ok && QString::number(n) == userId && std::fabs(static_cast<double>(n)) <= kMaxSafeInteger)
+        return QJsonValue(static_cast<double>(n));
     return QJsonValue(userId);
 }
 

@@ -35,6 +35,9 @@ private Q_SLOTS:
     void oneConnectionInSeveralRooms();
     void identityIsSetOnce();
     void roomIsBoundToAppointment();
+    void chatCannotForgeServerFields();
+    void numericUserIdsStayNumbers();
+    void repeatedJoinIsNotAnnouncedAgain();
 };
 
 void TestRelay::joinAnnouncesAndReturnsRoomState()
@@ -308,6 +311,75 @@ void TestRelay::roomIsBoundToAppointment()
     QVERIFY(err);
     QCOMPARE(err->value("code"_L1).toString(), u"appointment_mismatch"_s);
     QVERIFY(a.staysQuiet(u"telemedicine_user_joined"_s, 100));
+}
+
+void TestRelay::chatCannotForgeServerFields()
+{
+    TestServer server;
+    QVERIFY(server.started());
+    TestClient a, b;
+    QVERIFY(a.open(server.wsUrl()));
+    QVERIFY(b.open(server.wsUrl()));
+    const QString aId = a.join(u"r"_s, 1, 1, u"A"_s);
+    b.join(u"r"_s, 1, 2, u"B"_s);
+    for (const QString &type : {u"telemedicine_chat_message"_s, u"whiteboard_update"_s}) {
+        QJsonObject m = roomMessage(type, u"r"_s, 1);
+        m.insert(type == u"whiteboard_update"_s ? u"data"_s : u"message"_s, u"x"_s);
+        m.insert(u"role"_s, u"clinician"_s);
+        m.insert(u"from"_s, u"2"_s);
+        m.insert(u"fromConnectionId"_s, u"cFAKE"_s);
+        m.insert(u"connectionId"_s, u"cFAKE"_s);
+        a.send(m);
+        const auto got = b.waitFor(type);
+        QVERIFY(got);
+        QVERIFY(!got->contains("role"_L1));
+        QCOMPARE(got->value("from"_L1).toString(), u"1"_s);
+        QCOMPARE(got->value("fromConnectionId"_L1).toString(), aId);
+        QCOMPARE(got->value("connectionId"_L1).toString(), aId);
+    }
+}
+
+void TestRelay::numericUserIdsStayNumbers()
+{
+    TestServer server;
+    QVERIFY(server.started());
+    TestClient a, b;
+    QVERIFY(a.open(server.wsUrl()));
+    QVERIFY(b.open(server.wsUrl()));
+    a.join(u"r"_s, 1, -5, u"Neg"_s);
+    b.join(u"r"_s, 1, 9007199254740991.0, u"Max"_s);
+    const auto joined = a.waitFor(u"telemedicine_user_joined"_s);
+    QVERIFY(joined);
+    QVERIFY(joined->value("userId"_L1).isDouble());
+    QCOMPARE(joined->value("userId"_L1).toDouble(), 9007199254740991.0);
+    b.send({{u"type"_s, u"telemedicine_chat_message"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 1}, {u"message"_s, u"m"_s}});
+    a.send({{u"type"_s, u"telemedicine_chat_message"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 1}, {u"message"_s, u"m"_s}});
+    const auto chat = b.waitFor(u"telemedicine_chat_message"_s);
+    QVERIFY(chat);
+    QVERIFY(chat->value("userId"_L1).isDouble());
+    QCOMPARE(chat->value("userId"_L1).toInt(), -5);
+    // String ids stay strings.
+    TestClient c;
+    QVERIFY(c.open(server.wsUrl()));
+    c.join(u"r"_s, 1, u"007"_s, u"Str"_s);
+    const auto strJoin = a.waitFor(u"telemedicine_user_joined"_s);
+    QVERIFY(strJoin);
+    QCOMPARE(strJoin->value("userId"_L1), QJsonValue(u"007"_s));
+}
+
+void TestRelay::repeatedJoinIsNotAnnouncedAgain()
+{
+    TestServer server;
+    QVERIFY(server.started());
+    TestClient a, b;
+    QVERIFY(a.open(server.wsUrl()));
+    QVERIFY(b.open(server.wsUrl()));
+    a.join(u"r"_s, 1, 1, u"A"_s);
+    b.join(u"r"_s, 1, 2, u"B"_s);
+    QVERIFY(a.waitFor(u"telemedicine_user_joined"_s));
+    QVERIFY(!b.join(u"r"_s, 1, 2, u"B"_s).isEmpty()); // still answered with room_state
+    QVERIFY(a.staysQuiet(u"telemedicine_user_joined"_s, 200));
+    QCOMPARE(server.app().rooms().find(u"r"_s)->size(), 2);
 }
 
 QTEST_GUILESS_MAIN(TestRelay)

@@ -1,0 +1,122 @@
+// Configuration: defaults by mode, and the precedence defaults < file <
+// environment < command line.
+
+#include "config/ConfigLoader.h"
+
+#include <QTemporaryFile>
+#include <QTest>
+
+using namespace medrelay::server;
+using namespace Qt::StringLiterals;
+
+namespace {
+
+std::variant<LoadedConfig, ConfigError> load(const QStringList &args, const QList<QPair<QString, QString>> &env = {})
+{
+    QProcessEnvironment e;
+    for (const auto &kv : env)
+        e.insert(kv.first, kv.second);
+    return ConfigLoader::load(QStringList{u"medrelay-server"_s} + args, e);
+}
+
+ServerConfig ok(const std::variant<LoadedConfig, ConfigError> &r)
+{
+    if (const auto *e = std::get_if<ConfigError>(&r))
+        qWarning() << e->message;
+    return std::get<LoadedConfig>(r).config;
+}
+
+QString error(const std::variant<LoadedConfig, ConfigError> &r)
+{
+    const auto *e = std::get_if<ConfigError>(&r);
+    return e ? e->message : QString();
+}
+
+} // namespace
+
+class TestConfig final : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void defaultsByMode();
+    void modeSources();
+    void precedence();
+    void debugEnvironment();
+    void errorsNameTheSetting();
+};
+
+void TestConfig::defaultsByMode()
+{
+    const ServerConfig dev = ok(load({}));
+    QCOMPARE(dev.mode, Mode::Development);
+    QCOMPARE(dev.port, 9003);
+    QCOMPARE(dev.host, u"localhost"_s);
+    QCOMPARE(dev.wsPath, u"/ws"_s);
+    QCOMPARE(dev.maxMessageBytes, 64 * 1024);
+    QCOMPARE(dev.sendQueueLimitBytes, 1024 * 1024);
+    QCOMPARE(dev.maxConnectionsPerAddress, 0);
+    QCOMPARE(dev.idleRoomTimeoutMs, 600000);
+    const ServerConfig prod = ok(load({u"--env"_s, u"production"_s}));
+    QCOMPARE(prod.host, u"0.0.0.0"_s);
+    QCOMPARE(prod.pingIntervalMs, 30000);
+    QVERIFY(prod.maxConnectionsPerAddress >= 100);
+    QVERIFY(prod.drainTimeoutMs > dev.drainTimeoutMs);
+}
+
+void TestConfig::modeSources()
+{
+    QCOMPARE(ok(load({}, {{u"NODE_ENV"_s, u"production"_s}})).mode, Mode::Production);
+    QCOMPARE(ok(load({}, {{u"MEDRELAY_ENV"_s, u"production"_s}, {u"NODE_ENV"_s, u"development"_s}})).mode,
+             Mode::Production);
+    QCOMPARE(ok(load({u"--env"_s, u"development"_s}, {{u"NODE_ENV"_s, u"production"_s}})).mode, Mode::Development);
+}
+
+void TestConfig::precedence()
+{
+    QTemporaryFile ini;
+    QVERIFY(ini.open());
+    ini.write("env=production\nport=7001\nhost=127.0.0.1\nrate-limit=50\nidle-room-timeout=120\n");
+    ini.close();
+    const QString file = ini.fileName();
+
+    ServerConfig c = ok(load({u"--config"_s, file}));
+    QCOMPARE(c.mode, Mode::Production); // the file may set the mode
+    QCOMPARE(c.port, 7001);
+    QCOMPARE(c.host, u"127.0.0.1"_s);
+    QCOMPARE(c.rateLimitPerSecond, 50.0);
+    QCOMPARE(c.idleRoomTimeoutMs, 120000);
+
+    c = ok(load({u"--config"_s, file}, {{u"WS_PORT"_s, u"7002"_s}}));
+    QCOMPARE(c.port, 7002); // environment beats the file
+
+    c = ok(load({u"--config"_s, file, u"--port"_s, u"7003"_s}, {{u"WS_PORT"_s, u"7002"_s}}));
+    QCOMPARE(c.port, 7003); // command line beats both
+    QCOMPARE(c.rateLimitPerSecond, 50.0);
+
+    QTemporaryFile bad;
+    QVERIFY(bad.open());
+    bad.write("colour=blue\n");
+    bad.close();
+    QVERIFY(error(load({u"--config"_s, bad.fileName()})).contains(u"colour"_s));
+}
+
+void TestConfig::debugEnvironment()
+{
+    QVERIFY(ok(load({}, {{u"DEBUG"_s, u"websocket:*"_s}})).debugLogging);
+    QVERIFY(!ok(load({}, {{u"DEBUG"_s, u"express:*"_s}})).debugLogging);
+}
+
+void TestConfig::errorsNameTheSetting()
+{
+    QVERIFY(error(load({u"--port"_s, u"70000"_s})).startsWith(u"--port"_s));
+    QVERIFY(error(load({}, {{u"WS_PORT"_s, u"x"_s}})).startsWith(u"WS_PORT"_s));
+    QVERIFY(error(load({u"--env"_s, u"staging"_s})).contains(u"staging"_s));
+    QVERIFY(error(load({u"--admin-token"_s, u"short"_s})).startsWith(u"--admin-token"_s));
+    QVERIFY(error(load({u"--tls-cert"_s, u"/nonexistent.pem"_s})).startsWith(u"--tls-cert"_s));
+    QVERIFY(error(load({u"--ping-interval"_s, u"0"_s})).startsWith(u"--ping-interval"_s));
+    QVERIFY(error(load({u"--max-message-size"_s, u"10"_s})).startsWith(u"--max-message-size"_s));
+}
+
+QTEST_GUILESS_MAIN(TestConfig)
+#include "tst_config.moc"

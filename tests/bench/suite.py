@@ -335,6 +335,18 @@ def print_table(rows, results):
             print("  " + p)
 
 
+def markdown_table(rows):
+    out = ["| Scenario | Metric | medrelay | Node reference | medrelay / reference | trivial relay |",
+           "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        unit = f" ({r['unit']})" if r["unit"] else ""
+        better = f", {r['better']} is better" if r["better"] else ""
+        ratio_text = fmt(r["ratio"]) + "x" if r["ratio"] is not None else "-"
+        out.append(f"| {r['scenario']} | {r['metric']}{unit}{better} | {fmt(r['medrelay'])} | {fmt(r['reference'])} "
+                   f"| {ratio_text} | {fmt(r['trivial'])} |")
+    return "\n".join(out)
+
+
 def flatten_runs(name, sc):
     for k, v in sc.items():
         if isinstance(v, dict) and "scenario" in v:
@@ -412,11 +424,15 @@ def main():
     ap.add_argument("--clinic-seconds", type=float, help="clinic profile duration (default 60, quick 20)")
     ap.add_argument("--out", help="results directory (default results/<timestamp>)")
     ap.add_argument("--report", help="only print the table and redraw plots for an existing results.json")
+    ap.add_argument("--markdown", action="store_true", help="with --report: print the summary as a Markdown table")
     args = ap.parse_args()
     if args.report:
         with open(args.report) as f:
             results = json.load(f)
         results["summary"] = summarise(results["scenarios"])
+        if args.markdown:
+            print(markdown_table(results["summary"]))
+            return 0
         plots(results, os.path.dirname(os.path.abspath(args.report)))
         print_table(results["summary"], results)
         return 0

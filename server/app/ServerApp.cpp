@@ -81,6 +81,9 @@ QString ServerApp::start()
     }
     const QHostAddress address = m_config.host == u"localhost"_s ? QHostAddress(QHostAddress::LocalHost)
                                                                  : QHostAddress(m_config.host);
+    // Qt's default backlog of 50 drops SYNs in a connection storm; clients
+    // then retry only after 1 s, 3 s, ...
+    m_listener->setListenBacklogSize(4096);
     if (!m_listener->listen(address, m_config.port))
         return u"cannot listen on %1:%2: %3"_s.arg(m_config.host).arg(m_config.port).arg(m_listener->errorString());
     return {};

@@ -378,10 +378,10 @@ QString ConfigLoader::helpText()
         QString left = u"--"_s + s.key;
         if (!s.valueName.isEmpty())
             left += u' ' + s.valueName;
-        out += u"  "_s + left.leftJustified(24) + s.help;
+        out += u"  "_s + left;
         if (!s.env.isEmpty())
-            out += u" [env "_s + s.env + u']';
-        out += u'\n';
+            out += u"   (env "_s + s.env + u')';
+        out += u"\n      "_s + s.help + u'\n';
     }
     out += u"\nDEBUG=websocket:* (or QT_LOGGING_RULES=\"medrelay.*.debug=true\") turns on debug logs.\n"_s;
     return out;

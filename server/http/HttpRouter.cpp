@@ -46,11 +46,12 @@ bool HttpRouter::authorised(const HttpRequest &request) const
 {
     if (m_config.adminToken.isEmpty())
         return true; // development without a token keeps the original's open /stats
-    const QByteArray auth = request.header("authorization");
-    const QByteArray prefix = "Bearer ";
-    if (!auth.startsWith(prefix))
+    const QByteArray auth = request.header("authorization").trimmed();
+    // The scheme name is case-insensitive (RFC 9110 section 11.1).
+    const qsizetype space = auth.indexOf(' ');
+    if (space < 0 || auth.left(space).toLower() != "bearer")
         return false;
-    return security::constantTimeEquals(auth.mid(prefix.size()).trimmed(), m_config.adminToken.toUtf8());
+    return security::constantTimeEquals(auth.mid(space + 1).trimmed(), m_config.adminToken.toUtf8());
 }
 
 HttpResponse HttpRouter::handle(const HttpRequest &request)

@@ -21,13 +21,15 @@ QMap<QString, qint64> mapFromJson(const QJsonValue &v)
     QMap<QString, qint64> m;
     const QJsonObject o = v.toObject();
     for (auto it = o.constBegin(); it != o.constEnd(); ++it)
-        m.insert(it.key(), static_cast<qint64>(it.value().toDouble()));
+        m.insert(it.key(), it.value().toInteger());
     return m;
 }
 
+// Integral numbers within qint64's range; anything else (fractions,
+// 1e300, strings) reads as 0 rather than as undefined behaviour.
 qint64 toInt64(const QJsonValue &v)
 {
-    return static_cast<qint64>(v.toDouble());
+    return v.toInteger();
 }
 
 QStringList stringsFromJson(const QJsonValue &v)

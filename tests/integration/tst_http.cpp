@@ -190,6 +190,10 @@ void TestHttp::adminEndpointsNeedToken()
     }
     const auto ok = post ? httpPost(server.port(), path, body, kToken) : httpGet(server.port(), path, kToken);
     QVERIFY2(ok.status == 200 || ok.status == 404, ok.body.constData()); // 404: no such room/connection
+    // The scheme name is case-insensitive.
+    if (!post)
+        QCOMPARE(rawHttp(server.port(), "GET " + path + " HTTP/1.1\r\nAuthorization: bearer " + kToken + "\r\n\r\n").status,
+                 200);
     // /health stays open.
     QCOMPARE(httpGet(server.port(), "/health").status, 200);
 }

@@ -45,6 +45,10 @@ void TestAdminTypes::statsRoundTrip()
     QCOMPARE(back->perSecond.messagesOut, 3.0);
     QCOMPARE(back->residentMemoryBytes, s.residentMemoryBytes);
     QVERIFY(!Stats::fromJson(QJsonObject{{u"version"_s, 1}}));
+    // Out-of-range numbers read as 0, not as undefined behaviour.
+    const auto e = Event::fromJson({{u"seq"_s, 1e44}, {u"kind"_s, u""_s}});
+    QVERIFY(e);
+    QCOMPARE(e->seq, 0);
 }
 
 void TestAdminTypes::healthRoundTrip()

@@ -40,7 +40,8 @@ LaunchOptions parseLaunchOptions(const QStringList &arguments, const QProcessEnv
     const QCommandLineOption poll(u"poll-interval"_s, u"Refresh every MS milliseconds (default 1000)."_s, u"MS"_s);
     const QCommandLineOption palette(u"palette"_s, u"Colours: system (default), light or dark."_s, u"NAME"_s);
     const QCommandLineOption size(u"size"_s, u"Window size, e.g. 1280x800."_s, u"WxH"_s);
-    parser.addOptions({help, version, server, token, screenshot, quitAfter, poll, palette, size});
+    const QCommandLineOption selectRoom(u"select-room"_s, u"Select room ID as soon as it appears."_s, u"ID"_s);
+    parser.addOptions({help, version, server, token, screenshot, quitAfter, poll, palette, size, selectRoom});
     options.helpText = parser.helpText();
 
     if (!parser.parse(arguments)) {
@@ -111,6 +112,8 @@ LaunchOptions parseLaunchOptions(const QStringList &arguments, const QProcessEnv
         }
         options.windowSize = QSize(w, h);
     }
+    if (parser.isSet(selectRoom))
+        options.selectRoom = parser.value(selectRoom);
     if (!options.screenshot.isEmpty() && options.server.isEmpty()) {
         options.error = u"--screenshot needs --server"_s;
         return options;

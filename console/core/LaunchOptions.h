@@ -24,6 +24,7 @@ struct LaunchOptions
     int pollIntervalMs = 1000;
     Palette palette = Palette::System;
     QSize windowSize;                   // --size WxH; invalid: restored or default size
+    QString selectRoom;                 // --select-room: show this room's participants once it appears
     bool showHelp = false;
     bool showVersion = false;
     QString helpText;

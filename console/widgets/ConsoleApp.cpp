@@ -10,6 +10,7 @@
 #include <QSettings>
 #include <QStyle>
 #include <QStyleFactory>
+#include <QTemporaryDir>
 #include <QTimer>
 
 #include <memory>
@@ -61,18 +62,19 @@ int runConsole(QApplication &app, const LaunchOptions &options)
 {
     applyPalette(app, options.palette);
 
-    // Unattended runs neither read nor write the user's settings.
-    std::unique_ptr<QSettings> qsettings;
-    std::unique_ptr<ConsoleSettings> settings;
-    if (!options.headless()) {
-        qsettings = std::make_unique<QSettings>();
-        settings = std::make_unique<ConsoleSettings>(qsettings.get());
-    }
+    // Unattended runs neither read nor write the user's settings: they get a
+    // throw-away file, so the window looks and behaves as it does for a person.
+    QTemporaryDir scratch;
+    auto qsettings = options.headless()
+                         ? std::make_unique<QSettings>(scratch.filePath(u"console.ini"_s), QSettings::IniFormat)
+                         : std::make_unique<QSettings>();
+    auto settings = std::make_unique<ConsoleSettings>(qsettings.get());
 
     AdminClient client;
     client.setPollInterval(std::chrono::milliseconds(options.pollIntervalMs));
     MainWindow window(&client, settings.get());
-    window.restoreLayout();
+    if (!options.headless())
+        window.restoreLayout();
     if (options.windowSize.isValid())
         window.resize(options.windowSize);
     window.show();
@@ -85,9 +87,18 @@ int runConsole(QApplication &app, const LaunchOptions &options)
         headless->start();
     }
 
+    if (!options.selectRoom.isEmpty()) {
+        // The window has updated its tables by the time this runs (it connected first).
+        auto selected = std::make_shared<QMetaObject::Connection>();
+        *selected = QObject::connect(&client, &AdminClient::statsUpdated, &window, [&window, selected, &options] {
+            if (window.selectRoom(options.selectRoom))
+                QObject::disconnect(*selected);
+        });
+    }
+
     if (!options.server.isEmpty()) {
         QString token = options.token;
-        if (token.isEmpty() && settings)
+        if (token.isEmpty() && !options.headless())
             token = settings->rememberedToken(options.server).value_or(QString());
         window.connectTo(options.server, token);
     } else if (!options.headless()) {

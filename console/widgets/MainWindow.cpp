@@ -83,11 +83,21 @@ QLabel *makeTitle(const QString &text, QWidget *parent)
     return label;
 }
 
-void setColumnWidths(QTableView *view, const QList<int> &chars)
+// Initial widths from typical contents and the header text, so nothing is
+// elided at the default size whatever the font and scale.
+void setColumnWidths(QTableView *view, const QStringList &samples)
 {
-    const int unit = view->fontMetrics().averageCharWidth();
-    for (int i = 0; i < chars.size(); ++i)
-        view->setColumnWidth(i, chars.at(i) * unit);
+    const QFontMetrics fm = view->fontMetrics();
+    QFont headerFont = view->horizontalHeader()->font();
+    headerFont.setBold(true);
+    const QFontMetrics hfm(headerFont);
+    const int padding = fm.averageCharWidth() * 3;
+    const int sortIndicator = fm.height();
+    for (int i = 0; i < samples.size(); ++i) {
+        const QString header = view->model()->headerData(i, Qt::Horizontal).toString();
+        const int width = std::max(fm.horizontalAdvance(samples.at(i)), hfm.horizontalAdvance(header) + sortIndicator);
+        view->setColumnWidth(i, width + padding);
+    }
 }
 
 } // namespace
@@ -216,7 +226,7 @@ void MainWindow::buildCentral()
     m_roomsView->setObjectName(u"roomsView"_s);
     m_roomsView->setSortingEnabled(true);
     m_roomsView->sortByColumn(RoomsModel::RoomIdColumn, Qt::AscendingOrder);
-    setColumnWidths(m_roomsView, {26, 14, 13, 14});
+    setColumnWidths(m_roomsView, {u"cardio-2024-0001-abcdef"_s, u"123456"_s, u"12"_s, u"59 min 59 s"_s});
     roomsLayout->addWidget(m_roomsView);
     connect(m_filter, &QLineEdit::textChanged, m_roomsProxy, &QSortFilterProxyModel::setFilterFixedString);
     connect(m_filterAction, &QAction::triggered, m_filter, [this] {
@@ -243,7 +253,8 @@ void MainWindow::buildCentral()
     m_participantsView->setObjectName(u"participantsView"_s);
     m_participantsView->setSortingEnabled(true);
     m_participantsView->sortByColumn(ParticipantsModel::JoinedColumn, Qt::AscendingOrder);
-    setColumnWidths(m_participantsView, {9, 16, 10, 10, 12, 16});
+    setColumnWidths(m_participantsView, {u"100000"_s, u"Dr. Firstname Lastname"_s, u"interpreter"_s, u"00:00:00"_s,
+                                         u"00:00:00"_s, u"255.255.255.255"_s});
     auto *copyConnection = new QAction(tr("Copy connection id"), m_participantsView);
     connect(copyConnection, &QAction::triggered, this, [this] {
         if (const QString id = currentConnectionId(); !id.isEmpty())
@@ -257,6 +268,7 @@ void MainWindow::buildCentral()
     tables->addWidget(peoplePanel);
     tables->setStretchFactor(0, 3);
     tables->setStretchFactor(1, 2);
+    tables->setSizes({300, 200});
 
     // Activity.
     auto *chartPanel = new QWidget(columns);
@@ -271,6 +283,8 @@ void MainWindow::buildCentral()
     columns->addWidget(chartPanel);
     columns->setStretchFactor(0, 3);
     columns->setStretchFactor(1, 2);
+    // Tables get the larger share: they carry the detail; the chart reads at any width.
+    columns->setSizes({720, 480});
     layout->addWidget(columns, 1);
     setCentralWidget(central);
 
@@ -307,7 +321,9 @@ void MainWindow::buildDocks()
     m_logView = makeTable(m_log, dock);
     m_logView->setObjectName(u"eventLogView"_s);
     m_logView->setSelectionMode(QAbstractItemView::ExtendedSelection);
-    setColumnWidths(m_logView, {10, 14, 22, 14, 8});
+    m_logView->setTextElideMode(Qt::ElideRight);
+    setColumnWidths(m_logView, {u"00:00:00"_s, u"Admin action"_s, u"cardio-2024-0001-abcdef"_s, u"c0000-abcdefgh"_s,
+                                u"100000"_s});
     m_logView->addAction(m_clearLogAction);
     dock->setWidget(m_logView);
     addDockWidget(Qt::BottomDockWidgetArea, dock);

@@ -84,6 +84,16 @@ public:
         QVERIFY(m_server.listen(QHostAddress::LocalHost, 0));
     }
 
+    ~ScriptedServer() override
+    {
+        // Sockets are children; close them while this object is still whole.
+        for (QTcpSocket *socket : findChildren<QTcpSocket *>(Qt::FindDirectChildrenOnly)) {
+            socket->blockSignals(true);
+            delete socket;
+        }
+    }
+    Q_DISABLE_COPY_MOVE(ScriptedServer)
+
     [[nodiscard]] QUrl url(const QString &path = {}) const
     {
         return QUrl(u"http://127.0.0.1:%1%2"_s.arg(m_server.serverPort()).arg(path));

@@ -140,6 +140,8 @@ private Q_SLOTS:
         QCOMPARE(o.pollIntervalMs, 250);
         o = parseLaunchOptions({u"medrelay-console"_s, u"--server"_s, u"http://h:1"_s, u"--screenshot"_s, u"a.png"_s}, {});
         QCOMPARE(o.quitAfter.value_or(-1), 3.0); // a screenshot waits 3 s by default
+        o = parseLaunchOptions({u"medrelay-console"_s, u"--select-room"_s, u"cardio-1"_s}, {});
+        QCOMPARE(o.selectRoom, u"cardio-1"_s);
         o = parseLaunchOptions({u"medrelay-console"_s, u"--help"_s}, {});
         QVERIFY(o.showHelp);
         QVERIFY(o.helpText.contains(u"--screenshot"_s));

@@ -1,6 +1,8 @@
 #include "app/ServerApp.h"
 
 #include "admin/AdminService.h"
+#include "audit/AuditRecorder.h"
+#include "auth/Authenticator.h"
 #include "events/EventLog.h"
 #include "http/HttpRouter.h"
 #include "messaging/IdleSweeper.h"
@@ -34,6 +36,8 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
     m_messages = new MessageHandler(*m_metrics, this);
     m_membership = new MembershipHandler(*m_rooms, *m_fanout, *m_events, this);
     m_relay = new RelayHandler(*m_rooms, *m_fanout, this);
+    m_auth = new Authenticator(m_config, *m_metrics, *m_events, this);
+    m_auth->registerWith(*m_messages);
     m_membership->registerWith(*m_messages);
     m_relay->registerWith(*m_messages);
     m_sweeper = new IdleSweeper(*m_rooms, *m_membership, m_config.idleRoomTimeoutMs, m_config.idleSweepIntervalMs,
@@ -46,6 +50,7 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
     connect(m_connections, &ConnectionManager::connectionOpened, this, [this](Connection *c) {
         connect(c, &Connection::messageReceived, m_messages, &MessageHandler::handle);
     });
+    connect(m_connections, &ConnectionManager::connectionOpened, m_auth, &Authenticator::onConnectionOpened);
     connect(m_connections, &ConnectionManager::connectionClosed, m_membership,
             &MembershipHandler::onConnectionClosed);
     connect(m_connections, &ConnectionManager::connectionClosed, this, [this] {
@@ -74,6 +79,25 @@ ServerApp::~ServerApp() = default;
 
 QString ServerApp::start()
 {
+    if (const QString err = m_auth->initialise(); !err.isEmpty())
+        return err;
+    if (!m_config.dataDir.isEmpty()) {
+        auto opened = security::AuditLog::open(m_config.dataDir);
+        if (!opened.log)
+            return u"audit log: %1"_s.arg(opened.error);
+        m_audit = new AuditRecorder(std::move(opened.log), *m_rooms, this);
+        m_audit->observe(*m_connections, *m_auth, *m_events, *m_admin, m_auth->enabled());
+        qCInfo(lcServer) << "audit log:" << m_audit->filePath();
+    }
+    if (!m_auth->enabled()) {
+        if (m_config.mode == Mode::Production)
+            qCWarning(lcServer) << "INSECURE: client authentication is off (--insecure-no-auth): identities are "
+                                   "whatever clients claim";
+        else
+            qCWarning(lcServer) << "no JWT key configured: identities come from client messages (development only)";
+    }
+    if (m_config.adminToken.isEmpty())
+        qCWarning(lcServer) << "no admin token configured: /stats, /metrics and /admin/* are open (development only)";
     if (m_config.tlsEnabled()) {
         const QString err = m_listener->enableTls(m_config.tlsCertFile, m_config.tlsKeyFile);
         if (!err.isEmpty())

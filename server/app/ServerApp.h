@@ -14,6 +14,8 @@
 namespace medrelay::server {
 
 class AdminService;
+class AuditRecorder;
+class Authenticator;
 class ConnectionManager;
 class EventLog;
 class Fanout;
@@ -51,6 +53,9 @@ public:
     [[nodiscard]] ConnectionManager &connections() const { return *m_connections; }
     [[nodiscard]] AdminService &admin() const { return *m_admin; }
     [[nodiscard]] IdleSweeper &idleSweeper() const { return *m_sweeper; }
+    [[nodiscard]] Authenticator &authenticator() const { return *m_auth; }
+    // Null when no data directory is configured.
+    [[nodiscard]] AuditRecorder *audit() const { return m_audit; }
 
 Q_SIGNALS:
     void finished(int exitCode);
@@ -65,6 +70,8 @@ private:
     RoomRegistry *m_rooms = nullptr;
     ConnectionManager *m_connections = nullptr;
     MessageHandler *m_messages = nullptr;
+    Authenticator *m_auth = nullptr;
+    AuditRecorder *m_audit = nullptr;
     MembershipHandler *m_membership = nullptr;
     RelayHandler *m_relay = nullptr;
     IdleSweeper *m_sweeper = nullptr;

@@ -358,6 +358,14 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
 
     if (c.tlsCertFile.isEmpty() != c.tlsKeyFile.isEmpty())
         return ConfigError{u"--tls-cert and --tls-key must be given together"_s};
+    if (c.mode == Mode::Production) {
+        if (!c.authEnabled() && !c.insecureNoAuth)
+            return ConfigError{u"production mode needs --jwt-secret or --jwt-public-key for client tokens "
+                               "(or --insecure-no-auth to run without authentication)"_s};
+        if (c.adminToken.isEmpty())
+            return ConfigError{u"production mode needs --admin-token (MEDRELAY_ADMIN_TOKEN) for /stats, /metrics "
+                               "and /admin/*"_s};
+    }
     if (c.idleSweepIntervalMs > c.idleRoomTimeoutMs)
         c.idleSweepIntervalMs = std::max(50, c.idleRoomTimeoutMs / 2);
 

@@ -99,7 +99,7 @@ HttpResponse HttpRouter::handle(const HttpRequest &request)
 HttpResponse HttpRouter::routeAdmin(const HttpRequest &request)
 {
     const QString &path = request.path;
-    const QString actor = u"admin@"_s + request.peer.toString();
+    const QString actor = u"admin:"_s + request.peer.toString();
 
     if (path == QLatin1StringView(Path::Events)) {
         if (request.method != "GET")

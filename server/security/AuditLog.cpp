@@ -298,7 +298,7 @@ QByteArray AuditLog::buildLine(const AuditEntry &entry, const QString &ts) const
     rec.insert("actor"_L1, textOrNull(entry.actor.isEmpty() ? u"system"_s : entry.actor, kMaxId));
     rec.insert("role"_L1, textOrNull(entry.role, 32));
     rec.insert("connectionId"_L1,
-               entry.connectionId ? QJsonValue(qint64(*entry.connectionId)) : QJsonValue(QJsonValue::Null));
+               entry.connectionId.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(entry.connectionId.left(64)));
     rec.insert("address"_L1, textOrNull(entry.address, 64));
     rec.insert("roomId"_L1, textOrNull(entry.roomId, kMaxId));
     rec.insert("appointmentId"_L1,

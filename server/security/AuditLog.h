@@ -51,7 +51,7 @@ struct AuditEntry
     AuditEvent event = AuditEvent::Connect;
     QString actor;                       // user id, "admin:<id>" or "system"
     QString role;                        // token role, when known
-    std::optional<quint64> connectionId;
+    QString connectionId;                // server-assigned connection id
     QString address;                     // peer IP address, no port
     QString roomId;
     std::optional<qint64> appointmentId;

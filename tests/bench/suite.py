@@ -75,7 +75,8 @@ class Suite:
         if name == "medrelay":
             # Limits a production deployment keeps are lifted here so the
             # benchmark measures the relay, not the rate limiter.
-            return [self.server, "--env", "production", "--insecure-no-auth", "--host", "127.0.0.1",
+            return [self.server, "--env", "production", "--insecure-no-auth",
+                    "--admin-token", "benchmark-admin-token-0123456789", "--host", "127.0.0.1",
                     "--port", "0", "--rate-limit", "0", "--max-connections-per-ip", "0",
                     "--max-connections", "100000", "--data-dir", self.data_dir]
         if name == "reference":

@@ -11,7 +11,10 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
 const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
 const WebSocket = require('ws');
 
 const SERVER = process.env.MEDRELAY_SERVER || process.argv[2];
@@ -53,7 +56,9 @@ function withTimeout(promise, ms, what) {
 
 function startServer() {
     return withTimeout(new Promise((resolve, reject) => {
-        server = spawn(SERVER, ['--port', '0', '--host', '127.0.0.1', '--env', 'development'], {
+        // Each run gets its own data directory (the audit log is locked per directory).
+        const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'medrelay-e2e-'));
+        server = spawn(SERVER, ['--port', '0', '--host', '127.0.0.1', '--env', 'development', '--data-dir', dataDir], {
             stdio: ['ignore', 'pipe', 'pipe'],
         });
         serverExit = new Promise((res) => server.once('exit', (code, signal) => res({ code, signal })));

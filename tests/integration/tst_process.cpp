@@ -7,6 +7,7 @@
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTcpServer>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <csignal>
@@ -18,6 +19,7 @@ namespace {
 
 struct Running
 {
+    std::unique_ptr<QTemporaryDir> dataDir; // each server its own audit log
     std::unique_ptr<QProcess> process;
     quint16 port = 0;
 };
@@ -25,8 +27,12 @@ struct Running
 Running startServer(const QStringList &args, const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment())
 {
     Running r;
+    r.dataDir = std::make_unique<QTemporaryDir>();
+    QProcessEnvironment withData = env;
+    if (!withData.contains(u"MEDRELAY_DATA_DIR"_s))
+        withData.insert(u"MEDRELAY_DATA_DIR"_s, r.dataDir->path());
     r.process = std::make_unique<QProcess>();
-    r.process->setProcessEnvironment(env);
+    r.process->setProcessEnvironment(withData);
     r.process->start(QString::fromLatin1(MEDRELAY_SERVER_BINARY), args);
     if (!r.process->waitForStarted(5000))
         return r;

@@ -57,7 +57,9 @@ void TestConfig::defaultsByMode()
     QCOMPARE(dev.sendQueueLimitBytes, 1024 * 1024);
     QCOMPARE(dev.maxConnectionsPerAddress, 0);
     QCOMPARE(dev.idleRoomTimeoutMs, 600000);
-    const ServerConfig prod = ok(load({u"--env"_s, u"production"_s}));
+    const QStringList prodArgs{u"--env"_s, u"production"_s, u"--jwt-secret"_s, QString(32, u's'),
+                               u"--admin-token"_s, u"admin-token-0123456789"_s};
+    const ServerConfig prod = ok(load(prodArgs));
     QCOMPARE(prod.host, u"0.0.0.0"_s);
     QCOMPARE(prod.pingIntervalMs, 30000);
     QVERIFY(prod.maxConnectionsPerAddress >= 100);
@@ -66,8 +68,13 @@ void TestConfig::defaultsByMode()
 
 void TestConfig::modeSources()
 {
-    QCOMPARE(ok(load({}, {{u"NODE_ENV"_s, u"production"_s}})).mode, Mode::Production);
-    QCOMPARE(ok(load({}, {{u"MEDRELAY_ENV"_s, u"production"_s}, {u"NODE_ENV"_s, u"development"_s}})).mode,
+    const QList<QPair<QString, QString>> keys{{u"MEDRELAY_INSECURE_NO_AUTH"_s, u"1"_s},
+                                              {u"MEDRELAY_ADMIN_TOKEN"_s, u"admin-token-0123456789"_s}};
+    QCOMPARE(ok(load({}, keys + QList<QPair<QString, QString>>{{u"NODE_ENV"_s, u"production"_s}})).mode,
+             Mode::Production);
+    QCOMPARE(ok(load({}, keys + QList<QPair<QString, QString>>{{u"MEDRELAY_ENV"_s, u"production"_s},
+                                                                {u"NODE_ENV"_s, u"development"_s}}))
+                 .mode,
              Mode::Production);
     QCOMPARE(ok(load({u"--env"_s, u"development"_s}, {{u"NODE_ENV"_s, u"production"_s}})).mode, Mode::Development);
 }
@@ -76,7 +83,8 @@ void TestConfig::precedence()
 {
     QTemporaryFile ini;
     QVERIFY(ini.open());
-    ini.write("env=production\nport=7001\nhost=127.0.0.1\nrate-limit=50\nidle-room-timeout=120\n");
+    ini.write("env=production\nport=7001\nhost=127.0.0.1\nrate-limit=50\nidle-room-timeout=120\n"
+              "insecure-no-auth=true\nadmin-token=admin-token-0123456789\n");
     ini.close();
     const QString file = ini.fileName();
 
@@ -109,6 +117,10 @@ void TestConfig::debugEnvironment()
 
 void TestConfig::errorsNameTheSetting()
 {
+    // Production refuses to run open unless told so explicitly.
+    QVERIFY(error(load({u"--env"_s, u"production"_s, u"--admin-token"_s, u"admin-token-0123456789"_s}))
+                .contains(u"--insecure-no-auth"_s));
+    QVERIFY(error(load({u"--env"_s, u"production"_s, u"--insecure-no-auth"_s})).contains(u"--admin-token"_s));
     QVERIFY(error(load({u"--port"_s, u"70000"_s})).startsWith(u"--port"_s));
     QVERIFY(error(load({}, {{u"WS_PORT"_s, u"x"_s}})).startsWith(u"WS_PORT"_s));
     QVERIFY(error(load({u"--env"_s, u"staging"_s})).contains(u"staging"_s));

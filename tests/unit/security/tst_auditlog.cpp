@@ -29,7 +29,7 @@ AuditEntry entry(AuditEvent e, int i)
     a.event = e;
     a.actor = QString::number(1000 + i);
     a.role = u"clinician"_s;
-    a.connectionId = quint64(i);
+    a.connectionId = u"c%1"_s.arg(i);
     a.address = u"127.0.0.1"_s;
     a.roomId = u"room-%1"_s.arg(i % 3);
     a.appointmentId = 500 + i;
@@ -132,7 +132,7 @@ void TestAuditLog::recordShape()
     QCOMPARE(o.value("event"_L1).toString(), u"join"_s);
     QCOMPARE(o.value("actor"_L1).toString(), u"1001"_s);
     QCOMPARE(o.value("role"_L1).toString(), u"clinician"_s);
-    QCOMPARE(o.value("connectionId"_L1).toInteger(), 1);
+    QCOMPARE(o.value("connectionId"_L1).toString(), u"c1"_s);
     QCOMPARE(o.value("address"_L1).toString(), u"127.0.0.1"_s);
     QCOMPARE(o.value("roomId"_L1).toString(), u"room-1"_s);
     QCOMPARE(o.value("appointmentId"_L1).toInteger(), 501);

@@ -1,0 +1,117 @@
+#pragma once
+// One plain (non-TLS) WebSocket client on a raw, already upgraded socket,
+// driven by the thread's EpollPoller instead of QTcpSocket/QWebSocket. Built
+// to be small while idle: reads go through the poller's shared scratch
+// buffer, and the connection keeps only an unfinished frame and the frames
+// the kernel would not yet take. Frames are sent pre-encoded, so a fan-out
+// encodes once and every recipient queues the same implicitly shared bytes.
+
+#include "transport/EpollPoller.h"
+#include "transport/WebSocketCodec.h"
+
+#include <QHostAddress>
+#include <QList>
+#include <QObject>
+#include <QPointer>
+
+namespace medrelay::transport {
+
+struct ConnectionLimits
+{
+    qint64 maxFrameSize = 64 * 1024;
+    qint64 maxMessageSize = 64 * 1024;
+    // How long to wait for the peer's close frame after sending ours.
+    int closeTimeoutMs = 2000;
+};
+
+class WebSocketConnection final : public QObject, private EpollPoller::Handler
+{
+    Q_OBJECT
+public:
+    // Takes ownership of `fd` (an accepted stream socket after the 101
+    // response was written) and makes it non-blocking and close-on-exec,
+    // with TCP_NODELAY for TCP. `initialData` are bytes already read past the
+    // handshake; they are decoded from the event loop before anything else,
+    // so signals connected right after construction see them.
+    WebSocketConnection(EpollPoller &poller, int fd, const QByteArray &initialData = {},
+                        const ConnectionLimits &limits = {}, QObject *parent = nullptr);
+    ~WebSocketConnection() override;
+    Q_DISABLE_COPY_MOVE(WebSocketConnection)
+
+    // False once the fd is closed (or if it could not be registered).
+    [[nodiscard]] bool isOpen() const { return m_fd >= 0; }
+    // False once this side sent a close frame or the fd is closed; frames
+    // passed to sendFrame() then are dropped.
+    [[nodiscard]] bool isWritable() const { return m_fd >= 0 && !m_sentClose; }
+
+    // Sends an encoded frame (see WebSocketCodec::encodeFrame) or any raw
+    // bytes. The array is never modified; when the kernel does not take it
+    // all at once, an implicitly shared copy is queued. Returns false when
+    // the connection no longer sends (closing, closed, or the write failed).
+    bool sendFrame(const QByteArray &frame);
+    // Bytes accepted by sendFrame() that the kernel has not taken yet.
+    [[nodiscard]] qint64 bytesQueued() const { return m_queuedBytes; }
+    void ping(QByteArrayView payload = {});
+    // Sends a close frame; the fd is closed when the peer answers (or its
+    // connection ends), or after ConnectionLimits::closeTimeoutMs.
+    void close(quint16 code = CloseCode::Normal, const QString &reason = {});
+    // Closes the fd now, dropping queued frames.
+    void abort();
+
+    [[nodiscard]] QHostAddress peerAddress() const;
+    [[nodiscard]] quint16 peerPort() const { return m_peerPort; }
+    // The close code received from the peer, or the one we sent if we closed
+    // first; 1006 when the connection ended without a close frame; 0 while
+    // open.
+    [[nodiscard]] quint16 closeCode() const { return m_closeCode; }
+    [[nodiscard]] const QString &closeReason() const { return m_closeReason; }
+    [[nodiscard]] int socketDescriptor() const { return m_fd; }
+
+Q_SIGNALS:
+    void textReceived(const QByteArray &utf8);
+    void binaryReceived(const QByteArray &data);
+    void pongReceived();
+    // Exactly once, after the fd is closed; always delivered from the event
+    // loop (queued), never from inside a call made by the owner.
+    void disconnected();
+
+private:
+    void epollEvents(quint32 events) override;
+    void timerEvent(QTimerEvent *event) override;
+
+    void readSocket();
+    void processInput(QByteArrayView data);
+    void handleEvent(DecoderEvent &event);
+    void processInitialData();
+    // Queues or writes; used for data and for our control frames.
+    bool write(const QByteArray &bytes);
+    // Writes queued frames until done or EAGAIN; false when the fd was closed.
+    bool flush();
+    void setWantWrite(bool want);
+    void sendCloseFrame(quint16 code, QByteArrayView reasonUtf8);
+    // Closes the fd once nothing is queued, if the close handshake allows.
+    void closeIfDone();
+    void closeSocket(quint16 codeIfUnset);
+
+    QPointer<EpollPoller> m_poller;
+    FrameDecoder m_decoder;
+    QByteArray m_initialData;
+    QList<QByteArray> m_queue; // shared with other recipients; never modified
+    QString m_closeReason;
+    qint64 m_queuedBytes = 0;
+    qsizetype m_headOffset = 0; // bytes of m_queue.first() already written
+    quint8 m_peerIp[16] = {};
+    int m_fd = -1;
+    int m_closeTimeoutMs = 2000;
+    int m_timerId = 0;
+    quint16 m_peerPort = 0;
+    quint16 m_closeCode = 0;
+    quint8 m_peerFamily = 0; // 0 unknown, 4 or 6
+    bool m_sentClose = false;
+    bool m_receivedClose = false;
+    bool m_failed = false; // we closed because of a protocol error
+    bool m_wantWrite = false;
+    bool m_disconnectQueued = false;
+};
+
+} // namespace medrelay::transport

@@ -1,0 +1,675 @@
+// WebSocketConnection and EpollPoller over real socket pairs (AF_UNIX and
+// loopback TCP), with the poller inside this test's event loop. The test
+// plays the client on the other end with raw, non-blocking syscalls.
+
+#include "ClientFrames.h"
+#include "transport/EpollPoller.h"
+#include "transport/WebSocketConnection.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <memory>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <fcntl.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace Qt::StringLiterals;
+using namespace medrelay::transport;
+using namespace medrelay::transport::test;
+
+namespace {
+
+// The client end of a pair: raw fd, with everything read kept in `inbox`.
+class TestClient final
+{
+public:
+    explicit TestClient(int fd)
+        : m_fd(fd)
+    {
+    }
+    ~TestClient() { closeFd(); }
+    Q_DISABLE_COPY_MOVE(TestClient)
+
+    void closeFd()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+        m_fd = -1;
+    }
+    [[nodiscard]] int fd() const { return m_fd; }
+    [[nodiscard]] bool eof() const { return m_eof; }
+
+    // Reads whatever is available now; returns the frames completed so far.
+    QList<ServerFrame> &pump()
+    {
+        char buffer[65536];
+        while (m_fd >= 0 && !m_eof) {
+            const ssize_t n = ::recv(m_fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+            if (n > 0) {
+                m_bytes += n;
+                m_inbox.append(buffer, n);
+                continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                m_eof = true;
+            if (n < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        m_frames.append(takeServerFrames(m_inbox));
+        return m_frames;
+    }
+    [[nodiscard]] QList<ServerFrame> &frames() { return m_frames; }
+    [[nodiscard]] qint64 bytesRead() const { return m_bytes; }
+
+    // Writes all of `data`, letting the event loop run while the socket is full.
+    bool send(QByteArrayView data)
+    {
+        QElapsedTimer timer;
+        timer.start();
+        while (!data.isEmpty() && timer.elapsed() < 5000) {
+            const ssize_t n = ::send(m_fd, data.data(), static_cast<size_t>(data.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) {
+                data = data.sliced(n);
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+            } else {
+                return false;
+            }
+        }
+        return data.isEmpty();
+    }
+
+private:
+    QByteArray m_inbox;
+    QList<ServerFrame> m_frames;
+    qint64 m_bytes = 0;
+    int m_fd = -1;
+    bool m_eof = false;
+};
+
+struct Pair
+{
+    int server = -1;
+    int client = -1;
+};
+
+Pair unixPair()
+{
+    int fds[2] = {-1, -1};
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+        qFatal("socketpair failed: %s", strerror(errno));
+    return {fds[0], fds[1]};
+}
+
+// A connected loopback TCP pair, made without Qt so the server end is a
+// plain fd like the one the server hands over.
+Pair tcpPair()
+{
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr *>(&address), sizeof(address)) != 0
+        || ::listen(listener, 4) != 0 || ::getsockname(listener, reinterpret_cast<sockaddr *>(&address), &length) != 0)
+        qFatal("listen failed: %s", strerror(errno));
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (client < 0 || ::connect(client, reinterpret_cast<sockaddr *>(&address), sizeof(address)) != 0)
+        qFatal("connect failed: %s", strerror(errno));
+    const int server = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (server < 0)
+        qFatal("accept failed: %s", strerror(errno));
+    ::close(listener);
+    return {server, client};
+}
+
+QByteArray textFrame(QByteArrayView text)
+{
+    return WebSocketCodec::encodeFrame(Opcode::Text, text);
+}
+
+// Resident set size in bytes, from /proc/self/statm.
+qint64 residentBytes()
+{
+    QFile statm(u"/proc/self/statm"_s);
+    if (!statm.open(QIODevice::ReadOnly))
+        return -1;
+    const QList<QByteArray> fields = statm.readAll().split(' ');
+    return fields.size() > 1 ? fields[1].toLongLong() * ::sysconf(_SC_PAGESIZE) : -1;
+}
+
+qint64 heapInUse()
+{
+    return static_cast<qint64>(::mallinfo2().uordblks);
+}
+
+} // namespace
+
+class TestWebSocketConnection final : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void cleanup();
+    void textEcho();
+    void initialDataComesFirst();
+    void binaryAndFragments();
+    void pingPong();
+    void clientInitiatedClose();
+    void serverInitiatedClose();
+    void closeTimesOutWithoutAnswer();
+    void peerVanishes();
+    void sendToVanishedPeerReportsLater();
+    void protocolErrorSendsCloseCode();
+    void oversizedMessageSends1009();
+    void slowReaderDoesNotBlockOthers();
+    void reentrantCallsFromHandlers();
+    void loopbackTcp();
+    void pollerDropsEventsOfRemovedFds();
+    void idleMemory();
+
+private:
+    std::unique_ptr<EpollPoller> m_poller;
+};
+
+void TestWebSocketConnection::init()
+{
+    m_poller = std::make_unique<EpollPoller>();
+    QVERIFY(m_poller->isValid());
+}
+
+void TestWebSocketConnection::cleanup()
+{
+    // Let queued disconnected() calls and deleteLater()s run before the
+    // poller goes.
+    QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
+    QCoreApplication::processEvents();
+    QCOMPARE(m_poller->count(), 0);
+    m_poller.reset();
+}
+
+void TestWebSocketConnection::textEcho()
+{
+    const Pair pair = unixPair();
+    TestClient client(pair.client);
+    WebSocketConnection connection(*m_poller, pair.server);
+    QVERIFY(connection.isOpen());
+    connect(&connection, &WebSocketConnection::textReceived, &connection,
+            [&connection](const QByteArray &text) { connection.sendFrame(textFrame("echo:" + text)); });
+
+    QVERIFY(client.send(clientFrame(1, "hello")));
+    QTRY_COMPARE(client.pump().size(), 1);
+    QCOMPARE(client.frames()[0].opcode, quint8(1));
+    QCOMPARE(client.frames()[0].payload, QByteArray("echo:hello"));
+
+    // Several frames in one write come out in order.
+    QVERIFY(client.send(clientFrame(1, "a") + clientFrame(1, "b") + clientFrame(1, "c")));
+    QTRY_COMPARE(client.pump().size(), 4);
+    QCOMPARE(client.frames()[3].payload, QByteArray("echo:c"));
+    QCOMPARE(connection.bytesQueued(), 0);
+    QCOMPARE(connection.closeCode(), quint16(0));
+}
+
+void TestWebSocketConnection::initialDataComesFirst()
+{
+    const Pair pair = unixPair();
+    TestClient client(pair.client);
+    // One whole frame and half of the next arrived with the handshake.
+    const QByteArray second = clientFrame(1, "second");
+    const QByteArray initial = clientFrame(1, "first") + second.first(4);
+    // The rest is already in the socket before the connection exists.
+    QVERIFY(client.send(second.sliced(4) + clientFrame(1, "third")));
+
+    WebSocketConnection connection(*m_poller, pair.server, initial);
+    QList<QByteArray> received;
+    connect(&connection, &WebSocketConnection::textReceived, this,
+            [&received](const QByteArray &text) { received.append(text); });
+    QTRY_COMPARE(received.size(), 3);
+    QCOMPARE(received, (QList<QByteArray>{"first", "second", "third"}));
+}
+
+void TestWebSocketConnection::binaryAndFragments()
+{
+    const Pair pair = unixPair();
+    TestClient client(pair.client);
+    WebSocketConnection connection(*m_poller, pair.server);
+    QSignalSpy binary(&connection, &WebSocketConnection::binaryReceived);
+    QSignalSpy text(&connection, &WebSocketConnection::textReceived);
+    QVERIFY(client.send(clientFrame(2, QByteArray("\x00\x01\x02", 3))));
+    QVERIFY(client.send(clientFrame(1, "frag", false)));
+    QVERIFY(client.send(clientFrame(9, "mid")));
+    QVERIFY(client.send(clientFrame(0, "ment")));
+    QTRY_COMPARE(text.size(), 1);
+    QCOMPARE(binary.size(), 1);
+    QCOMPARE(binary[0][0].toByteArray(), QByteArray("\x00\x01\x02", 3));
+    QCOMPARE(text[0][0].toByteArray(), QByteArray("fragment"));
+    QTRY_COMPARE(client.pump().size(), 1); // the pong for "mid"
+    QCOMPARE(client.frames()[0].opcode, quint8(0xA));
+}
+
+void TestWebSocketConnection::pingPong()
+{
+    const Pair pair = unixPair();
+    TestClient client(pair.client);
+    WebSocketConnection connection(*m_poller, pair.server);
+    QSignalSpy pongs(&connection, &WebSocketConnection::pongReceived);
+
+    QVERIFY(client.send(clientFrame(9, "are you there")));
+    QTRY_COMPARE(client.pump().size(), 1);
+    QCOMPARE(client.frames()[0].opcode, quint8(0xA));
+    QCOMPARE(client.frames()[0].payload, QByteArray("are you there"));
+
+    connection.ping("hb");
+    QTRY_COMPARE(client.pump().size(), 2);
+    QCOMPARE(client.frames()[1].opcode, quint8(0x9));
+    QCOMPARE(client.frames()[1].payload, QByteArray("hb"));
+    QVERIFY(client.send(clientFrame(10, "hb")));
+    QTRY_COMPARE(pongs.size(), 1);
+}
+
+void TestWebSocketConnection::clientInitiatedClose()
+{
+    const Pair pair = unixPair();
+    TestClient client(pair.client);
+    WebSocketConnection connection(*m_poller, pair.server);
+    QSignalSpy disconnected(&connection, &WebSocketConnection::disconnected);
+
+    QVERIFY(client.send(clientFrame(8, closePayload(1001, "leaving"))));
+    QTRY_VERIFY(client.pump().size() == 1 && client.eof());
+    QCOMPARE(client.frames()[0].opcode, quint8(0x8));
+    QCOMPARE(client.frames()[0].payload.first(2), closePayload(1001)); // code echoed
+    QTRY_COMPARE(disconnected.size(), 1);
+    QVERIFY(!connection.isOpen());
+    QCOMPARE(connection.closeCode(), quint16(1001));
+    QCOMPARE(connection.closeReason(), u"leaving"_s);
+    QTest::qWait(50);
+    QCOMPARE(disconnected.size(), 1);
+}
+
+void TestWebSocketConnection::serverInitiatedClose()
+{
+    const Pair pair = unixPair();
+    TestClient client(pair.client);
+    WebSocketConnection connection(*m_poller, pair.server);
+    QSignalSpy disconnected(&connection, &WebSocketConnection::disconnected);
+    QSignalSpy text(&connection, &WebSocketConnection::textReceived);
+
+    connection.close(4000, u"done"_s);
+    QCOMPARE(disconnected.size(), 0);
+    QVERIFY(!connection.sendFrame(textFrame("after close")));
+    QTRY_COMPARE(client.pump().size(), 1);
+    QCOMPARE(client.frames()[0].opcode, quint8(0x8));
+    QCOMPARE(client.frames()[0].payload, closePayload(4000, "done"));
+    QVERIFY(connection.isOpen()); // waiting for the client's answer
+    // Data still in flight from the client is not delivered after our close.
+    QVERIFY(client.send(clientFrame(1, "late") + clientFrame(8, closePayload(4000))));
+    QTRY_COMPARE(disconnected.size(), 1);
+    QCOMPARE(text.size(), 0);
+    QCOMPARE(connection.closeCode(), quint16(4000));
+    QTRY_VERIFY((client.pump(), client.eof()));
+}
+
+void TestWebSocketConnection::closeTimesOutWithoutAnswer()
+{
+    const Pair pair = unixPair();
+    TestClient client(pair.client);
+    ConnectionLimits limits;
+    limits.closeTimeoutMs = 100;
+    WebSocketConnection connection(*m_poller, pair.server, {}, limits);
+    QSignalSpy disconnected(&connection, &WebSocketConnection::disconnected);
+    connection.close(1001, u"shutdown"_s);
+    QTRY_COMPARE_WITH_TIMEOUT(disconnected.size(), 1, 2000);
+    QCOMPARE(connection.closeCode(), quint16(1001));
+    QTRY_VERIFY((client.pump(), client.eof()));
+}
+
+void TestWebSocketConnection::peerVanishes()
+{
+    const Pair pair = unixPair();
+    auto client = std::make_unique<TestClient>(pair.client);
+    WebSocketConnection connection(*m_poller, pair.server);
+    QSignalSpy disconnected(&connection, &WebSocketConnection::disconnected);
+    QVERIFY(client->send(clientFrame(1, "partial").first(3)));
+    client.reset();
+    QTRY_COMPARE(disconnected.size(), 1);
+    QCOMPARE(connection.closeCode(), CloseCode::Abnormal);
+    QVERIFY(!connection.isOpen());
+    QTest::qWait(50);
+    QCOMPARE(disconnected.size(), 1);
+    // Calls after the end are harmless no-ops.
+    QVERIFY(!connection.sendFrame(textFrame("x")));
+    connection.ping();
+    connection.close();
+    connection.abort();
+    QTest::qWait(20);
+    QCOMPARE(disconnected.size(), 1);
+}
+
+void TestWebSocketConnection::sendToVanishedPeerReportsLater()
+{
+    const Pair pair = unixPair();
+    WebSocketConnection connection(*m_poller, pair.server);
+    QSignalSpy disconnected(&connection, &WebSocketConnection::disconnected);
+    ::close(pair.client);
+    // The write fails inside sendFrame(); the owner learns it from the loop.
+    QVERIFY(!connection.sendFrame(textFrame("into the void")));
+    QCOMPARE(disconnected.size(), 0);
+    QVERIFY(!connection.isOpen());
+    QTRY_COMPARE(disconnected.size(), 1);
+    QCOMPARE(connection.closeCode(), CloseCode::Abnormal);
+}
+
+void TestWebSocketConnection::protocolErrorSendsCloseCode()
+{
+    const Pair pair = unixPair();
+    TestClient client(pair.client);
+    WebSocketConnection connection(*m_poller, pair.server);
+    QSignalSpy disconnected(&connection, &WebSocketConnection::disconnected);
+    QSignalSpy text(&connection, &WebSocketConnection::textReceived);
+    FrameSpec unmasked;
+    unmasked.masked = false;
+    QVERIFY(client.send(clientFrame("not masked", unmasked) + clientFrame(1, "ignored")));
+    QTRY_VERIFY((client.pump(), client.eof()));
+    QCOMPARE(client.frames().size(), 1);
+    QCOMPARE(client.frames()[0].opcode, quint8(0x8));
+    QCOMPARE(client.frames()[0].payload, closePayload(CloseCode::ProtocolError));
+    QTRY_COMPARE(disconnected.size(), 1);
+    QCOMPARE(connection.closeCode(), CloseCode::ProtocolError);
+    QCOMPARE(text.size(), 0);
+}
+
+void TestWebSocketConnection::oversizedMessageSends1009()
+{
+    const Pair pair = unixPair();
+    TestClient client(pair.client);
+    ConnectionLimits limits;
+    limits.maxFrameSize = 1000;
+    limits.maxMessageSize = 1500;
+    WebSocketConnection connection(*m_poller, pair.server, {}, limits);
+    QSignalSpy disconnected(&connection, &WebSocketConnection::disconnected);
+    QVERIFY(client.send(clientFrame(1, QByteArray(900, 'a'), false) + clientFrame(0, QByteArray(900, 'b'))));
+    QTRY_VERIFY((client.pump(), client.eof()));
+    QCOMPARE(client.frames()[0].payload, closePayload(CloseCode::TooBig));
+    QTRY_COMPARE(disconnected.size(), 1);
+    QCOMPARE(connection.closeCode(), CloseCode::TooBig);
+}
+
+void TestWebSocketConnection::slowReaderDoesNotBlockOthers()
+{
+    const Pair slowPair = unixPair();
+    const Pair fastPair = unixPair();
+    TestClient slowClient(slowPair.client);
+    TestClient fastClient(fastPair.client);
+    WebSocketConnection slow(*m_poller, slowPair.server);
+    WebSocketConnection fast(*m_poller, fastPair.server);
+    connect(&fast, &WebSocketConnection::textReceived, &fast,
+            [&fast](const QByteArray &text) { fast.sendFrame(textFrame(text)); });
+
+    // One encoded frame shared by every send, as in a fan-out.
+    const QByteArray big = WebSocketCodec::encodeFrame(Opcode::Binary, QByteArray(64 * 1024, 'z'));
+    const QByteArray original = big;
+    int sent = 0;
+    while (slow.bytesQueued() < 4 * big.size() && sent < 1000) {
+        QVERIFY(slow.sendFrame(big));
+        ++sent;
+    }
+    QVERIFY(slow.bytesQueued() >= 4 * big.size());
+    const qint64 queued = slow.bytesQueued();
+    QVERIFY(slow.sendFrame(big));
+    ++sent;
+    QCOMPARE(slow.bytesQueued(), queued + big.size());
+    QCOMPARE(big, original); // shared, never modified
+    qInfo("slow reader: %d frames sent, %lld bytes queued", sent, qlonglong(slow.bytesQueued()));
+
+    // The other client is served meanwhile.
+    for (int i = 0; i < 20; ++i)
+        QVERIFY(fastClient.send(clientFrame(1, QByteArray::number(i))));
+    QTRY_COMPARE(fastClient.pump().size(), 20);
+    QCOMPARE(fastClient.frames()[19].payload, QByteArray("19"));
+    QVERIFY(slow.bytesQueued() >= queued);
+
+    // Once the slow client reads, everything arrives, in order, intact.
+    QTRY_COMPARE_WITH_TIMEOUT(slowClient.pump().size(), sent, 10000);
+    QCOMPARE(slow.bytesQueued(), 0);
+    for (const ServerFrame &frame : slowClient.frames()) {
+        QCOMPARE(frame.opcode, quint8(2));
+        QCOMPARE(frame.payload.size(), 64 * 1024);
+    }
+    QCOMPARE(slowClient.frames().constLast().payload, QByteArray(64 * 1024, 'z'));
+
+    // A slow reader that vanishes with a full queue ends cleanly.
+    for (int i = 0; i < 10; ++i)
+        slow.sendFrame(big);
+    QSignalSpy disconnected(&slow, &WebSocketConnection::disconnected);
+    slowClient.closeFd();
+    for (int i = 0; i < 10; ++i)
+        slow.sendFrame(big);
+    QTRY_COMPARE(disconnected.size(), 1);
+    QCOMPARE(slow.bytesQueued(), 0);
+}
+
+void TestWebSocketConnection::reentrantCallsFromHandlers()
+{
+    constexpr int kCount = 8;
+    std::vector<std::unique_ptr<TestClient>> clients;
+    QList<QPointer<WebSocketConnection>> connections;
+    int disconnects = 0;
+    for (int i = 0; i < kCount; ++i) {
+        const Pair pair = unixPair();
+        clients.push_back(std::make_unique<TestClient>(pair.client));
+        auto *connection = new WebSocketConnection(*m_poller, pair.server);
+        connections.append(connection);
+        // A text handler that sends, closes, sends again and aborts.
+        connect(connection, &WebSocketConnection::textReceived, connection, [connection](const QByteArray &text) {
+            connection->sendFrame(textFrame(text));
+            connection->close(1000, u"handler"_s);
+            connection->sendFrame(textFrame(text));
+            connection->ping();
+            connection->abort();
+            connection->close(1001, {});
+        });
+        // A disconnect handler that pokes this and every other connection,
+        // as an owner broadcasting "user left" would.
+        connect(connection, &WebSocketConnection::disconnected, this, [&, connection] {
+            ++disconnects;
+            connection->sendFrame(textFrame("gone"));
+            connection->close();
+            connection->abort();
+            for (const QPointer<WebSocketConnection> &other : std::as_const(connections)) {
+                if (other && other != connection) {
+                    other->sendFrame(textFrame("someone left"));
+                    other->close(1001, u"room closed"_s);
+                }
+            }
+            connection->deleteLater();
+        });
+    }
+    // The first client triggers the handler; its end closes the others.
+    QVERIFY(clients[0]->send(clientFrame(1, "boom") + clientFrame(1, "again")));
+    // The rest answer the close from their side.
+    QTRY_COMPARE(disconnects, 1);
+    for (int i = 1; i < kCount; ++i) {
+        QTRY_VERIFY(!clients[i]->pump().isEmpty());
+        QCOMPARE(clients[i]->frames().constLast().opcode, quint8(0x8));
+        QVERIFY(clients[i]->send(clientFrame(8, closePayload(1001))));
+    }
+    QTRY_COMPARE(disconnects, kCount);
+    QTRY_VERIFY(std::all_of(connections.cbegin(), connections.cend(), [](const auto &c) { return c.isNull(); }));
+    QTest::qWait(20);
+    QCOMPARE(disconnects, kCount);
+}
+
+void TestWebSocketConnection::loopbackTcp()
+{
+    const Pair pair = tcpPair();
+    TestClient client(pair.client);
+    sockaddr_in local{};
+    socklen_t length = sizeof(local);
+    QCOMPARE(::getsockname(pair.client, reinterpret_cast<sockaddr *>(&local), &length), 0);
+
+    ConnectionLimits limits;
+    limits.maxFrameSize = 1024 * 1024;
+    limits.maxMessageSize = 1024 * 1024;
+    WebSocketConnection connection(*m_poller, pair.server, {}, limits);
+    QCOMPARE(connection.peerAddress(), QHostAddress(QHostAddress::LocalHost));
+    QCOMPARE(connection.peerPort(), ntohs(local.sin_port));
+    int noDelay = 0;
+    socklen_t optionLength = sizeof(noDelay);
+    QCOMPARE(::getsockopt(connection.socketDescriptor(), IPPROTO_TCP, TCP_NODELAY, &noDelay, &optionLength), 0);
+    QVERIFY(noDelay != 0);
+    QVERIFY((::fcntl(connection.socketDescriptor(), F_GETFL) & O_NONBLOCK) != 0);
+
+    connect(&connection, &WebSocketConnection::textReceived, &connection,
+            [&connection](const QByteArray &text) { connection.sendFrame(textFrame(text)); });
+    const QByteArray large(300 * 1024, 'q');
+    QVERIFY(client.send(clientFrame(1, "tcp") + clientFrame(1, large)));
+    QTRY_COMPARE(client.pump().size(), 2);
+    QCOMPARE(client.frames()[0].payload, QByteArray("tcp"));
+    QCOMPARE(client.frames()[1].payload.size(), large.size());
+
+    QSignalSpy disconnected(&connection, &WebSocketConnection::disconnected);
+    connection.close(1000, {});
+    QTRY_COMPARE(client.pump().size(), 3);
+    QVERIFY(client.send(clientFrame(8, closePayload(1000))));
+    QTRY_COMPARE(disconnected.size(), 1);
+    QCOMPARE(connection.closeCode(), CloseCode::Normal);
+}
+
+void TestWebSocketConnection::pollerDropsEventsOfRemovedFds()
+{
+    // Two readable fds in one batch; whichever handler runs first removes
+    // the other, whose already fetched event must then be dropped.
+    struct Recorder final : EpollPoller::Handler
+    {
+        Recorder() = default;
+        Q_DISABLE_COPY_MOVE(Recorder)
+        void epollEvents(quint32) override
+        {
+            ++calls;
+            char byte = 0;
+            if (::recv(fd, &byte, 1, MSG_DONTWAIT) != 1)
+                ++failedReads;
+            if (poller && victim >= 0) {
+                poller->remove(victim);
+                victim = -1;
+            }
+        }
+        EpollPoller *poller = nullptr;
+        int fd = -1;
+        int victim = -1;
+        int calls = 0;
+        int failedReads = 0;
+    };
+    const Pair a = unixPair();
+    const Pair b = unixPair();
+    Recorder first;
+    Recorder second;
+    first.poller = m_poller.get();
+    second.poller = m_poller.get();
+    first.fd = a.server;
+    second.fd = b.server;
+    first.victim = b.server;
+    second.victim = a.server;
+    QVERIFY(m_poller->add(a.server, &first));
+    QVERIFY(m_poller->add(b.server, &second));
+    QVERIFY(!m_poller->add(a.server, &second)); // already registered
+    QCOMPARE(::send(a.client, "x", 1, MSG_NOSIGNAL), 1);
+    QCOMPARE(::send(b.client, "x", 1, MSG_NOSIGNAL), 1);
+    QTRY_COMPARE(first.calls + second.calls, 1);
+    QTest::qWait(20);
+    QCOMPARE(first.calls + second.calls, 1);
+    QCOMPARE(first.failedReads + second.failedReads, 0);
+    QCOMPARE(m_poller->count(), 1);
+    QVERIFY(m_poller->remove(first.calls == 1 ? a.server : b.server));
+    QVERIFY(!m_poller->remove(a.server));
+    QVERIFY(!m_poller->modify(a.server, true));
+    for (int fd : {a.server, a.client, b.server, b.client})
+        ::close(fd);
+}
+
+void TestWebSocketConnection::idleMemory()
+{
+    constexpr int kConnections = 2000;
+    std::vector<int> clientFds;
+    std::vector<int> serverFds;
+    for (int i = 0; i < kConnections; ++i) {
+        const Pair pair = unixPair();
+        clientFds.push_back(pair.client);
+        serverFds.push_back(pair.server);
+    }
+    QObject owner;
+    int texts = 0;
+    // Warm up allocator and Qt internals with one connection first.
+    {
+        const Pair pair = unixPair();
+        WebSocketConnection warm(*m_poller, pair.server);
+        connect(&warm, &WebSocketConnection::textReceived, &owner, [](const QByteArray &) {});
+        ::close(pair.client);
+        QTRY_VERIFY(!warm.isOpen());
+        QCoreApplication::processEvents();
+    }
+
+    std::vector<std::unique_ptr<WebSocketConnection>> connections;
+    connections.reserve(kConnections);
+    QCoreApplication::processEvents();
+    const qint64 rssBefore = residentBytes();
+    const qint64 heapBefore = heapInUse();
+    for (int i = 0; i < kConnections; ++i)
+        connections.push_back(std::make_unique<WebSocketConnection>(*m_poller, serverFds[size_t(i)]));
+    QCoreApplication::processEvents();
+    const qint64 heapBare = heapInUse();
+    for (const auto &connection : connections) {
+        // The four connections an owner makes.
+        connect(connection.get(), &WebSocketConnection::textReceived, &owner, [&texts](const QByteArray &) { ++texts; });
+        connect(connection.get(), &WebSocketConnection::binaryReceived, &owner, [](const QByteArray &) {});
+        connect(connection.get(), &WebSocketConnection::pongReceived, &owner, [] {});
+        connect(connection.get(), &WebSocketConnection::disconnected, &owner, [] {});
+    }
+    QCoreApplication::processEvents();
+    const qint64 rssIdle = residentBytes();
+    const qint64 heapIdle = heapInUse();
+
+    // One message each way per connection, then idle again: buffers must
+    // have been given back.
+    const QByteArray hello = clientFrame(1, "hello");
+    for (int fd : clientFds)
+        QCOMPARE(::send(fd, hello.constData(), size_t(hello.size()), MSG_NOSIGNAL), ssize_t(hello.size()));
+    QTRY_COMPARE(texts, kConnections);
+    const QByteArray reply = textFrame("welcome");
+    for (const auto &connection : connections)
+        QVERIFY(connection->sendFrame(reply));
+    QCoreApplication::processEvents();
+    const qint64 heapAfterTraffic = heapInUse();
+    for (const auto &connection : connections)
+        QCOMPARE(connection->bytesQueued(), 0);
+
+    const double rssPer = double(rssIdle - rssBefore) / kConnections;
+    const double heapPer = double(heapIdle - heapBefore) / kConnections;
+    const double heapPerAfter = double(heapAfterTraffic - heapBefore) / kConnections;
+    qInfo("sizeof(WebSocketConnection) = %zu, sizeof(FrameDecoder) = %zu", sizeof(WebSocketConnection),
+          sizeof(FrameDecoder));
+    qInfo("%d idle connections: RSS +%.0f bytes/connection, heap +%.0f bytes/connection "
+          "(%.0f without signal connections, %.0f after one message each way)",
+          kConnections, rssPer, heapPer, double(heapBare - heapBefore) / kConnections, heapPerAfter);
+
+    connections.clear();
+    QCOMPARE(m_poller->count(), 0);
+    for (int fd : clientFds)
+        ::close(fd);
+}
+
+QTEST_GUILESS_MAIN(TestWebSocketConnection)
+#include "tst_websocketconnection.moc"

@@ -349,7 +349,8 @@ bool FrameDecoder::parseHeader(QByteArrayView &input, DecoderEvent &event)
     }
     if (!isControl(opcode)) {
         if (length > static_cast<quint64>(m_maxFrameSize))
-            return fail(event, CloseCode::TooBig, u"frame of %1 bytes exceeds the limit of %2"_s.arg(length).arg(m_maxFrameSize));
+            return fail(event, CloseCode::TooBig,
+                        u"frame of %1 bytes exceeds the limit of %2"_s.arg(length).arg(m_maxFrameSize));
         if (length + static_cast<quint64>(m_message.size()) > static_cast<quint64>(m_maxMessageSize))
             return fail(event, CloseCode::TooBig, u"message exceeds the limit of %1 bytes"_s.arg(m_maxMessageSize));
         if (opcode != 0)

@@ -131,7 +131,8 @@ void WebSocketConnection::ping(QByteArrayView payload)
 {
     if (!isWritable())
         return;
-    write(WebSocketCodec::encodeFrame(Opcode::Ping, payload.first(qMin(payload.size(), WebSocketCodec::MaxControlPayload))));
+    const qsizetype size = qMin(payload.size(), WebSocketCodec::MaxControlPayload);
+    write(WebSocketCodec::encodeFrame(Opcode::Ping, payload.first(size)));
 }
 
 void WebSocketConnection::close(quint16 code, const QString &reason)

@@ -247,7 +247,8 @@ void TestWebSocketCodec::oversizedMessageIsRejected()
     QCOMPARE(events[0].type, Type::ProtocolError);
     QCOMPARE(events[0].closeCode, CloseCode::TooBig);
 
-    const QList<DecoderEvent> fits = decodeAll(clientFrame(1, pattern(500), false) + clientFrame(0, pattern(500)), 1000, 1000);
+    const QList<DecoderEvent> fits =
+        decodeAll(clientFrame(1, pattern(500), false) + clientFrame(0, pattern(500)), 1000, 1000);
     QCOMPARE(fits.size(), 1);
     QCOMPARE(fits[0].type, Type::Text);
     QCOMPARE(fits[0].payload.size(), 1000);
@@ -322,7 +323,8 @@ void TestWebSocketCodec::badControlFrames_data()
 void TestWebSocketCodec::badControlFrames()
 {
     QFETCH(QByteArray, stream);
-    const QList<DecoderEvent> events = decodeAll(stream, std::numeric_limits<qint64>::max(), std::numeric_limits<qint64>::max());
+    constexpr qint64 unlimited = std::numeric_limits<qint64>::max();
+    const QList<DecoderEvent> events = decodeAll(stream, unlimited, unlimited);
     QCOMPARE(events.size(), 1);
     QCOMPARE(events[0].type, Type::ProtocolError);
     QCOMPARE(events[0].closeCode, CloseCode::ProtocolError);

@@ -41,7 +41,8 @@ bool ServerProcess::start(quint16 port, int timeoutMs)
     m_stdout.clear();
     m_stderr.clear();
     m_error.clear();
-    QStringList args{u"--port"_s, QString::number(port), u"--host"_s, u"127.0.0.1"_s, u"--env"_s, u"development"_s};
+    QStringList args{u"--port"_s, QString::number(port), u"--host"_s, u"127.0.0.1"_s, u"--env"_s, u"development"_s,
+                     u"--data-dir"_s, m_dataDir.path()};
     if (!m_token.isEmpty())
         args << u"--admin-token"_s << m_token;
     args << m_extra;

@@ -7,6 +7,7 @@
 #include <QJsonObject>
 #include <QObject>
 #include <QProcess>
+#include <QTemporaryDir>
 #include <QStringList>
 #include <QUrl>
 #include <QWebSocket>
@@ -41,6 +42,7 @@ private:
     QProcess m_process;
     QString m_token;
     QStringList m_extra;
+    QTemporaryDir m_dataDir; // its own audit log: the log is locked per directory
     QByteArray m_stdout;
     QByteArray m_stderr;
     QString m_error;

@@ -3,6 +3,7 @@
 #include "ClientFrames.h"
 #include "transport/WebSocketCodec.h"
 
+#include <QRandomGenerator>
 #include <QTest>
 
 using namespace Qt::StringLiterals;
@@ -70,6 +71,7 @@ private Q_SLOTS:
     void closeParsing();
     void nothingAfterClose();
     void byteByByteGivesSameEvents();
+    void randomSplitsGiveSameEvents();
     void idleDecoderHoldsNoHeap();
 };
 
@@ -419,6 +421,41 @@ void TestWebSocketCodec::byteByByteGivesSameEvents()
     const QList<DecoderEvent> badBytes = decodeByteByByte(bad);
     QCOMPARE(badBytes.size(), 2);
     QCOMPARE(badBytes[1].closeCode, CloseCode::InvalidPayload);
+}
+
+void TestWebSocketCodec::randomSplitsGiveSameEvents()
+{
+    QRandomGenerator random(20240601); // fixed seed: failures reproduce
+    QByteArray stream;
+    for (int i = 0; i < 200; ++i) {
+        const auto size = qsizetype(random.bounded(i % 10 == 0 ? 70000 : 300));
+        if (i % 7 == 3) {
+            stream += clientFrame(2, pattern(size), false);
+            stream += clientFrame(9, pattern(size % 126));
+            stream += clientFrame(0, pattern(size / 2));
+        } else {
+            FrameSpec spec;
+            spec.opcode = i % 2 == 0 ? 1 : 2;
+            spec.maskKey = random.generate();
+            stream += clientFrame(pattern(size), spec);
+        }
+    }
+    const QList<DecoderEvent> whole = decodeAll(stream);
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        FrameDecoder decoder(kLimit, kLimit);
+        QList<DecoderEvent> pieces;
+        for (qsizetype pos = 0; pos < stream.size();) {
+            const auto n = qMin(stream.size() - pos, qsizetype(1 + random.bounded(attempt % 2 == 0 ? 16 : 9000)));
+            pieces.append(decoder.feed(QByteArrayView(stream).sliced(pos, n)));
+            pos += n;
+        }
+        QCOMPARE(pieces.size(), whole.size());
+        for (qsizetype i = 0; i < whole.size(); ++i) {
+            QCOMPARE(pieces[i].type, whole[i].type);
+            QCOMPARE(pieces[i].payload, whole[i].payload);
+        }
+        QCOMPARE(decoder.bufferedBytes(), 0);
+    }
 }
 
 void TestWebSocketCodec::idleDecoderHoldsNoHeap()

@@ -9,6 +9,8 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QSignalSpy>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTest>
 
 #include <memory>
@@ -54,6 +56,27 @@ public:
     // Reads whatever is available now; returns the frames completed so far.
     QList<ServerFrame> &pump()
     {
+        readAvailable();
+        m_frames.append(takeServerFrames(m_inbox));
+        return m_frames;
+    }
+    // Takes an HTTP response head (through the empty line) once it is complete.
+    bool takeHttpHead(QByteArray &head)
+    {
+        readAvailable();
+        const qsizetype end = m_inbox.indexOf("\r\n\r\n");
+        if (end < 0)
+            return false;
+        head = m_inbox.first(end + 4);
+        m_inbox.remove(0, end + 4);
+        return true;
+    }
+    [[nodiscard]] QList<ServerFrame> &frames() { return m_frames; }
+    [[nodiscard]] qint64 bytesRead() const { return m_bytes; }
+
+private:
+    void readAvailable()
+    {
         char buffer[65536];
         while (m_fd >= 0 && !m_eof) {
             const ssize_t n = ::recv(m_fd, buffer, sizeof(buffer), MSG_DONTWAIT);
@@ -68,12 +91,9 @@ public:
                 continue;
             break;
         }
-        m_frames.append(takeServerFrames(m_inbox));
-        return m_frames;
     }
-    [[nodiscard]] QList<ServerFrame> &frames() { return m_frames; }
-    [[nodiscard]] qint64 bytesRead() const { return m_bytes; }
 
+public:
     // Writes all of `data`, letting the event loop run while the socket is full.
     bool send(QByteArrayView data)
     {
@@ -187,6 +207,7 @@ private Q_SLOTS:
     void reentrantCallsFromHandlers();
     void nestedEventLoopInHandler();
     void loopbackTcp();
+    void handoverFromQTcpSocket();
     void pollerDropsEventsOfRemovedFds();
     void idleMemory();
 
@@ -593,6 +614,57 @@ void TestWebSocketConnection::loopbackTcp()
     QVERIFY(client.send(clientFrame(8, closePayload(1000))));
     QTRY_COMPARE(disconnected.size(), 1);
     QCOMPARE(connection.closeCode(), CloseCode::Normal);
+}
+
+void TestWebSocketConnection::handoverFromQTcpSocket()
+{
+    // The way the server hands a plain upgrade over: read the request head
+    // with QTcpSocket, dup the fd, take what QTcpSocket already buffered as
+    // initialData, abort the QTcpSocket, and send the 101 through the
+    // connection. QTcpSocket::abort() only close()s its own descriptor on
+    // Unix (no shutdown()), so the duplicate stays connected.
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    QVERIFY(client >= 0);
+    TestClient testClient(client);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(server.serverPort());
+    QCOMPARE(::connect(client, reinterpret_cast<sockaddr *>(&address), sizeof(address)), 0);
+    const QByteArray head = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    // The first frame arrives in the same segment as the head.
+    QVERIFY(testClient.send(head + clientFrame(1, "early")));
+
+    QTRY_VERIFY(server.hasPendingConnections());
+    QTcpSocket *socket = server.nextPendingConnection();
+    QTRY_VERIFY(socket->bytesAvailable() >= head.size());
+    QCOMPARE(socket->read(head.size()), head);
+    const int fd = ::fcntl(int(socket->socketDescriptor()), F_DUPFD_CLOEXEC, 0);
+    QVERIFY(fd >= 0);
+    const QByteArray buffered = socket->readAll();
+    socket->abort();
+    delete socket;
+
+    WebSocketConnection connection(*m_poller, fd, buffered);
+    QVERIFY(connection.sendFrame(WebSocketCodec::handshakeResponse("dGhlIHNhbXBsZSBub25jZQ==")));
+    connect(&connection, &WebSocketConnection::textReceived, &connection,
+            [&connection](const QByteArray &text) { connection.sendFrame(textFrame(text)); });
+    QVERIFY(testClient.send(clientFrame(1, "late")));
+
+    QByteArray response;
+    // QTRY_VERIFY evaluates once more after success: keep the call idempotent.
+    QTRY_VERIFY((testClient.takeHttpHead(response), !response.isEmpty()));
+    QVERIFY(response.startsWith("HTTP/1.1 101 Switching Protocols\r\n"));
+    QVERIFY(response.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    QTRY_COMPARE(testClient.pump().size(), 2);
+    QCOMPARE(testClient.frames()[0].payload, QByteArray("early"));
+    QCOMPARE(testClient.frames()[1].payload, QByteArray("late"));
+    QVERIFY(!testClient.eof());
+    QCOMPARE(connection.peerAddress(), QHostAddress(QHostAddress::LocalHost));
+    QVERIFY(connection.isOpen());
 }
 
 void TestWebSocketConnection::pollerDropsEventsOfRemovedFds()

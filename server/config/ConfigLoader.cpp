@@ -130,6 +130,24 @@ const QList<Setting> &settings()
              c.host = h;
              return std::nullopt;
          }},
+        {u"transport"_s, u"MEDRELAY_TRANSPORT"_s, u"NAME"_s,
+         u"What carries ws:// connections: epoll (lean, Linux) or qt (QWebSocket). TLS always uses qt. Default epoll."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             const QString t = v.trimmed().toLower();
+             if (t == "qt"_L1) {
+                 c.transport = Transport::Qt;
+                 return std::nullopt;
+             }
+#ifdef Q_OS_LINUX
+             if (t == "epoll"_L1) {
+                 c.transport = Transport::Epoll;
+                 return std::nullopt;
+             }
+             return u"must be epoll or qt"_s;
+#else
+             return u"must be qt on this platform"_s;
+#endif
+         }},
         {u"max-message-size"_s, u"MEDRELAY_MAX_MESSAGE_SIZE"_s, u"BYTES"_s,
          u"Largest accepted WebSocket message or frame; larger closes with 1009. Default 65536."_s,
          intSetting(&ServerConfig::maxMessageBytes, 256, 16 * 1024 * 1024)},

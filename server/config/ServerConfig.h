@@ -13,6 +13,10 @@ namespace medrelay::server {
 
 enum class Mode { Development, Production };
 
+// What carries plain ws:// connections: the lean epoll transport, or
+// QWebSocket. TLS connections always use QWebSocket.
+enum class Transport { Epoll, Qt };
+
 [[nodiscard]] QString modeName(Mode mode);
 
 struct ServerConfig
@@ -21,6 +25,11 @@ struct ServerConfig
     QString host = QStringLiteral("localhost");
     quint16 port = 9003;
     QString wsPath = QStringLiteral("/ws");
+#ifdef Q_OS_LINUX
+    Transport transport = Transport::Epoll;
+#else
+    Transport transport = Transport::Qt;
+#endif
     bool debugLogging = false;
     QString configFile;
 

@@ -1,8 +1,11 @@
 #pragma once
 // A server-to-client message serialised exactly once. Fan-out hands the same
-// (implicitly shared) text to every recipient: no per-recipient JSON work.
+// (implicitly shared) bytes to every recipient: the JSON is built once, and
+// the WebSocket frame (or the QString QWebSocket wants) is made once, on first
+// use, and then shared too.
 
 #include "protocol/MessageKind.h"
+#include "transport/WebSocketCodec.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -16,18 +19,33 @@ public:
     OutboundMessage(protocol::MessageKind kind, const QJsonObject &object)
         : m_kind(kind)
         , m_utf8(QJsonDocument(object).toJson(QJsonDocument::Compact))
-        , m_text(QString::fromUtf8(m_utf8))
     {}
 
     [[nodiscard]] protocol::MessageKind kind() const { return m_kind; }
-    [[nodiscard]] const QString &text() const { return m_text; }
     [[nodiscard]] const QByteArray &utf8() const { return m_utf8; }
     [[nodiscard]] qsizetype size() const { return m_utf8.size(); }
+
+    // The text as QWebSocket takes it.
+    [[nodiscard]] const QString &text() const
+    {
+        if (m_text.isNull())
+            m_text = QString::fromUtf8(m_utf8);
+        return m_text;
+    }
+    // The complete, unmasked server text frame.
+    [[nodiscard]] const QByteArray &wsFrame() const
+    {
+        if (m_frame.isNull())
+            m_frame = transport::WebSocketCodec::encodeFrame(transport::Opcode::Text, m_utf8);
+        return m_frame;
+    }
 
 private:
     protocol::MessageKind m_kind;
     QByteArray m_utf8;
-    QString m_text;
+    // Made on first use; a message lives on one thread.
+    mutable QString m_text;
+    mutable QByteArray m_frame;
 };
 
 } // namespace medrelay::server

@@ -3,7 +3,6 @@
 #include "protocol/Messages.h"
 
 #include <QLoggingCategory>
-#include <QWebSocket>
 
 Q_LOGGING_CATEGORY(lcConnection, "medrelay.ws")
 
@@ -23,7 +22,7 @@ QString displayAddress(const QHostAddress &a)
 
 } // namespace
 
-Connection::Connection(QString id, QWebSocket *socket, const ConnectionLimits &limits, Metrics &metrics,
+Connection::Connection(QString id, ClientSocket *socket, const ConnectionLimits &limits, Metrics &metrics,
                        QObject *parent)
     : QObject(parent)
     , m_id(std::move(id))
@@ -37,12 +36,10 @@ Connection::Connection(QString id, QWebSocket *socket, const ConnectionLimits &l
 {
     m_clock.start();
     socket->setParent(this);
-    socket->setMaxAllowedIncomingMessageSize(static_cast<quint64>(limits.maxMessageBytes));
-    socket->setMaxAllowedIncomingFrameSize(static_cast<quint64>(limits.maxMessageBytes));
-    connect(socket, &QWebSocket::textMessageReceived, this, &Connection::onText);
-    connect(socket, &QWebSocket::binaryMessageReceived, this, &Connection::onBinary);
-    connect(socket, &QWebSocket::pong, this, [this] { m_missedPongs = 0; });
-    connect(socket, &QWebSocket::disconnected, this, &Connection::onDisconnected);
+    // Text and binary frames alike: the original server parsed both as JSON.
+    connect(socket, &ClientSocket::messageReceived, this, &Connection::accept);
+    connect(socket, &ClientSocket::pongReceived, this, [this] { m_missedPongs = 0; });
+    connect(socket, &ClientSocket::disconnected, this, &Connection::onDisconnected);
 }
 
 Connection::~Connection() = default;
@@ -67,12 +64,12 @@ void Connection::send(const OutboundMessage &message)
 {
     if (m_closing || !m_socket)
         return;
-    if (m_socket->bytesToWrite() + message.size() > m_limits.sendQueueLimitBytes) {
-        qCInfo(lcConnection) << "closing slow consumer" << m_id << "queued" << m_socket->bytesToWrite();
+    if (m_socket->bytesQueued() + message.size() > m_limits.sendQueueLimitBytes) {
+        qCInfo(lcConnection) << "closing slow consumer" << m_id << "queued" << m_socket->bytesQueued();
         terminate(Rejection::SlowConsumer);
         return;
     }
-    m_socket->sendTextMessage(message.text());
+    m_socket->sendText(message);
     m_metrics.messageOut(message.size());
 }
 
@@ -92,7 +89,7 @@ void Connection::closeWith(int closeCode, const QString &reason)
     if (m_closing || !m_socket)
         return;
     m_closing = true;
-    m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(closeCode), reason.left(120));
+    m_socket->close(closeCode, reason.left(120));
 }
 
 void Connection::terminate(Rejection reason)
@@ -129,18 +126,7 @@ QUrl Connection::requestUrl() const
 
 qint64 Connection::bytesQueued() const
 {
-    return m_socket ? m_socket->bytesToWrite() : 0;
-}
-
-void Connection::onText(const QString &text)
-{
-    accept(text.toUtf8());
-}
-
-void Connection::onBinary(const QByteArray &data)
-{
-    // The original server parsed binary frames as JSON text too.
-    accept(data);
+    return m_socket ? m_socket->bytesQueued() : 0;
 }
 
 void Connection::accept(const QByteArray &utf8)
@@ -172,7 +158,7 @@ void Connection::onDisconnected()
 {
     // QtWebSockets closes with 1009 by itself on an oversized message; count
     // it so operators see why the client went away.
-    if (!m_closing && m_socket && m_socket->closeCode() == QWebSocketProtocol::CloseCodeTooMuchData)
+    if (!m_closing && m_socket && m_socket->closeCode() == protocol::CloseCode::MessageTooBig)
         m_metrics.rejection(Rejection::MessageTooLarge);
     m_closing = true;
     if (!m_closedEmitted) {

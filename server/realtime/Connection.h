@@ -6,6 +6,7 @@
 #include "metrics/Metrics.h"
 #include "model/Peer.h"
 #include "protocol/ErrorCode.h"
+#include "realtime/ClientSocket.h"
 #include "realtime/RateLimiter.h"
 
 #include <QElapsedTimer>
@@ -13,10 +14,6 @@
 #include <QObject>
 #include <QPointer>
 #include <QUrl>
-
-QT_BEGIN_NAMESPACE
-class QWebSocket;
-QT_END_NAMESPACE
 
 namespace medrelay::server {
 
@@ -33,7 +30,8 @@ class Connection final : public QObject, public Peer
 {
     Q_OBJECT
 public:
-    Connection(QString id, QWebSocket *socket, const ConnectionLimits &limits, Metrics &metrics,
+    // Takes ownership of the socket.
+    Connection(QString id, ClientSocket *socket, const ConnectionLimits &limits, Metrics &metrics,
                QObject *parent = nullptr);
     ~Connection() override;
     Q_DISABLE_COPY_MOVE(Connection)
@@ -72,13 +70,11 @@ Q_SIGNALS:
     void closed(medrelay::server::Connection *connection);
 
 private:
-    void onText(const QString &text);
-    void onBinary(const QByteArray &data);
     void accept(const QByteArray &utf8);
     void onDisconnected();
 
     QString m_id;
-    QPointer<QWebSocket> m_socket;
+    QPointer<ClientSocket> m_socket;
     ConnectionLimits m_limits;
     Metrics &m_metrics;
     Identity m_identity;

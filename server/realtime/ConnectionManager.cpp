@@ -1,10 +1,21 @@
 #include "realtime/ConnectionManager.h"
 
+#include "realtime/EpollClientSocket.h"
+#include "realtime/QtClientSocket.h"
+#include "transport/EpollPoller.h"
+#include "transport/WebSocketCodec.h"
+#include "transport/WebSocketConnection.h"
+
 #include <QLoggingCategory>
 #include <QRandomGenerator>
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QWebSocket>
 #include <QWebSocketServer>
+
+#ifdef Q_OS_LINUX
+#include <fcntl.h>
+#endif
 
 Q_DECLARE_LOGGING_CATEGORY(lcConnection)
 
@@ -28,6 +39,30 @@ QString addressKey(const QHostAddress &a)
     return mapped ? QHostAddress(v4).toString() : a.toString();
 }
 
+// RFC 6455 section 4.2.1: what a valid opening handshake must carry.
+std::optional<HttpResponse> checkHandshake(const HttpRequest &r)
+{
+    if (r.method != "GET")
+        return HttpResponse::error(405, u"method_not_allowed"_s, u"WebSocket upgrades use GET"_s);
+    bool connectionUpgrade = false;
+    for (const QByteArray &token : r.header("connection").split(',')) {
+        if (token.trimmed().toLower() == "upgrade")
+            connectionUpgrade = true;
+    }
+    if (!connectionUpgrade)
+        return HttpResponse::error(400, u"bad_request"_s, u"Connection: Upgrade is required"_s);
+    if (r.header("sec-websocket-version").trimmed() != "13") {
+        HttpResponse resp = HttpResponse::error(426, u"bad_request"_s, u"only WebSocket version 13 is supported"_s);
+        resp.extraHeaders.append(qMakePair(QByteArray("Sec-WebSocket-Version"), QByteArray("13")));
+        return resp;
+    }
+    const QByteArray key = r.header("sec-websocket-key").trimmed();
+    const auto decoded = QByteArray::fromBase64Encoding(key, QByteArray::AbortOnBase64DecodingErrors);
+    if (!decoded || decoded.decoded.size() != 16)
+        return HttpResponse::error(400, u"bad_request"_s, u"Sec-WebSocket-Key must be 16 bytes in base64"_s);
+    return std::nullopt;
+}
+
 } // namespace
 
 ConnectionManager::ConnectionManager(const ServerConfig &config, Metrics &metrics, QObject *parent)
@@ -41,6 +76,17 @@ ConnectionManager::ConnectionManager(const ServerConfig &config, Metrics &metric
     // finished handshakes is never dropped.
     m_wsServer->setMaxPendingConnections(std::numeric_limits<int>::max());
     connect(m_wsServer, &QWebSocketServer::newConnection, this, &ConnectionManager::onNewConnection);
+
+#ifdef Q_OS_LINUX
+    if (config.transport == Transport::Epoll) {
+        m_poller = new transport::EpollPoller(this);
+        if (!m_poller->isValid()) {
+            qCWarning(lcConnection) << "epoll transport unavailable, using QWebSocket";
+            delete m_poller;
+            m_poller = nullptr;
+        }
+    }
+#endif
 
     m_heartbeat.setInterval(config.pingIntervalMs);
     connect(&m_heartbeat, &QTimer::timeout, this, &ConnectionManager::onHeartbeat);
@@ -77,6 +123,9 @@ std::optional<HttpResponse> ConnectionManager::upgrade(QTcpSocket *socket, const
         return HttpResponse::error(429, u"too_many_connections"_s, u"too many connections from this address"_s);
     }
 
+    if (m_poller && !qobject_cast<QSslSocket *>(socket))
+        return upgradeEpoll(socket, request, address);
+
     ++m_perAddress[address];
     ++m_sockets;
     // The slot is held while the TCP socket is connected, handshaking or
@@ -95,6 +144,72 @@ void ConnectionManager::releaseAddress(const QString &address)
         m_perAddress.erase(it);
 }
 
+std::optional<HttpResponse> ConnectionManager::upgradeEpoll(QTcpSocket *socket, const HttpRequest &request,
+                                                            const QString &address)
+{
+#ifdef Q_OS_LINUX
+    if (auto refusal = checkHandshake(request)) {
+        m_metrics.rejection(Rejection::BadRequest);
+        return refusal;
+    }
+    // Take the socket over from Qt: a duplicate descriptor survives abort(),
+    // which only closes Qt's own. Bytes after the head (a client may send
+    // frames before it sees the 101) go along.
+    const int fd = ::fcntl(static_cast<int>(socket->socketDescriptor()), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return HttpResponse::error(503, u"too_many_connections"_s, u"out of file descriptors"_s);
+    socket->read(request.headBytes);
+    const QByteArray early = socket->readAll();
+    socket->abort();
+    socket->deleteLater();
+
+    transport::ConnectionLimits tl;
+    tl.maxFrameSize = m_config.maxMessageBytes;
+    tl.maxMessageSize = m_config.maxMessageBytes;
+    auto *ws = new transport::WebSocketConnection(*m_poller, fd, early, tl);
+    ws->sendFrame(transport::WebSocketCodec::handshakeResponse(request.header("sec-websocket-key").trimmed()));
+
+    ++m_perAddress[address];
+    ++m_sockets;
+    QUrl url;
+    url.setPath(request.path);
+    url.setQuery(request.query);
+    Connection *conn = adopt(new EpollClientSocket(ws, url));
+    connect(conn, &Connection::closed, this, [this, address] { releaseAddress(address); });
+    return std::nullopt;
+#else
+    Q_UNUSED(socket);
+    Q_UNUSED(request);
+    Q_UNUSED(address);
+    return HttpResponse::error(500, u"internal_error"_s, u"epoll transport unavailable"_s);
+#endif
+}
+
+ConnectionLimits ConnectionManager::limits() const
+{
+    ConnectionLimits l;
+    l.maxMessageBytes = m_config.maxMessageBytes;
+    l.sendQueueLimitBytes = m_config.sendQueueLimitBytes;
+    l.ratePerSecond = m_config.rateLimitPerSecond;
+    l.rateBurst = m_config.rateLimitBurst;
+    l.missedPongsBeforeClose = m_config.missedPongsBeforeClose;
+    return l;
+}
+
+Connection *ConnectionManager::adopt(ClientSocket *socket)
+{
+    auto *conn = new Connection(newConnectionId(), socket, limits(), m_metrics, this);
+    m_connections.insert(conn->connectionId(), conn);
+    m_metrics.connectionAccepted();
+    connect(conn, &Connection::closed, this, [this](Connection *c) {
+        m_connections.remove(c->connectionId());
+        Q_EMIT connectionClosed(c);
+    });
+    qCDebug(lcConnection) << "connected" << conn->connectionId() << conn->remoteAddress();
+    Q_EMIT connectionOpened(conn);
+    return conn;
+}
+
 void ConnectionManager::onNewConnection()
 {
     // Drain the whole queue: QWebSocketServer drops sockets beyond it.
@@ -104,22 +219,7 @@ void ConnectionManager::onNewConnection()
             connect(ws, &QWebSocket::disconnected, ws, &QObject::deleteLater);
             continue;
         }
-        ConnectionLimits limits;
-        limits.maxMessageBytes = m_config.maxMessageBytes;
-        limits.sendQueueLimitBytes = m_config.sendQueueLimitBytes;
-        limits.ratePerSecond = m_config.rateLimitPerSecond;
-        limits.rateBurst = m_config.rateLimitBurst;
-        limits.missedPongsBeforeClose = m_config.missedPongsBeforeClose;
-
-        auto *conn = new Connection(newConnectionId(), ws, limits, m_metrics, this);
-        m_connections.insert(conn->connectionId(), conn);
-        m_metrics.connectionAccepted();
-        connect(conn, &Connection::closed, this, [this](Connection *c) {
-            m_connections.remove(c->connectionId());
-            Q_EMIT connectionClosed(c);
-        });
-        qCDebug(lcConnection) << "connected" << conn->connectionId() << conn->remoteAddress();
-        Q_EMIT connectionOpened(conn);
+        adopt(new QtClientSocket(ws, m_config.maxMessageBytes));
     }
 }
 

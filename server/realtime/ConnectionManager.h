@@ -1,6 +1,7 @@
 #pragma once
 // Owns every client WebSocket: admits upgrades within the connection caps,
-// completes the handshake through QWebSocketServer, wraps each socket in a
+// completes the handshake (itself for the epoll transport, through
+// QWebSocketServer for TLS or the qt transport), wraps each socket in a
 // Connection, runs the heartbeat, and closes connections on request.
 
 #include "config/ServerConfig.h"
@@ -14,6 +15,10 @@
 QT_BEGIN_NAMESPACE
 class QWebSocketServer;
 QT_END_NAMESPACE
+
+namespace medrelay::transport {
+class EpollPoller;
+}
 
 namespace medrelay::server {
 
@@ -41,13 +46,17 @@ Q_SIGNALS:
     void connectionClosed(medrelay::server::Connection *connection);
 
 private:
+    std::optional<HttpResponse> upgradeEpoll(QTcpSocket *socket, const HttpRequest &request, const QString &address);
     void onNewConnection();
+    Connection *adopt(ClientSocket *socket);
+    [[nodiscard]] ConnectionLimits limits() const;
     void onHeartbeat();
     void releaseAddress(const QString &address);
 
     const ServerConfig &m_config;
     Metrics &m_metrics;
     QWebSocketServer *m_wsServer = nullptr;
+    transport::EpollPoller *m_poller = nullptr; // null when the qt transport is configured
     QTimer m_heartbeat;
     QHash<QString, Connection *> m_connections;
     QHash<QString, int> m_perAddress; // open and handshaking sockets by address

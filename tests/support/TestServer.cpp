@@ -10,6 +10,9 @@ server::ServerConfig testConfig()
     c.host = u"127.0.0.1"_s;
     c.port = 0;
     c.dataDir.clear();
+    // The suite runs once per transport (see tests/integration/CMakeLists.txt).
+    if (qEnvironmentVariable("MEDRELAY_TEST_TRANSPORT") == u"qt"_s)
+        c.transport = server::Transport::Qt;
     return c;
 }
 

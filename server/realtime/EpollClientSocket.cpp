@@ -1,0 +1,61 @@
+#include "realtime/EpollClientSocket.h"
+
+#include "transport/WebSocketConnection.h"
+
+namespace medrelay::server {
+
+EpollClientSocket::EpollClientSocket(transport::WebSocketConnection *connection, QUrl requestUrl, QObject *parent)
+    : ClientSocket(parent)
+    , m_connection(connection)
+    , m_requestUrl(std::move(requestUrl))
+{
+    connection->setParent(this);
+    // Each connected signal costs memory per connection: only these four.
+    connect(connection, &transport::WebSocketConnection::textReceived, this, &ClientSocket::messageReceived);
+    connect(connection, &transport::WebSocketConnection::binaryReceived, this, &ClientSocket::messageReceived);
+    connect(connection, &transport::WebSocketConnection::pongReceived, this, &ClientSocket::pongReceived);
+    connect(connection, &transport::WebSocketConnection::disconnected, this, &ClientSocket::disconnected);
+}
+
+EpollClientSocket::~EpollClientSocket() = default;
+
+void EpollClientSocket::sendText(const OutboundMessage &message)
+{
+    if (m_connection)
+        m_connection->sendFrame(message.wsFrame());
+}
+
+qint64 EpollClientSocket::bytesQueued() const
+{
+    return m_connection ? m_connection->bytesQueued() : 0;
+}
+
+void EpollClientSocket::ping()
+{
+    if (m_connection)
+        m_connection->ping();
+}
+
+void EpollClientSocket::close(int code, const QString &reason)
+{
+    if (m_connection)
+        m_connection->close(static_cast<quint16>(code), reason);
+}
+
+void EpollClientSocket::abort()
+{
+    if (m_connection)
+        m_connection->abort();
+}
+
+QHostAddress EpollClientSocket::peerAddress() const
+{
+    return m_connection ? m_connection->peerAddress() : QHostAddress();
+}
+
+int EpollClientSocket::closeCode() const
+{
+    return m_connection ? m_connection->closeCode() : 0;
+}
+
+} // namespace medrelay::server

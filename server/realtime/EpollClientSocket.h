@@ -1,0 +1,39 @@
+#pragma once
+// ClientSocket over the lean epoll transport (plain ws://): our own RFC 6455
+// framing on a raw socket, about 1 KB per idle connection, and fan-out that
+// writes the same pre-encoded frame to every recipient.
+
+#include "realtime/ClientSocket.h"
+
+#include <QPointer>
+
+namespace medrelay::transport {
+class WebSocketConnection;
+}
+
+namespace medrelay::server {
+
+class EpollClientSocket final : public ClientSocket
+{
+    Q_OBJECT
+public:
+    // Takes ownership of the connection.
+    EpollClientSocket(transport::WebSocketConnection *connection, QUrl requestUrl, QObject *parent = nullptr);
+    ~EpollClientSocket() override;
+    Q_DISABLE_COPY_MOVE(EpollClientSocket)
+
+    void sendText(const OutboundMessage &message) override;
+    [[nodiscard]] qint64 bytesQueued() const override;
+    void ping() override;
+    void close(int code, const QString &reason) override;
+    void abort() override;
+    [[nodiscard]] QHostAddress peerAddress() const override;
+    [[nodiscard]] QUrl requestUrl() const override { return m_requestUrl; }
+    [[nodiscard]] int closeCode() const override;
+
+private:
+    QPointer<transport::WebSocketConnection> m_connection;
+    QUrl m_requestUrl;
+};
+
+} // namespace medrelay::server

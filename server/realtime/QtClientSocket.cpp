@@ -1,0 +1,74 @@
+#include "realtime/QtClientSocket.h"
+
+#include <QWebSocket>
+
+namespace medrelay::server {
+
+QtClientSocket::QtClientSocket(QWebSocket *socket, qint64 maxMessageBytes, QObject *parent)
+    : ClientSocket(parent)
+    , m_socket(socket)
+{
+    socket->setParent(this);
+    // QWebSocket accepts ~2 GiB by default; beyond these it closes with 1009.
+    socket->setMaxAllowedIncomingMessageSize(static_cast<quint64>(maxMessageBytes));
+    socket->setMaxAllowedIncomingFrameSize(static_cast<quint64>(maxMessageBytes));
+    connect(socket, &QWebSocket::textMessageReceived, this,
+            [this](const QString &text) { Q_EMIT messageReceived(text.toUtf8()); });
+    connect(socket, &QWebSocket::binaryMessageReceived, this, &ClientSocket::messageReceived);
+    connect(socket, &QWebSocket::pong, this, &ClientSocket::pongReceived);
+    connect(socket, &QWebSocket::disconnected, this, [this] {
+        if (m_closeCode == 0 && m_socket)
+            m_closeCode = m_socket->closeCode();
+        Q_EMIT disconnected();
+    }, Qt::QueuedConnection);
+}
+
+QtClientSocket::~QtClientSocket() = default;
+
+void QtClientSocket::sendText(const OutboundMessage &message)
+{
+    if (m_socket)
+        m_socket->sendTextMessage(message.text());
+}
+
+qint64 QtClientSocket::bytesQueued() const
+{
+    return m_socket ? m_socket->bytesToWrite() : 0;
+}
+
+void QtClientSocket::ping()
+{
+    if (m_socket)
+        m_socket->ping();
+}
+
+void QtClientSocket::close(int code, const QString &reason)
+{
+    if (!m_socket)
+        return;
+    m_closeCode = code;
+    m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(code), reason);
+}
+
+void QtClientSocket::abort()
+{
+    if (m_socket)
+        m_socket->abort();
+}
+
+QHostAddress QtClientSocket::peerAddress() const
+{
+    return m_socket ? m_socket->peerAddress() : QHostAddress();
+}
+
+QUrl QtClientSocket::requestUrl() const
+{
+    return m_socket ? m_socket->requestUrl() : QUrl();
+}
+
+int QtClientSocket::closeCode() const
+{
+    return m_closeCode;
+}
+
+} // namespace medrelay::server

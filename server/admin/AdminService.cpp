@@ -194,7 +194,7 @@ adminapi::ActionResult AdminService::closeIdleRooms(const adminapi::CloseIdleReq
             m_membership.closeRoom(id, reason);
         qCInfo(lcAdmin) << "admin closed" << r.rooms.size() << "idle rooms";
         m_events.add(u"admin"_s, {}, {}, {}, u"close_idle_rooms %1"_s.arg(r.rooms.size()));
-        Q_EMIT adminAction(actor, r.action, u"idle>%1s"_s.arg(request.idleSeconds), reason);
+        Q_EMIT adminAction(actor, r.action, u"idle_seconds=%1"_s.arg(request.idleSeconds), reason);
     }
     r.message = u"%1 room(s) idle for more than %2 s"_s.arg(r.rooms.size()).arg(request.idleSeconds);
     return r;

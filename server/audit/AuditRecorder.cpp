@@ -4,6 +4,7 @@
 #include "auth/Authenticator.h"
 #include "events/EventLog.h"
 #include "realtime/ConnectionManager.h"
+#include "realtime/Connection.h"
 #include "rooms/RoomRegistry.h"
 
 namespace medrelay::server {
@@ -36,19 +37,25 @@ bool AuditRecorder::flush(int timeoutMs)
 void AuditRecorder::observe(ConnectionManager &connections, Authenticator &auth, EventLog &events,
                             AdminService &admin, bool authEnabled)
 {
-    m_connections = &connections;
-    if (!authEnabled) {
+    connect(&connections, &ConnectionManager::connectionOpened, this, [this, authEnabled](Connection *c) {
+        remember(c);
         // Unauthenticated: the connection is recorded with its address; the
         // claimed user id appears on its joins.
-        connect(&connections, &ConnectionManager::connectionOpened, this,
-                [this](Connection *c) { record(AuditEvent::Connect, c, {}, u"unauthenticated"_s); });
-    }
-    connect(&auth, &Authenticator::authenticated, this,
-            [this](Connection *c) { record(AuditEvent::Connect, c, {}, u"token"_s); });
+        if (!authEnabled)
+            record(AuditEvent::Connect, c->connectionId(), {}, u"unauthenticated"_s);
+    });
+    connect(&auth, &Authenticator::authenticated, this, [this](Connection *c) {
+        remember(c);
+        record(AuditEvent::Connect, c->connectionId(), {}, u"token"_s);
+    });
     connect(&auth, &Authenticator::authenticationFailed, this,
-            [this](Connection *c, const QString &reason) { record(AuditEvent::AuthFailed, c, {}, reason); });
-    connect(&connections, &ConnectionManager::connectionClosed, this,
-            [this](Connection *c) { record(AuditEvent::Disconnect, c, {}, {}); });
+            [this](Connection *c, const QString &reason) { record(AuditEvent::AuthFailed, c->connectionId(), {}, reason); });
+    // Connected after the membership handler's slot, so a closing
+    // connection's leaves are recorded before its disconnect.
+    connect(&connections, &ConnectionManager::connectionClosed, this, [this](Connection *c) {
+        record(AuditEvent::Disconnect, c->connectionId(), {}, {});
+        m_who.remove(c->connectionId());
+    });
     connect(&events, &EventLog::added, this, &AuditRecorder::onEvent);
     connect(&admin, &AdminService::adminAction, this,
             [this](const QString &actor, const QString &action, const QString &target, const QString &) {
@@ -64,33 +71,51 @@ void AuditRecorder::observe(ConnectionManager &connections, Authenticator &auth,
             });
 }
 
-void AuditRecorder::onEvent(const adminapi::Event &event)
+void AuditRecorder::recordAdminAuthFailure(const QString &path, const QHostAddress &peer)
 {
-    const Connection *c = m_connections ? m_connections->find(event.connectionId) : nullptr;
-    if (event.kind == u"join"_s)
-        record(AuditEvent::Join, c, event.roomId, {});
-    else if (event.kind == u"leave"_s)
-        record(AuditEvent::Leave, c, event.roomId, event.detail);
-    else if (event.kind == u"join_denied"_s)
-        record(AuditEvent::JoinDenied, c, event.roomId, event.detail);
-    else if (event.kind == u"room_closed"_s)
-        record(AuditEvent::RoomClosed, nullptr, event.roomId, event.detail);
-    else if (event.kind == u"token_expired"_s)
-        record(AuditEvent::Disconnect, c, {}, u"token_expired"_s);
+    security::AuditEntry e;
+    e.event = AuditEvent::AuthFailed;
+    e.actor = u"admin"_s;
+    e.address = peer.toString();
+    e.detail = u"admin_token "_s + path;
+    m_log->post(e);
 }
 
-void AuditRecorder::record(AuditEvent event, const Connection *c, const QString &roomId, const QString &detail)
+void AuditRecorder::remember(const Connection *c)
+{
+    const Identity &id = c->identity();
+    m_who.insert(c->connectionId(), Who{id.isSet() ? id.userId : u"anonymous"_s, id.role, c->remoteAddress()});
+}
+
+void AuditRecorder::onEvent(const adminapi::Event &event)
+{
+    if (event.kind == u"join"_s) {
+        // Unauthenticated connections name their user on their first join.
+        auto who = m_who.find(event.connectionId);
+        if (who != m_who.end() && who->actor == u"anonymous"_s && !event.userId.isEmpty())
+            who->actor = event.userId;
+        record(AuditEvent::Join, event.connectionId, event.roomId, {});
+    }
+    else if (event.kind == u"leave"_s)
+        record(AuditEvent::Leave, event.connectionId, event.roomId, event.detail);
+    else if (event.kind == u"join_denied"_s)
+        record(AuditEvent::JoinDenied, event.connectionId, event.roomId, event.detail);
+    else if (event.kind == u"room_closed"_s)
+        record(AuditEvent::RoomClosed, {}, event.roomId, event.detail);
+}
+
+void AuditRecorder::record(AuditEvent event, const QString &connectionId, const QString &roomId, const QString &detail)
 {
     security::AuditEntry e;
     e.event = event;
     e.detail = detail;
     e.roomId = roomId;
-    if (c) {
-        const Identity &id = c->identity();
-        e.actor = id.isSet() ? id.userId : u"anonymous"_s;
-        e.role = id.role;
-        e.connectionId = c->connectionId();
-        e.address = c->remoteAddress();
+    const auto who = m_who.constFind(connectionId);
+    if (!connectionId.isEmpty() && who != m_who.cend()) {
+        e.actor = who->actor;
+        e.role = who->role;
+        e.connectionId = connectionId;
+        e.address = who->address;
     } else {
         e.actor = u"system"_s;
     }

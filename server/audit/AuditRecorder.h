@@ -6,6 +6,8 @@
 
 #include "security/AuditLog.h"
 
+#include <QHash>
+#include <QHostAddress>
 #include <QObject>
 
 #include <memory>
@@ -36,13 +38,25 @@ public:
     [[nodiscard]] QString filePath() const;
     bool flush(int timeoutMs = 5000);
 
+    // Records an admin request refused for a missing or wrong token.
+    void recordAdminAuthFailure(const QString &path, const QHostAddress &peer);
+
 private:
-    void record(security::AuditEvent event, const Connection *c, const QString &roomId, const QString &detail);
+    // Who a connection is, kept from its first record to its last, so
+    // records written while it closes (its leaves) still name it.
+    struct Who
+    {
+        QString actor;
+        QString role;
+        QString address;
+    };
+    void remember(const Connection *c);
+    void record(security::AuditEvent event, const QString &connectionId, const QString &roomId, const QString &detail);
     void onEvent(const adminapi::Event &event);
 
     std::unique_ptr<security::AuditLog> m_log;
     const RoomRegistry &m_rooms;
-    ConnectionManager *m_connections = nullptr;
+    QHash<QString, Who> m_who;
 };
 
 } // namespace medrelay::server

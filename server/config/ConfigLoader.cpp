@@ -380,6 +380,8 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
         if (!c.authEnabled() && !c.insecureNoAuth)
             return ConfigError{u"production mode needs --jwt-secret or --jwt-public-key for client tokens "
                                "(or --insecure-no-auth to run without authentication)"_s};
+        if (c.dataDir.isEmpty())
+            return ConfigError{u"production mode needs --data-dir for the audit log"_s};
         if (c.adminToken.isEmpty())
             return ConfigError{u"production mode needs --admin-token (MEDRELAY_ADMIN_TOKEN) for /stats, /metrics "
                                "and /admin/*"_s};

@@ -330,10 +330,14 @@ void TestSecurity::auditTrailRecordsWhoDidWhat()
     QVERIFY(intruder.waitFor(u"error"_s));
     forger.open(withToken(*server, "bogus.token.here"));
     QVERIFY(forger.waitDisconnected());
-    QCOMPARE(httpPost(server->port(), "/admin/rooms/appointment_123/close", {{u"reason"_s, u"done"_s}},
-                      "audit-admin-token-0123456789").status, 200);
+    doctor.send(join(u"appointment_321"_s, 321));
+    QVERIFY(doctor.waitFor(u"error"_s)); // not granted
+    QCOMPARE(httpGet(server->port(), "/stats", "wrong-admin-token-0000").status, 401);
     patient.close();
     QVERIFY(patient.waitDisconnected());
+    QVERIFY(doctor.waitFor(u"telemedicine_user_left"_s));
+    QCOMPARE(httpPost(server->port(), "/admin/rooms/appointment_123/close", {{u"reason"_s, u"done"_s}},
+                      "audit-admin-token-0123456789").status, 200);
     QTest::qWait(100);
     const QString path = server->app().audit()->filePath();
     QVERIFY(server->app().audit()->flush());
@@ -362,6 +366,8 @@ void TestSecurity::auditTrailRecordsWhoDidWhat()
     QVERIFY(has("admin_action", "admin:"));
     QVERIFY(has("room_closed", "appointment_123"));
     QVERIFY(has("disconnect", "\"actor\":\"42\""));
+    QVERIFY(has("auth_failed", "admin_token"));
+    QVERIFY(has("leave", "\"actor\":\"42\"")); // a socket closing leaves, and the record names who
 
     server.reset(); // releases the log
     const auto intact = medrelay::security::AuditLog::verify(path);

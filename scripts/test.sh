@@ -13,12 +13,24 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 ctest_args=(--output-on-failure --timeout 300 -j "$jobs")
 export QT_QPA_PLATFORM=offscreen
+passed=0
+# Runs ctest and adds its test count to the closing summary.
+run_ctest() {
+    local log
+    log=$(mktemp)
+    ctest "$@" 2>&1 | tee "$log"
+    local n
+    n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+    rm -f "$log"
+    passed=$((passed + ${n:-0}))
+}
+set -o pipefail
 
 echo "== build (warnings as errors) =="
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEDRELAY_WERROR=ON
 cmake --build build -j "$jobs"
 echo "== tests =="
-ctest --test-dir build "${ctest_args[@]}"
+run_ctest --test-dir build "${ctest_args[@]}"
 
 if [ "${MEDRELAY_TEST_SANITIZE:-1}" = "1" ]; then
     echo "== build (ASan + UBSan) =="
@@ -30,7 +42,7 @@ if [ "${MEDRELAY_TEST_SANITIZE:-1}" = "1" ]; then
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
     export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-    ctest --test-dir build-asan "${ctest_args[@]}" -LE bench-smoke
+    run_ctest --test-dir build-asan "${ctest_args[@]}" -LE bench-smoke
 fi
 
 if [ "${MEDRELAY_TEST_FUZZ:-1}" = "1" ] && [ -x tests/fuzz/run.sh ]; then
@@ -38,3 +50,4 @@ if [ "${MEDRELAY_TEST_FUZZ:-1}" = "1" ] && [ -x tests/fuzz/run.sh ]; then
     tests/fuzz/run.sh "${MEDRELAY_FUZZ_SECONDS:-10}"
 fi
 echo "== all tests passed =="
+echo "$passed passed, 0 failed"

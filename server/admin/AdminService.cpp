@@ -167,9 +167,11 @@ adminapi::ActionResult AdminService::closeRoom(const QString &roomId, const admi
     const QString reason = request.reason.isEmpty() ? u"closed by administrator"_s : request.reason;
     adminapi::ActionResult r;
     r.action = u"close_room"_s;
-    r.ok = m_membership.closeRoom(roomId, reason);
+    const auto members = m_membership.closeRoom(roomId, reason);
+    r.ok = members.has_value();
     if (r.ok) {
         r.rooms = {roomId};
+        r.connections = *members;
         r.message = u"room closed"_s;
         qCInfo(lcAdmin) << "admin closed room" << roomId;
         m_events.add(u"admin"_s, roomId, {}, {}, u"close_room"_s);
@@ -190,8 +192,10 @@ adminapi::ActionResult AdminService::closeIdleRooms(const adminapi::CloseIdleReq
     r.rooms.sort();
     if (!request.dryRun) {
         const QString reason = request.reason.isEmpty() ? u"idle"_s : request.reason;
-        for (const QString &id : std::as_const(r.rooms))
-            m_membership.closeRoom(id, reason);
+        for (const QString &id : std::as_const(r.rooms)) {
+            if (const auto members = m_membership.closeRoom(id, reason))
+                r.connections += *members;
+        }
         qCInfo(lcAdmin) << "admin closed" << r.rooms.size() << "idle rooms";
         m_events.add(u"admin"_s, {}, {}, {}, u"close_idle_rooms %1"_s.arg(r.rooms.size()));
         Q_EMIT adminAction(actor, r.action, u"idle_seconds=%1"_s.arg(request.idleSeconds), reason);

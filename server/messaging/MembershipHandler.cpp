@@ -143,11 +143,11 @@ void MembershipHandler::onConnectionClosed(Connection *connection)
         announceLeave(*room, *connection, QJsonObject{}, u"disconnected"_s);
 }
 
-bool MembershipHandler::closeRoom(const QString &roomId, const QString &reason)
+std::optional<QStringList> MembershipHandler::closeRoom(const QString &roomId, const QString &reason)
 {
     Room *room = m_rooms.find(roomId);
     if (!room)
-        return false;
+        return std::nullopt;
     const OutboundMessage closed(MessageKind::RoomClosed,
                                  QJsonObject{{u"type"_s, QString(protocol::wireName(MessageKind::RoomClosed))},
                                              {u"roomId"_s, roomId},
@@ -156,11 +156,14 @@ bool MembershipHandler::closeRoom(const QString &roomId, const QString &reason)
                                              {u"timestamp"_s,
                                               static_cast<double>(QDateTime::currentMSecsSinceEpoch())}});
     const QList<Peer *> members = room->recipients(nullptr, std::nullopt);
+    QStringList ids;
+    for (const Peer *p : members)
+        ids.append(p->connectionId());
     m_fanout.deliver(*room, members, closed);
+    m_events.add(u"room_closed"_s, roomId, {}, {}, reason); // while the room still exists, for the audit
     m_rooms.remove(roomId, reason);
     qCInfo(lcRooms) << "room closed" << roomId << "members" << members.size();
-    m_events.add(u"room_closed"_s, roomId, {}, {}, reason);
-    return true;
+    return ids;
 }
 
 } // namespace medrelay::server

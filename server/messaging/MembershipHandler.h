@@ -21,9 +21,9 @@ public:
 
     void registerWith(MessageHandler &handler);
 
-    // Members get room_closed {roomId, reason} and are removed. Returns false
-    // when there is no such room.
-    bool closeRoom(const QString &roomId, const QString &reason);
+    // Members get room_closed {roomId, reason} and are removed. Returns the
+    // members' connection ids, or std::nullopt when there is no such room.
+    std::optional<QStringList> closeRoom(const QString &roomId, const QString &reason);
 
 public Q_SLOTS:
     void onConnectionClosed(medrelay::server::Connection *connection);

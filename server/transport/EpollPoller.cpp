@@ -143,6 +143,7 @@ void EpollPoller::activate()
         if (n < BatchSize)
             break;
     }
+    runDeferredFlushes();
     m_dispatching = false;
     if (m_reentered) {
         m_reentered = false;
@@ -150,7 +151,41 @@ void EpollPoller::activate()
     }
 }
 
+void EpollPoller::deferFlush(Handler *handler)
+{
+    m_flushes.push_back(handler);
+    if (!m_dispatching && !m_flushScheduled) {
+        m_flushScheduled = true;
+        QMetaObject::invokeMethod(this, &EpollPoller::runDeferredFlushes, Qt::QueuedConnection);
+    }
+}
+
+void EpollPoller::cancelFlush(Handler *handler)
+{
+    std::erase(m_flushes, handler);
+}
+
+void EpollPoller::runDeferredFlushes()
+{
+    m_flushScheduled = false;
+    // A flush may defer again (rarely): bounded passes, the rest next turn.
+    for (int pass = 0; pass < 4 && !m_flushes.empty(); ++pass) {
+        std::vector<Handler *> batch;
+        batch.swap(m_flushes);
+        for (Handler *h : batch)
+            h->flushDeferred();
+    }
+    if (!m_flushes.empty() && !m_flushScheduled) {
+        m_flushScheduled = true;
+        QMetaObject::invokeMethod(this, &EpollPoller::runDeferredFlushes, Qt::QueuedConnection);
+    }
+}
+
 #else // !Q_OS_LINUX
+
+void EpollPoller::deferFlush(Handler *) { }
+void EpollPoller::cancelFlush(Handler *) { }
+void EpollPoller::runDeferredFlushes() { }
 
 EpollPoller::EpollPoller(QObject *parent)
     : QObject(parent)

@@ -27,6 +27,8 @@ public:
     {
     public:
         virtual void epollEvents(quint32 events) = 0;
+        // Called once for each deferFlush(), after the dispatch that asked.
+        virtual void flushDeferred() {}
 
     protected:
         Handler() = default;
@@ -58,6 +60,14 @@ public:
     // next handler overwrites it.
     [[nodiscard]] char *scratch() { return m_scratch.data(); }
 
+    // Corking: a handler that has output asks to be flushed once, at the end
+    // of the current dispatch (or in the next turn of the event loop when
+    // none is running). Everything a connection is sent while one batch of
+    // events is handled then leaves in one sendmsg(). cancelFlush() before a
+    // handler goes away.
+    void deferFlush(Handler *handler);
+    void cancelFlush(Handler *handler);
+
 private:
     struct Entry
     {
@@ -66,6 +76,7 @@ private:
     };
 
     void activate();
+    void runDeferredFlushes();
 
     std::vector<Entry> m_entries; // indexed by fd
     std::vector<char> m_scratch;
@@ -73,8 +84,10 @@ private:
     int m_epollFd = -1;
     int m_count = 0;
     quint32 m_generation = 0;
+    std::vector<Handler *> m_flushes;
     bool m_dispatching = false;
     bool m_reentered = false;
+    bool m_flushScheduled = false;
 };
 
 } // namespace medrelay::transport

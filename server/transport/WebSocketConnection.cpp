@@ -100,6 +100,8 @@ WebSocketConnection::WebSocketConnection(EpollPoller &poller, int fd, const QByt
 
 WebSocketConnection::~WebSocketConnection()
 {
+    if (m_flushPending && m_poller)
+        m_poller->cancelFlush(this);
     if (m_fd >= 0) {
         if (m_poller)
             m_poller->remove(m_fd);
@@ -277,36 +279,23 @@ bool WebSocketConnection::write(const QByteArray &bytes)
         return false;
     if (bytes.isEmpty())
         return true;
-    if (!m_queue.isEmpty()) {
-        // Order matters: queue behind what is waiting (EPOLLOUT is on).
-        m_queue.append(bytes);
-        m_queuedBytes += bytes.size();
-        return true;
-    }
-    qsizetype written = 0;
-    for (;;) {
-        const ssize_t n = ::send(m_fd, bytes.constData(), static_cast<size_t>(bytes.size()), MSG_NOSIGNAL);
-        if (n >= 0) {
-            written = n;
-            break;
-        }
-        if (errno == EINTR)
-            continue;
-        if (wouldBlock(errno))
-            break;
-        qCDebug(lcWsConn, "send(%d) failed: %s", m_fd, std::strerror(errno));
-        closeSocket(CloseCode::Abnormal);
-        return false;
-    }
-    if (written == bytes.size())
-        return true;
-    // A short write means the socket buffer is full: keep the rest (shared,
-    // not copied) and let EPOLLOUT tell us when to continue.
+    // Queue (shared, not copied) and let the poller flush once per dispatch:
+    // a connection sent several frames in one batch gets one sendmsg().
     m_queue.append(bytes);
-    m_headOffset = written;
-    m_queuedBytes += bytes.size() - written;
-    setWantWrite(true);
+    m_queuedBytes += bytes.size();
+    if (!m_flushPending && !m_wantWrite && m_poller) {
+        m_flushPending = true;
+        m_poller->deferFlush(this);
+    }
     return true;
+}
+
+void WebSocketConnection::flushDeferred()
+{
+    m_flushPending = false;
+    if (m_fd < 0 || !flush())
+        return;
+    closeIfDone();
 }
 
 bool WebSocketConnection::flush()
@@ -330,8 +319,10 @@ bool WebSocketConnection::flush()
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (wouldBlock(errno))
+            if (wouldBlock(errno)) {
+                setWantWrite(true);
                 return true;
+            }
             qCDebug(lcWsConn, "sendmsg(%d) failed: %s", m_fd, std::strerror(errno));
             closeSocket(CloseCode::Abnormal);
             return false;
@@ -348,8 +339,10 @@ bool WebSocketConnection::flush()
             m_queue.removeFirst();
             m_headOffset = 0;
         }
-        if (static_cast<size_t>(n) < total)
-            return true; // the kernel is full; EPOLLOUT will call again
+        if (static_cast<size_t>(n) < total) {
+            setWantWrite(true); // the kernel is full; EPOLLOUT will call again
+            return true;
+        }
     }
     // Give the list's storage back: an idle connection holds no buffers.
     m_queue = QList<QByteArray>();
@@ -405,6 +398,10 @@ void WebSocketConnection::closeSocket(quint16 codeIfUnset)
     m_headOffset = 0;
     m_initialData = QByteArray();
     m_wantWrite = false;
+    if (m_flushPending && m_poller) {
+        m_poller->cancelFlush(this);
+        m_flushPending = false;
+    }
     if (m_timerId != 0) {
         killTimer(m_timerId);
         m_timerId = 0;

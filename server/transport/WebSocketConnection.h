@@ -78,6 +78,7 @@ Q_SIGNALS:
 private:
     void epollEvents(quint32 events) override;
     void timerEvent(QTimerEvent *event) override;
+    void flushDeferred() override;
 
     void readSocket();
     void processInput(QByteArrayView data);
@@ -112,6 +113,7 @@ private:
     bool m_failed = false; // we closed because of a protocol error
     bool m_wantWrite = false;
     bool m_disconnectQueued = false;
+    bool m_flushPending = false; // asked the poller for flushDeferred()
 };
 
 } // namespace medrelay::transport

@@ -214,6 +214,7 @@ void TestHttp::closeRoomNotifiesMembers()
     const auto result = medrelay::adminapi::ActionResult::fromJson(r.json());
     QVERIFY(result && result->ok);
     QCOMPARE(result->rooms, QStringList{u"closing"_s});
+    QCOMPARE(result->connections.size(), 2); // the members it removed
     for (TestClient *c : {&a, &b}) {
         const auto closed = c->waitFor(u"room_closed"_s);
         QVERIFY(closed);

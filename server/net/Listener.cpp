@@ -55,11 +55,11 @@ QString Listener::enableTls(const QString &certFile, const QString &keyFile)
     if (!QSslSocket::supportsSsl())
         return u"TLS requested but no TLS backend is available"_s;
 
-    m_sslConfig = QSslConfiguration::defaultConfiguration();
-    m_sslConfig.setLocalCertificateChain(chain);
-    m_sslConfig.setPrivateKey(key);
-    m_sslConfig.setProtocol(QSsl::TlsV1_2OrLater);
-    m_sslConfig.setPeerVerifyMode(QSslSocket::VerifyNone);
+    m_sslConfig = std::make_unique<QSslConfiguration>(QSslConfiguration::defaultConfiguration());
+    m_sslConfig->setLocalCertificateChain(chain);
+    m_sslConfig->setPrivateKey(key);
+    m_sslConfig->setProtocol(QSsl::TlsV1_2OrLater);
+    m_sslConfig->setPeerVerifyMode(QSslSocket::VerifyNone);
     m_tls = true;
     return {};
 }
@@ -69,7 +69,7 @@ void Listener::incomingConnection(qintptr descriptor)
     QTcpSocket *socket = nullptr;
     if (m_tls) {
         auto *ssl = new QSslSocket(this);
-        ssl->setSslConfiguration(m_sslConfig);
+        ssl->setSslConfiguration(*m_sslConfig);
         socket = ssl;
     } else {
         socket = new QTcpSocket(this);

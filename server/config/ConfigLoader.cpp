@@ -148,6 +148,10 @@ const QList<Setting> &settings()
              return u"must be qt on this platform"_s;
 #endif
          }},
+        {u"io-threads"_s, u"MEDRELAY_IO_THREADS"_s, u"N"_s,
+         u"Extra threads that carry ws:// sockets (epoll transport); rooms and messages stay on the main thread. "
+         "0 = everything on the main thread. Default 0."_s,
+         intSetting(&ServerConfig::ioThreads, 0, 256)},
         {u"max-message-size"_s, u"MEDRELAY_MAX_MESSAGE_SIZE"_s, u"BYTES"_s,
          u"Largest accepted WebSocket message or frame; larger closes with 1009. Default 65536."_s,
          intSetting(&ServerConfig::maxMessageBytes, 256, 16 * 1024 * 1024)},

@@ -25,6 +25,7 @@ struct ServerConfig
     QString host = QStringLiteral("localhost");
     quint16 port = 9003;
     QString wsPath = QStringLiteral("/ws");
+    int ioThreads = 0; // extra threads carrying ws:// sockets; 0 = all on the main thread
 #ifdef Q_OS_LINUX
     Transport transport = Transport::Epoll;
 #else

@@ -1,6 +1,7 @@
 #include "realtime/ConnectionManager.h"
 
 #include "realtime/EpollClientSocket.h"
+#include "realtime/IoThreads.h"
 #include "realtime/QtClientSocket.h"
 #include "transport/EpollPoller.h"
 #include "transport/WebSocketCodec.h"
@@ -85,6 +86,8 @@ ConnectionManager::ConnectionManager(const ServerConfig &config, Metrics &metric
             delete m_poller;
             m_poller = nullptr;
         }
+        if (m_poller && config.ioThreads > 0)
+            m_io = new IoThreads(config.ioThreads, this);
     }
 #endif
 
@@ -95,9 +98,13 @@ ConnectionManager::ConnectionManager(const ServerConfig &config, Metrics &metric
 
 ConnectionManager::~ConnectionManager()
 {
-    // Connections are children; make sure none reports back while we go.
+    // Connections are children; make sure none reports back while we go, and
+    // that they are gone before the I/O threads they may use.
     for (Connection *c : std::as_const(m_connections))
         disconnect(c, nullptr, this, nullptr);
+    qDeleteAll(m_connections);
+    m_connections.clear();
+    delete m_io;
 }
 
 std::optional<HttpResponse> ConnectionManager::upgrade(QTcpSocket *socket, const HttpRequest &request)
@@ -160,21 +167,30 @@ std::optional<HttpResponse> ConnectionManager::upgradeEpoll(QTcpSocket *socket, 
         return HttpResponse::error(503, u"too_many_connections"_s, u"out of file descriptors"_s);
     socket->read(request.headBytes);
     const QByteArray early = socket->readAll();
+    const QHostAddress peer = socket->peerAddress();
     socket->abort();
     socket->deleteLater();
 
     transport::ConnectionLimits tl;
     tl.maxFrameSize = m_config.maxMessageBytes;
     tl.maxMessageSize = m_config.maxMessageBytes;
-    auto *ws = new transport::WebSocketConnection(*m_poller, fd, early, tl);
-    ws->sendFrame(transport::WebSocketCodec::handshakeResponse(request.header("sec-websocket-key").trimmed()));
-
-    ++m_perAddress[address];
-    ++m_sockets;
+    const QByteArray accepted =
+        transport::WebSocketCodec::handshakeResponse(request.header("sec-websocket-key").trimmed());
     QUrl url;
     url.setPath(request.path);
     url.setQuery(request.query);
-    Connection *conn = adopt(new EpollClientSocket(ws, url));
+
+    ClientSocket *clientSocket = nullptr;
+    if (m_io) {
+        clientSocket = new ThreadedClientSocket(m_io->next(), fd, early, tl, accepted, peer, url);
+    } else {
+        auto *ws = new transport::WebSocketConnection(*m_poller, fd, early, tl);
+        ws->sendFrame(accepted);
+        clientSocket = new EpollClientSocket(ws, url);
+    }
+    ++m_perAddress[address];
+    ++m_sockets;
+    Connection *conn = adopt(clientSocket);
     connect(conn, &Connection::closed, this, [this, address] { releaseAddress(address); });
     return std::nullopt;
 #else

@@ -57,6 +57,7 @@ private:
     Metrics &m_metrics;
     QWebSocketServer *m_wsServer = nullptr;
     transport::EpollPoller *m_poller = nullptr; // null when the qt transport is configured
+    class IoThreads *m_io = nullptr;            // null without --io-threads
     QTimer m_heartbeat;
     QHash<QString, Connection *> m_connections;
     QHash<QString, int> m_perAddress; // open and handshaking sockets by address

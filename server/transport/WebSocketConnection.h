@@ -49,8 +49,11 @@ public:
     // all at once, an implicitly shared copy is queued. Returns false when
     // the connection no longer sends (closing, closed, or the write failed).
     bool sendFrame(const QByteArray &frame);
-    // Bytes accepted by sendFrame() that the kernel has not taken yet.
-    [[nodiscard]] qint64 bytesQueued() const { return m_queuedBytes; }
+    // Bytes waiting because the kernel would not take more: the backlog of a
+    // client that does not read. Frames merely corked until the end of the
+    // current dispatch do not count, so a burst to a healthy reader is not
+    // mistaken for a slow one.
+    [[nodiscard]] qint64 bytesQueued() const { return m_wantWrite ? m_queuedBytes : 0; }
     void ping(QByteArrayView payload = {});
     // Sends a close frame; the fd is closed when the peer answers (or its
     // connection ends), or after ConnectionLimits::closeTimeoutMs.

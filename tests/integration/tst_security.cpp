@@ -257,8 +257,8 @@ void TestSecurity::abuseTableKeepsServingOthers()
     QVERIFY(doctor.open(withToken(server, clinicianToken())));
     QVERIFY(patient.open(withToken(server, patientToken())));
     doctor.send(join(u"appointment_123"_s, 123));
+    QVERIFY(doctor.waitFor(u"room_state"_s)); // in first, so it sees the patient's join
     patient.send(join(u"appointment_123"_s, 123));
-    QVERIFY(doctor.waitFor(u"room_state"_s));
     QVERIFY(patient.waitFor(u"room_state"_s));
     QVERIFY(doctor.waitFor(u"telemedicine_user_joined"_s));
 
@@ -320,6 +320,7 @@ void TestSecurity::auditTrailRecordsWhoDidWhat()
     QVERIFY(doctor.open(withToken(*server, clinicianToken())));
     QVERIFY(patient.open(withToken(*server, patientToken())));
     doctor.send(join(u"appointment_123"_s, 123));
+    QVERIFY(doctor.waitFor(u"room_state"_s));
     patient.send(join(u"appointment_123"_s, 123));
     QVERIFY(patient.waitFor(u"room_state"_s));
     patient.send({{u"type"_s, u"telemedicine_chat_message"_s}, {u"roomId"_s, u"appointment_123"_s},

@@ -13,6 +13,7 @@ server::ServerConfig testConfig()
     // The suite runs once per transport (see tests/integration/CMakeLists.txt).
     if (qEnvironmentVariable("MEDRELAY_TEST_TRANSPORT") == u"qt"_s)
         c.transport = server::Transport::Qt;
+    c.ioThreads = qEnvironmentVariableIntValue("MEDRELAY_TEST_IO_THREADS");
     return c;
 }
 

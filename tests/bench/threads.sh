@@ -7,10 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${MEDRELAY_BENCH_BUILD:-build-bench}
-if [ ! -x "$build/server/medrelay-server" ] || [ ! -x "$build/tests/bench/medrelay-loadgen" ]; then
-    cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_CONSOLE=OFF >/dev/null
-    cmake --build "$build" -j "$(nproc)" --target medrelay-server medrelay-loadgen >/dev/null
-fi
+[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_CONSOLE=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)" --target medrelay-server medrelay-loadgen >/dev/null
 threads=("$@")
 [ ${#threads[@]} -gt 0 ] || threads=(0 1 2)
 out=$(mktemp -d)

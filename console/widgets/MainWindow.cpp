@@ -656,7 +656,9 @@ void MainWindow::onActionFinished(AdminClient::Action action, const adminapi::Ac
     if (result.ok) {
         switch (action) {
         case AdminClient::Action::CloseRoom:
-            text = tr("Closed room %1").arg(result.rooms.join(u", "_s));
+            text = tr("Closed room %1; %n participant(s) removed from it", nullptr,
+                      static_cast<int>(result.connections.size()))
+                       .arg(result.rooms.join(u", "_s));
             break;
         case AdminClient::Action::CloseIdleRooms:
         case AdminClient::Action::CloseIdleRoomsDryRun:

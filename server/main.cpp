@@ -28,7 +28,8 @@ void configureLogging(const ServerConfig &config)
         rules = u"medrelay.*.debug=true\n"_s;
     else if (config.mode == Mode::Production)
         // Quiet: lifecycle and admin actions at info, the rest warnings only.
-        rules = u"medrelay.*.debug=false\nmedrelay.*.info=false\nmedrelay.server.info=true\nmedrelay.admin.info=true\n"_s;
+        rules = u"medrelay.*.debug=false\nmedrelay.*.info=false\nmedrelay.server.info=true\nmedrelay.admin.info=true\n"
+                "medrelay.sweep.info=true\n"_s;
     else
         rules = u"medrelay.*.debug=false\n"_s;
     // QT_LOGGING_RULES, when set, still takes precedence over these.

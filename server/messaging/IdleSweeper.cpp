@@ -5,7 +5,9 @@
 
 #include <QLoggingCategory>
 
-Q_DECLARE_LOGGING_CATEGORY(lcRooms)
+// Its own category, shown at info level in production too: operators want to
+// see rooms closed for inactivity.
+Q_LOGGING_CATEGORY(lcSweep, "medrelay.sweep")
 
 namespace medrelay::server {
 
@@ -30,7 +32,7 @@ int IdleSweeper::sweep()
     for (const QString &id : idle)
         m_membership.closeRoom(id, u"idle"_s);
     if (!idle.isEmpty())
-        qCInfo(lcRooms) << "idle sweep closed" << idle.size() << "room(s); rooms left:" << m_rooms.count();
+        qCInfo(lcSweep) << "idle sweep closed" << idle.size() << "room(s); rooms left:" << m_rooms.count();
     Q_EMIT swept(static_cast<int>(idle.size()));
     return static_cast<int>(idle.size());
 }

@@ -60,11 +60,9 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
     connect(m_rooms, &RoomRegistry::roomCreated, m_events,
             [this](const QString &id) { m_events->add(u"room_created"_s, id); });
 
-    auto *clock = new QElapsedTimer;
-    clock->start();
+    m_rateClock.start();
     m_rateTimer.setInterval(1000);
-    connect(&m_rateTimer, &QTimer::timeout, this, [this, clock] { m_metrics->tick(clock->restart()); });
-    connect(this, &QObject::destroyed, this, [clock] { delete clock; });
+    connect(&m_rateTimer, &QTimer::timeout, this, [this] { m_metrics->tick(m_rateClock.restart()); });
     m_rateTimer.start();
 
     m_drainTimer.setSingleShot(true);

@@ -5,6 +5,7 @@
 
 #include "config/ServerConfig.h"
 
+#include <QElapsedTimer>
 #include <QHostAddress>
 #include <QObject>
 #include <QTimer>
@@ -79,6 +80,7 @@ private:
     HttpRouter *m_router = nullptr;
     Listener *m_listener = nullptr;
     QTimer m_rateTimer;
+    QElapsedTimer m_rateClock;
     QTimer m_drainTimer;
     bool m_finished = false;
 };

@@ -1,5 +1,7 @@
 #include "config/ConfigLoader.h"
 
+#include "net/ClientAddress.h"
+
 #include <medrelay/Version.h>
 
 #include <QCommandLineParser>
@@ -230,6 +232,18 @@ const QList<Setting> &settings()
              c.allowedOrigins.clear();
              for (const QString &o : v.split(u',', Qt::SkipEmptyParts))
                  c.allowedOrigins.append(o.trimmed());
+             return std::nullopt;
+         }},
+        {u"trusted-proxies"_s, u"MEDRELAY_TRUSTED_PROXIES"_s, u"LIST"_s,
+         u"Comma-separated addresses or subnets of reverse proxies; from these, the client address is taken "
+         "from X-Forwarded-For (per-address cap, stats, audit). Default none."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             QStringList entries;
+             for (const QString &e : v.split(u',', Qt::SkipEmptyParts))
+                 entries.append(e.trimmed());
+             if (const auto bad = TrustedProxies::invalidEntry(entries))
+                 return u"must list addresses or subnets, not '%1'"_s.arg(bad->left(64));
+             c.trustedProxies = entries;
              return std::nullopt;
          }},
         {u"data-dir"_s, u"MEDRELAY_DATA_DIR"_s, u"DIR"_s,

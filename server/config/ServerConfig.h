@@ -65,6 +65,7 @@ struct ServerConfig
     QString tlsCertFile;
     QString tlsKeyFile;
     QStringList allowedOrigins; // empty = any Origin
+    QStringList trustedProxies; // reverse proxies whose X-Forwarded-For is believed
     QString dataDir;
 
     [[nodiscard]] bool tlsEnabled() const { return !tlsCertFile.isEmpty(); }

@@ -20,7 +20,7 @@ struct HttpRequest
     qint64 contentLength = 0;
     bool upgrade = false; // Connection: upgrade with Upgrade: websocket
     int headBytes = 0;    // length of the head including the blank line
-    QHostAddress peer;
+    QHostAddress peer; // the client: behind a trusted proxy, taken from X-Forwarded-For
 
     [[nodiscard]] QByteArray header(const QByteArray &lowerName) const { return headers.value(lowerName); }
 };

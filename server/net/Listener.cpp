@@ -29,6 +29,7 @@ Listener::Listener(const ServerConfig &config, HttpRequestHandler &http, Upgrade
     , m_http(http)
     , m_upgrades(upgrades)
     , m_metrics(metrics)
+    , m_proxies(config.trustedProxies)
 {
     m_limits.maxHeadBytes = static_cast<int>(config.maxHttpHeadBytes);
     // The kernel backlog; Qt accepts in a loop on every readiness event.
@@ -146,7 +147,7 @@ void Listener::readHead(QTcpSocket *socket)
         return;
     }
     HttpRequest request = std::get<HttpRequest>(std::move(parsed));
-    request.peer = socket->peerAddress();
+    request.peer = m_proxies.clientAddress(socket->peerAddress(), request.header("x-forwarded-for"));
 
     if (!request.upgrade) {
         if (!request.header("transfer-encoding").isEmpty()) {

@@ -7,6 +7,7 @@
 
 #include "config/ServerConfig.h"
 #include "http/HttpRequestParser.h"
+#include "net/ClientAddress.h"
 #include "metrics/Metrics.h"
 #include "net/RequestHandlers.h"
 
@@ -44,6 +45,7 @@ private:
     UpgradeHandler &m_upgrades;
     Metrics &m_metrics;
     HttpParseLimits m_limits;
+    TrustedProxies m_proxies;
     // Only made when TLS is on: constructing one loads Qt's TLS backend
     // (OpenSSL), about 4 MB of resident memory a plain server does not need.
     std::unique_ptr<QSslConfiguration> m_sslConfig;

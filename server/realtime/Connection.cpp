@@ -1,5 +1,6 @@
 #include "realtime/Connection.h"
 
+#include "net/ClientAddress.h"
 #include "protocol/Messages.h"
 
 #include <QLoggingCategory>
@@ -11,25 +12,14 @@ namespace medrelay::server {
 using namespace Qt::StringLiterals;
 using protocol::CloseCode::PolicyViolation;
 
-namespace {
-
-QString displayAddress(const QHostAddress &a)
-{
-    bool mapped = false;
-    const quint32 v4 = a.toIPv4Address(&mapped);
-    return mapped ? QHostAddress(v4).toString() : a.toString();
-}
-
-} // namespace
-
-Connection::Connection(QString id, ClientSocket *socket, const ConnectionLimits &limits, Metrics &metrics,
-                       QObject *parent)
+Connection::Connection(QString id, ClientSocket *socket, const QHostAddress &clientAddress,
+                       const ConnectionLimits &limits, Metrics &metrics, QObject *parent)
     : QObject(parent)
     , m_id(std::move(id))
     , m_socket(socket)
     , m_limits(limits)
     , m_metrics(metrics)
-    , m_address(displayAddress(socket->peerAddress()))
+    , m_address(displayAddress(clientAddress))
     , m_rate(limits.ratePerSecond, limits.rateBurst)
     , m_connectedAt(QDateTime::currentDateTimeUtc())
     , m_lastActivity(m_connectedAt)

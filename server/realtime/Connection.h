@@ -31,8 +31,8 @@ class Connection final : public QObject, public Peer
     Q_OBJECT
 public:
     // Takes ownership of the socket.
-    Connection(QString id, ClientSocket *socket, const ConnectionLimits &limits, Metrics &metrics,
-               QObject *parent = nullptr);
+    Connection(QString id, ClientSocket *socket, const QHostAddress &clientAddress, const ConnectionLimits &limits,
+               Metrics &metrics, QObject *parent = nullptr);
     ~Connection() override;
     Q_DISABLE_COPY_MOVE(Connection)
 

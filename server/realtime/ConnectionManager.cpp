@@ -33,13 +33,6 @@ QString newConnectionId()
     return u"c"_s + QString::number(r, 36).rightJustified(13, u'0');
 }
 
-QString addressKey(const QHostAddress &a)
-{
-    bool mapped = false;
-    const quint32 v4 = a.toIPv4Address(&mapped);
-    return mapped ? QHostAddress(v4).toString() : a.toString();
-}
-
 // RFC 6455 section 4.2.1: what a valid opening handshake must carry.
 std::optional<HttpResponse> checkHandshake(const HttpRequest &r)
 {
@@ -71,6 +64,7 @@ ConnectionManager::ConnectionManager(const ServerConfig &config, Metrics &metric
     , m_config(config)
     , m_metrics(metrics)
     , m_wsServer(new QWebSocketServer(u"medrelay"_s, QWebSocketServer::NonSecureMode, this))
+    , m_proxies(config.trustedProxies)
 {
     m_wsServer->setHandshakeTimeout(std::chrono::milliseconds(config.requestTimeoutMs));
     // The queue is drained on every newConnection; keep it deep so a burst of
@@ -124,7 +118,8 @@ std::optional<HttpResponse> ConnectionManager::upgrade(QTcpSocket *socket, const
         m_metrics.rejection(Rejection::TooManyConnections);
         return HttpResponse::error(503, u"too_many_connections"_s, u"connection limit reached"_s);
     }
-    const QString address = addressKey(socket->peerAddress());
+    // The Listener already resolved the client behind any trusted proxy.
+    const QString address = displayAddress(request.peer);
     if (m_config.maxConnectionsPerAddress > 0 && m_perAddress.value(address) >= m_config.maxConnectionsPerAddress) {
         m_metrics.rejection(Rejection::TooManyFromAddress);
         return HttpResponse::error(429, u"too_many_connections"_s, u"too many connections from this address"_s);
@@ -167,7 +162,7 @@ std::optional<HttpResponse> ConnectionManager::upgradeEpoll(QTcpSocket *socket, 
         return HttpResponse::error(503, u"too_many_connections"_s, u"out of file descriptors"_s);
     socket->read(request.headBytes);
     const QByteArray early = socket->readAll();
-    const QHostAddress peer = socket->peerAddress();
+    const QHostAddress peer = request.peer;
     socket->abort();
     socket->deleteLater();
 
@@ -190,7 +185,7 @@ std::optional<HttpResponse> ConnectionManager::upgradeEpoll(QTcpSocket *socket, 
     }
     ++m_perAddress[address];
     ++m_sockets;
-    Connection *conn = adopt(clientSocket);
+    Connection *conn = adopt(clientSocket, peer);
     connect(conn, &Connection::closed, this, [this, address] { releaseAddress(address); });
     return std::nullopt;
 #else
@@ -212,9 +207,14 @@ ConnectionLimits ConnectionManager::limits() const
     return l;
 }
 
-Connection *ConnectionManager::adopt(ClientSocket *socket)
+QHostAddress ConnectionManager::clientOf(const QWebSocket &ws) const
 {
-    auto *conn = new Connection(newConnectionId(), socket, limits(), m_metrics, this);
+    return m_proxies.clientAddress(ws.peerAddress(), ws.request().rawHeader("X-Forwarded-For"));
+}
+
+Connection *ConnectionManager::adopt(ClientSocket *socket, const QHostAddress &clientAddress)
+{
+    auto *conn = new Connection(newConnectionId(), socket, clientAddress, limits(), m_metrics, this);
     m_connections.insert(conn->connectionId(), conn);
     m_metrics.connectionAccepted();
     connect(conn, &Connection::closed, this, [this](Connection *c) {
@@ -235,7 +235,7 @@ void ConnectionManager::onNewConnection()
             connect(ws, &QWebSocket::disconnected, ws, &QObject::deleteLater);
             continue;
         }
-        adopt(new QtClientSocket(ws, m_config.maxMessageBytes));
+        adopt(new QtClientSocket(ws, m_config.maxMessageBytes), clientOf(*ws));
     }
 }
 

@@ -5,6 +5,7 @@
 // Connection, runs the heartbeat, and closes connections on request.
 
 #include "config/ServerConfig.h"
+#include "net/ClientAddress.h"
 #include "net/RequestHandlers.h"
 #include "realtime/Connection.h"
 
@@ -13,6 +14,7 @@
 #include <QTimer>
 
 QT_BEGIN_NAMESPACE
+class QWebSocket;
 class QWebSocketServer;
 QT_END_NAMESPACE
 
@@ -47,8 +49,9 @@ Q_SIGNALS:
 
 private:
     std::optional<HttpResponse> upgradeEpoll(QTcpSocket *socket, const HttpRequest &request, const QString &address);
+    [[nodiscard]] QHostAddress clientOf(const QWebSocket &ws) const;
     void onNewConnection();
-    Connection *adopt(ClientSocket *socket);
+    Connection *adopt(ClientSocket *socket, const QHostAddress &clientAddress);
     [[nodiscard]] ConnectionLimits limits() const;
     void onHeartbeat();
     void releaseAddress(const QString &address);
@@ -56,6 +59,7 @@ private:
     const ServerConfig &m_config;
     Metrics &m_metrics;
     QWebSocketServer *m_wsServer = nullptr;
+    TrustedProxies m_proxies;
     transport::EpollPoller *m_poller = nullptr; // null when the qt transport is configured
     class IoThreads *m_io = nullptr;            // null without --io-threads
     QTimer m_heartbeat;

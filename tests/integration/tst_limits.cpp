@@ -38,6 +38,7 @@ private Q_SLOTS:
     void slowReaderIsClosed();
     void totalConnectionCap();
     void perAddressCap();
+    void forwardedForFromTrustedProxiesOnly();
     void unansweredPingsClose();
     void idleRoomsAreSwept();
     void roomAndMembershipCaps();
@@ -181,6 +182,42 @@ void TestLimits::perAddressCap()
     QVERIFY(!c3.open(server.wsUrl(), 1000));
     QCOMPARE(server.app().metrics().rejections(Rejection::TooManyFromAddress), 1);
     QCOMPARE(server.app().connections().count(), 2);
+}
+
+void TestLimits::forwardedForFromTrustedProxiesOnly()
+{
+    // 198.51.100.0/24 and 203.0.113.0/24 are documentation ranges: only header
+    // values here, no traffic goes there.
+    const auto openFrom = [](TestServer &server, TestClient &c, const QByteArray &forwardedFor) {
+        QNetworkRequest r;
+        r.setRawHeader("X-Forwarded-For", forwardedFor);
+        return c.open(server.wsUrl(), 2000, r);
+    };
+    TestServer proxied([](ServerConfig &c) {
+        c.trustedProxies = {u"127.0.0.1"_s, u"198.51.100.0/24"_s};
+        c.maxConnectionsPerAddress = 1;
+    });
+    QVERIFY(proxied.started());
+    TestClient a, b, sameClient;
+    QVERIFY(openFrom(proxied, a, "203.0.113.7"));
+    QVERIFY(openFrom(proxied, b, "203.0.113.8, 198.51.100.20")); // through two trusted proxies
+    QVERIFY(!openFrom(proxied, sameClient, "203.0.113.7")); // the cap is per real client
+    a.join(u"r"_s, 1, 1, u"A"_s);
+    b.join(u"r"_s, 1, 2, u"B"_s);
+    QStringList addresses;
+    for (const auto &p : proxied.app().admin().stats().rooms.at(0).participants)
+        addresses.append(p.address);
+    addresses.sort();
+    QCOMPARE(addresses, (QStringList{u"203.0.113.7"_s, u"203.0.113.8"_s}));
+
+    // Without trusted proxies the header is the client's own claim: ignored.
+    TestServer direct([](ServerConfig &c) { c.maxConnectionsPerAddress = 1; });
+    QVERIFY(direct.started());
+    TestClient c1, c2;
+    QVERIFY(openFrom(direct, c1, "203.0.113.7"));
+    QVERIFY(!openFrom(direct, c2, "203.0.113.99")); // still 127.0.0.1, over the cap
+    c1.join(u"r"_s, 1, 1, u"A"_s);
+    QCOMPARE(direct.app().admin().stats().rooms.at(0).participants.at(0).address, u"127.0.0.1"_s);
 }
 
 void TestLimits::unansweredPingsClose()

@@ -128,6 +128,9 @@ void TestConfig::errorsNameTheSetting()
     QVERIFY(error(load({u"--tls-cert"_s, u"/nonexistent.pem"_s})).startsWith(u"--tls-cert"_s));
     QVERIFY(error(load({u"--ping-interval"_s, u"0"_s})).startsWith(u"--ping-interval"_s));
     QVERIFY(error(load({u"--max-message-size"_s, u"10"_s})).startsWith(u"--max-message-size"_s));
+    QVERIFY(error(load({u"--trusted-proxies"_s, u"10.0.0.1,nonsense"_s})).contains(u"nonsense"_s));
+    QCOMPARE(ok(load({u"--trusted-proxies"_s, u"10.0.0.0/8, ::1"_s})).trustedProxies,
+             (QStringList{u"10.0.0.0/8"_s, u"::1"_s}));
 }
 
 QTEST_GUILESS_MAIN(TestConfig)

@@ -205,7 +205,8 @@ void TestLimits::forwardedForFromTrustedProxiesOnly()
     a.join(u"r"_s, 1, 1, u"A"_s);
     b.join(u"r"_s, 1, 2, u"B"_s);
     QStringList addresses;
-    for (const auto &p : proxied.app().admin().stats().rooms.at(0).participants)
+    const auto stats = proxied.app().admin().stats();
+    for (const auto &p : stats.rooms.at(0).participants)
         addresses.append(p.address);
     addresses.sort();
     QCOMPARE(addresses, (QStringList{u"203.0.113.7"_s, u"203.0.113.8"_s}));

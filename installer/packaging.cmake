@@ -34,7 +34,7 @@ else()
     set(CPACK_DEBIAN_SERVER_PACKAGE_NAME "medrelay-server")
     set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser")
     set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
-        "${CMAKE_CURRENT_LIST_DIR}/debian/postinst;${CMAKE_CURRENT_LIST_DIR}/debian/prerm")
+        "${CMAKE_CURRENT_LIST_DIR}/debian/postinst;${CMAKE_CURRENT_LIST_DIR}/debian/prerm;${CMAKE_CURRENT_LIST_DIR}/debian/conffiles")
     set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_STRICT_PERMISSION ON)
     set(CPACK_DEBIAN_CONSOLE_PACKAGE_NAME "medrelay-console")
 endif()

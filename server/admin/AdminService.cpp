@@ -188,14 +188,14 @@ adminapi::ActionResult AdminService::closeIdleRooms(const adminapi::CloseIdleReq
     adminapi::ActionResult r;
     r.action = request.dryRun ? u"close_idle_rooms_dry_run"_s : u"close_idle_rooms"_s;
     r.ok = true;
-    r.rooms = m_rooms.idleSince(cutoff);
-    r.rooms.sort();
-    if (!request.dryRun) {
+    if (request.dryRun) {
+        r.rooms = m_rooms.idleSince(cutoff);
+        r.rooms.sort();
+    } else {
         const QString reason = request.reason.isEmpty() ? u"idle"_s : request.reason;
-        for (const QString &id : std::as_const(r.rooms)) {
-            if (const auto members = m_membership.closeRoom(id, reason))
-                r.connections += *members;
-        }
+        const auto closed = m_membership.closeRoomsIdleSince(cutoff, reason);
+        r.rooms = closed.rooms;
+        r.connections = closed.connections;
         qCInfo(lcAdmin) << "admin closed" << r.rooms.size() << "idle rooms";
         m_events.add(u"admin"_s, {}, {}, {}, u"close_idle_rooms %1"_s.arg(r.rooms.size()));
         Q_EMIT adminAction(actor, r.action, u"idle_seconds=%1"_s.arg(request.idleSeconds), reason);

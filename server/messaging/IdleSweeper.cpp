@@ -28,13 +28,12 @@ IdleSweeper::IdleSweeper(RoomRegistry &rooms, MembershipHandler &membership, int
 int IdleSweeper::sweep()
 {
     const QDateTime cutoff = QDateTime::currentDateTimeUtc().addMSecs(-m_idleTimeoutMs);
-    const QStringList idle = m_rooms.idleSince(cutoff);
-    for (const QString &id : idle)
-        m_membership.closeRoom(id, u"idle"_s);
-    if (!idle.isEmpty())
-        qCInfo(lcSweep) << "idle sweep closed" << idle.size() << "room(s); rooms left:" << m_rooms.count();
-    Q_EMIT swept(static_cast<int>(idle.size()));
-    return static_cast<int>(idle.size());
+    const auto closed = m_membership.closeRoomsIdleSince(cutoff, u"idle"_s);
+    const int count = static_cast<int>(closed.rooms.size());
+    if (count > 0)
+        qCInfo(lcSweep) << "idle sweep closed" << count << "room(s); rooms left:" << m_rooms.count();
+    Q_EMIT swept(count);
+    return count;
 }
 
 } // namespace medrelay::server

@@ -137,6 +137,18 @@ void MembershipHandler::announceLeave(Room &room, const Peer &leaver, const QJso
     m_rooms.leave(leaver.connectionId(), roomId); // may delete the room
 }
 
+MembershipHandler::Closed MembershipHandler::closeRoomsIdleSince(const QDateTime &cutoff, const QString &reason)
+{
+    Closed closed;
+    closed.rooms = m_rooms.idleSince(cutoff);
+    closed.rooms.sort();
+    for (const QString &id : std::as_const(closed.rooms)) {
+        if (const auto members = closeRoom(id, reason))
+            closed.connections += *members;
+    }
+    return closed;
+}
+
 void MembershipHandler::onConnectionClosed(Connection *connection)
 {
     for (Room *room : m_rooms.roomsOf(connection->connectionId()))

@@ -25,6 +25,14 @@ public:
     // members' connection ids, or std::nullopt when there is no such room.
     std::optional<QStringList> closeRoom(const QString &roomId, const QString &reason);
 
+    struct Closed
+    {
+        QStringList rooms;       // sorted
+        QStringList connections; // their members
+    };
+    // Closes every room with no activity since `cutoff` (idle sweep, admin).
+    Closed closeRoomsIdleSince(const QDateTime &cutoff, const QString &reason);
+
 public Q_SLOTS:
     void onConnectionClosed(medrelay::server::Connection *connection);
 

@@ -29,7 +29,6 @@ public:
     // Loads the TLS certificate and key; returns an error text or empty.
     [[nodiscard]] QString enableTls(const QString &certFile, const QString &keyFile);
     [[nodiscard]] bool tlsEnabled() const { return m_tls; }
-    [[nodiscard]] int pendingRequests() const { return m_pending; }
 
 protected:
     void incomingConnection(qintptr descriptor) override;

@@ -21,8 +21,6 @@ Connection::Connection(QString id, ClientSocket *socket, const QHostAddress &cli
     , m_metrics(metrics)
     , m_address(displayAddress(clientAddress))
     , m_rate(limits.ratePerSecond, limits.rateBurst)
-    , m_connectedAt(QDateTime::currentDateTimeUtc())
-    , m_lastActivity(m_connectedAt)
 {
     m_clock.start();
     socket->setParent(this);
@@ -124,7 +122,6 @@ void Connection::accept(const QByteArray &utf8)
     if (m_closing)
         return;
     m_missedPongs = 0; // any traffic proves the peer is alive
-    m_lastActivity = QDateTime::currentDateTimeUtc();
     const qint64 now = m_clock.elapsed();
     if (!m_rate.allow(now)) {
         m_metrics.invalidIn(utf8.size());

@@ -61,8 +61,6 @@ public:
     void heartbeat();
 
     [[nodiscard]] QUrl requestUrl() const;
-    [[nodiscard]] const QDateTime &connectedAt() const { return m_connectedAt; }
-    [[nodiscard]] const QDateTime &lastActivity() const { return m_lastActivity; }
     [[nodiscard]] qint64 bytesQueued() const;
 
 Q_SIGNALS:
@@ -81,8 +79,6 @@ private:
     QString m_address;
     RateLimiter m_rate;
     QElapsedTimer m_clock;
-    QDateTime m_connectedAt;
-    QDateTime m_lastActivity;
     int m_missedPongs = 0;
     qint64 m_lastRateErrorMs = -1000000;
     bool m_closing = false;

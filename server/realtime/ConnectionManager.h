@@ -40,7 +40,6 @@ public:
 
     // Stops admitting new WebSockets (graceful shutdown).
     void setDraining(bool draining) { m_draining = draining; }
-    [[nodiscard]] bool isDraining() const { return m_draining; }
     void closeAll(int closeCode, const QString &reason);
 
 Q_SIGNALS:

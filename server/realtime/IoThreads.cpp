@@ -17,7 +17,6 @@ void IoWorker::start()
 
 void IoWorker::post(const std::shared_ptr<SocketSlot> &slot, const QByteArray &frame)
 {
-    slot->posted.fetch_add(frame.size(), std::memory_order_relaxed);
     bool wake = false;
     {
         QMutexLocker lock(&m_mutex);
@@ -45,7 +44,6 @@ void IoWorker::drain()
             slot->connection->sendFrame(frame);
             slot->transportQueued.store(slot->connection->bytesQueued(), std::memory_order_relaxed);
         }
-        slot->posted.fetch_sub(frame.size(), std::memory_order_relaxed);
     }
 }
 
@@ -139,7 +137,7 @@ void ThreadedClientSocket::sendText(const OutboundMessage &message)
 qint64 ThreadedClientSocket::bytesQueued() const
 {
     // The client's own backlog in the worker. Frames still on their way to
-    // the worker (posted) are not the client's slowness and do not count.
+    // the worker are not the client's slowness and do not count.
     return m_slot->transportQueued.load(std::memory_order_relaxed);
 }
 

@@ -47,7 +47,6 @@ struct SocketSlot
 
     SocketSignals *relay = nullptr;
     transport::WebSocketConnection *connection = nullptr; // worker thread only
-    std::atomic<qint64> posted{0};         // bytes posted, not yet handed to the connection
     std::atomic<qint64> transportQueued{0}; // the connection's backlog at the last drain
     std::atomic<int> closeCode{0};
 };

@@ -1,10 +1,9 @@
 #include "admin/AdminService.h"
 
+#include "consultation/RoomService.h"
 #include "events/EventLog.h"
-#include "messaging/MembershipHandler.h"
 #include "metrics/Metrics.h"
 #include "realtime/ConnectionManager.h"
-#include "rooms/RoomRegistry.h"
 
 #include <medrelay/Version.h>
 
@@ -16,18 +15,39 @@ namespace medrelay::server {
 
 using namespace Qt::StringLiterals;
 
-AdminService::AdminService(const ServerConfig &config, RoomRegistry &rooms, ConnectionManager &connections,
-                           MembershipHandler &membership, Metrics &metrics, EventLog &events, QObject *parent)
+AdminService::AdminService(const ServerConfig &config, RoomService &rooms, ConnectionManager &connections,
+                           Metrics &metrics, EventLog &events, QObject *parent)
     : QObject(parent)
     , m_config(config)
     , m_rooms(rooms)
     , m_connections(connections)
-    , m_membership(membership)
     , m_metrics(metrics)
     , m_events(events)
 {
     m_uptime.start();
 }
+
+namespace {
+
+QDateTime fromMs(qint64 ms)
+{
+    return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC);
+}
+
+QString stateName(MemberState state)
+{
+    switch (state) {
+    case MemberState::Joining:
+        return u"joining"_s;
+    case MemberState::Away:
+        return u"away"_s;
+    case MemberState::Active:
+        break;
+    }
+    return u"active"_s;
+}
+
+} // namespace
 
 QList<adminapi::RoomInfo> AdminService::roomInfos(bool withParticipants) const
 {
@@ -37,14 +57,30 @@ QList<adminapi::RoomInfo> AdminService::roomInfos(bool withParticipants) const
         info.id = room->id();
         info.appointmentId = room->appointmentId();
         info.connectionCount = static_cast<int>(room->size());
-        info.createdAt = room->createdAt();
-        info.lastActivity = room->lastActivity();
+        info.createdAt = fromMs(room->createdAtMs());
+        info.lastActivity = fromMs(room->lastActivityMs());
+        info.waitingCount = static_cast<int>(room->waiting().size());
+        info.waitingRoom = room->waitingRoom();
+        info.locked = room->locked();
+        info.hostPresent = room->hostPresent();
+        info.lastSeq = room->lastSeq();
         if (withParticipants) {
-            for (const RoomMember &m : room->members()) {
-                const Identity &id = m.peer->identity();
-                info.participants.append(adminapi::ParticipantInfo{m.peer->connectionId(), id.userId, id.userName,
-                                                                   id.role, m.peer->remoteAddress(), m.joinedAt,
-                                                                   m.lastActivity});
+            for (const Member &m : room->members()) {
+                info.participants.append(adminapi::ParticipantInfo{
+                    m.connectionId, m.identity.userId, m.identity.userName, m.identity.role,
+                    m.peer ? m.peer->remoteAddress() : QString(), fromMs(m.joinedAtMs), fromMs(m.lastActivityMs),
+                    m.host, stateName(m.state)});
+            }
+            for (const WaitingGuest &g : room->waiting()) {
+                info.waiting.append(adminapi::ParticipantInfo{
+                    g.connectionId, g.identity.userId, g.identity.userName, g.identity.role,
+                    g.peer ? g.peer->remoteAddress() : QString(), fromMs(g.sinceMs), fromMs(g.sinceMs), false,
+                    u"waiting"_s});
+            }
+            for (int i = 0; i < protocol::kMessageKindCount; ++i) {
+                const auto kind = static_cast<protocol::MessageKind>(i);
+                if (const qint64 n = room->messageCount(kind))
+                    info.messagesByType.insert(QString(protocol::wireName(kind)), n);
             }
         }
         out.append(info);
@@ -167,7 +203,7 @@ adminapi::ActionResult AdminService::closeRoom(const QString &roomId, const admi
     const QString reason = request.reason.isEmpty() ? u"closed by administrator"_s : request.reason;
     adminapi::ActionResult r;
     r.action = u"close_room"_s;
-    const auto members = m_membership.closeRoom(roomId, reason);
+    const auto members = m_rooms.closeRoom(roomId, reason);
     r.ok = members.has_value();
     if (r.ok) {
         r.rooms = {roomId};
@@ -182,9 +218,35 @@ adminapi::ActionResult AdminService::closeRoom(const QString &roomId, const admi
     return r;
 }
 
+adminapi::ActionResult AdminService::endConsultation(const QString &roomId, const adminapi::CloseRoomRequest &request,
+                                                     const QString &actor)
+{
+    adminapi::ActionResult r;
+    r.action = u"end_consultation"_s;
+    const Room *room = m_rooms.find(roomId);
+    if (room) {
+        for (const Member &m : room->members())
+            r.connections.append(m.connectionId);
+        for (const WaitingGuest &g : room->waiting())
+            r.connections.append(g.connectionId);
+    }
+    r.ok = room && m_rooms.endByAdmin(roomId, actor);
+    if (r.ok) {
+        r.rooms = {roomId};
+        r.message = u"consultation ended"_s;
+        qCInfo(lcAdmin) << "admin ended consultation" << roomId;
+        m_events.add(u"admin"_s, roomId, {}, {}, u"end_consultation"_s);
+        Q_EMIT adminAction(actor, r.action, roomId, request.reason);
+    } else {
+        r.connections.clear();
+        r.message = u"no such room"_s;
+    }
+    return r;
+}
+
 adminapi::ActionResult AdminService::closeIdleRooms(const adminapi::CloseIdleRequest &request, const QString &actor)
 {
-    const QDateTime cutoff = QDateTime::currentDateTimeUtc().addSecs(-request.idleSeconds);
+    const qint64 cutoff = QDateTime::currentMSecsSinceEpoch() - request.idleSeconds * 1000;
     adminapi::ActionResult r;
     r.action = request.dryRun ? u"close_idle_rooms_dry_run"_s : u"close_idle_rooms"_s;
     r.ok = true;
@@ -193,7 +255,7 @@ adminapi::ActionResult AdminService::closeIdleRooms(const adminapi::CloseIdleReq
         r.rooms.sort();
     } else {
         const QString reason = request.reason.isEmpty() ? u"idle"_s : request.reason;
-        const auto closed = m_membership.closeRoomsIdleSince(cutoff, reason);
+        const auto closed = m_rooms.closeRoomsIdleSince(cutoff, reason);
         r.rooms = closed.rooms;
         r.connections = closed.connections;
         qCInfo(lcAdmin) << "admin closed" << r.rooms.size() << "idle rooms";

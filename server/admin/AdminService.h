@@ -13,16 +13,15 @@ namespace medrelay::server {
 
 class ConnectionManager;
 class EventLog;
-class MembershipHandler;
 class Metrics;
-class RoomRegistry;
+class RoomService;
 
 class AdminService final : public QObject
 {
     Q_OBJECT
 public:
-    AdminService(const ServerConfig &config, RoomRegistry &rooms, ConnectionManager &connections,
-                 MembershipHandler &membership, Metrics &metrics, EventLog &events, QObject *parent = nullptr);
+    AdminService(const ServerConfig &config, RoomService &rooms, ConnectionManager &connections, Metrics &metrics,
+                 EventLog &events, QObject *parent = nullptr);
     Q_DISABLE_COPY_MOVE(AdminService)
 
     void setDraining(bool draining) { m_draining = draining; }
@@ -35,6 +34,8 @@ public:
 
     adminapi::ActionResult closeRoom(const QString &roomId, const adminapi::CloseRoomRequest &request,
                                      const QString &actor);
+    adminapi::ActionResult endConsultation(const QString &roomId, const adminapi::CloseRoomRequest &request,
+                                           const QString &actor);
     adminapi::ActionResult closeIdleRooms(const adminapi::CloseIdleRequest &request, const QString &actor);
     adminapi::ActionResult disconnect(const QString &connectionId, const adminapi::DisconnectRequest &request,
                                       const QString &actor);
@@ -47,9 +48,8 @@ private:
     [[nodiscard]] QList<adminapi::RoomInfo> roomInfos(bool withParticipants) const;
 
     const ServerConfig &m_config;
-    RoomRegistry &m_rooms;
+    RoomService &m_rooms;
     ConnectionManager &m_connections;
-    MembershipHandler &m_membership;
     Metrics &m_metrics;
     EventLog &m_events;
     QElapsedTimer m_uptime;

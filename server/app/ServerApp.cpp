@@ -3,17 +3,18 @@
 #include "admin/AdminService.h"
 #include "audit/AuditRecorder.h"
 #include "auth/Authenticator.h"
+#include "consultation/Fanout.h"
+#include "consultation/IdleSweeper.h"
+#include "consultation/RoomService.h"
 #include "events/EventLog.h"
 #include "http/HttpRouter.h"
-#include "messaging/IdleSweeper.h"
-#include "messaging/MembershipHandler.h"
+#include "messaging/GrantGate.h"
 #include "messaging/MessageHandler.h"
-#include "messaging/RelayHandler.h"
+#include "messaging/RoomHandlers.h"
 #include "metrics/Metrics.h"
 #include "net/Listener.h"
 #include "realtime/ConnectionManager.h"
-#include "rooms/Fanout.h"
-#include "rooms/RoomRegistry.h"
+#include "store/MemoryHistoryStore.h"
 
 #include <QElapsedTimer>
 #include <QLoggingCategory>
@@ -24,41 +25,88 @@ namespace medrelay::server {
 
 using namespace Qt::StringLiterals;
 
+namespace {
+
+RoomConfig roomConfig(const ServerConfig &c)
+{
+    RoomConfig r;
+    r.maxParticipantsPerRoom = c.maxParticipantsPerRoom;
+    r.maxRoomsPerConnection = c.maxRoomsPerConnection;
+    r.waitingRoomByDefault = c.waitingRoomByDefault;
+    r.resumeGraceMs = c.resumeGraceMs;
+    r.recentChat = c.recentChat;
+    r.maxWhiteboard = c.historyMaxMessages;
+    r.maxReplay = c.historyMaxMessages;
+    r.endedRefusalMs = c.endedRoomRefusalMs;
+    r.historyRetentionMs = c.historyRetentionMs;
+    r.maxConsultationMs = qint64(c.maxConsultationMinutes) * 60 * 1000;
+    r.heldBytesLimit = c.sendQueueLimitBytes;
+    return r;
+}
+
+AccessRules accessRules(const ServerConfig &c)
+{
+    AccessRules a;
+    a.authEnabled = c.authEnabled();
+    a.appointmentRoomPattern = c.appointmentRoomPattern;
+    a.hostRoles = c.hostRoles;
+    return a;
+}
+
+protocol::ValidationLimits validationLimits(const ServerConfig &c)
+{
+    protocol::ValidationLimits l;
+    l.maxChatLength = c.maxChatLength > 0 ? c.maxChatLength : c.maxMessageBytes;
+    return l;
+}
+
+std::unique_ptr<store::HistoryStore> makeHistoryStore(const ServerConfig &c)
+{
+    store::StoreLimits limits;
+    limits.maxMessagesPerRoom = c.historyEnabled ? c.historyMaxMessages : 0;
+    limits.maxAgeMs = c.historyMaxAgeMs;
+    return std::make_unique<store::MemoryHistoryStore>(limits);
+}
+
+} // namespace
+
 ServerApp::ServerApp(ServerConfig config, QObject *parent)
     : QObject(parent)
     , m_config(std::move(config))
     , m_metrics(std::make_unique<Metrics>())
     , m_fanout(std::make_unique<LocalFanout>())
+    , m_history(makeHistoryStore(m_config))
 {
     m_events = new EventLog(1000, this);
-    m_rooms = new RoomRegistry(m_config.maxParticipantsPerRoom, m_config.maxRoomsPerConnection, this);
+    m_rooms = new RoomService(roomConfig(m_config), AccessPolicy(accessRules(m_config)), *m_history, *m_fanout, this);
+    m_rooms->addObserver(m_events);
     m_connections = new ConnectionManager(m_config, *m_metrics, this);
-    m_messages = new MessageHandler(*m_metrics, this);
-    m_membership = new MembershipHandler(*m_rooms, *m_fanout, *m_events, this);
-    m_relay = new RelayHandler(*m_rooms, *m_fanout, this);
+    m_messages = new MessageHandler(*m_metrics, validationLimits(m_config), this);
     m_auth = new Authenticator(m_config, *m_metrics, *m_events, this);
+    m_grantGate = std::make_unique<GrantGate>(m_rooms->access());
+    m_roomHandlers = new RoomHandlers(*m_rooms, this);
+    // Gates in order: a verified token first, then the token's room grants.
     m_auth->registerWith(*m_messages);
-    m_membership->registerWith(*m_messages);
-    m_relay->registerWith(*m_messages);
-    m_sweeper = new IdleSweeper(*m_rooms, *m_membership, m_config.idleRoomTimeoutMs, m_config.idleSweepIntervalMs,
-                                this);
-    m_admin = new AdminService(m_config, *m_rooms, *m_connections, *m_membership, *m_metrics, *m_events, this);
+    m_messages->addGate(m_grantGate.get());
+    m_roomHandlers->registerWith(*m_messages);
+    m_sweeper = new IdleSweeper(*m_rooms, m_config.idleRoomTimeoutMs, m_config.idleSweepIntervalMs, this);
+    m_admin = new AdminService(m_config, *m_rooms, *m_connections, *m_metrics, *m_events, this);
     m_router = new HttpRouter(m_config, *m_admin, this);
     m_listener = new Listener(m_config, *m_router, *m_connections, *m_metrics, this);
 
-    // One direction: sockets -> connections -> message handler -> handlers.
+    // One direction: sockets -> connections -> message handler -> handlers
+    // -> room service.
     connect(m_connections, &ConnectionManager::connectionOpened, this, [this](Connection *c) {
         connect(c, &Connection::messageReceived, m_messages, &MessageHandler::handle);
     });
     connect(m_connections, &ConnectionManager::connectionOpened, m_auth, &Authenticator::onConnectionOpened);
-    connect(m_connections, &ConnectionManager::connectionClosed, m_membership,
-            &MembershipHandler::onConnectionClosed);
+    connect(m_connections, &ConnectionManager::connectionClosed, m_rooms,
+            [this](Connection *c) { m_rooms->sessionClosed(c, c->resumable()); });
+    connect(m_auth, &Authenticator::identityChanged, m_rooms, [this](Connection *c) { m_rooms->identityChanged(c); });
     connect(m_connections, &ConnectionManager::connectionClosed, this, [this] {
         if (isDraining())
             checkDrained();
     });
-    connect(m_rooms, &RoomRegistry::roomCreated, m_events,
-            [this](const QString &id) { m_events->add(u"room_created"_s, id); });
 
     m_rateClock.start();
     m_rateTimer.setInterval(1000);
@@ -73,7 +121,13 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
     });
 }
 
-ServerApp::~ServerApp() = default;
+ServerApp::~ServerApp()
+{
+    // Sockets and rooms go before the history store they report to.
+    delete m_listener;
+    delete m_connections;
+    delete m_rooms;
+}
 
 QString ServerApp::start()
 {
@@ -83,8 +137,9 @@ QString ServerApp::start()
         auto opened = security::AuditLog::open(m_config.dataDir);
         if (!opened.log)
             return u"audit log: %1"_s.arg(opened.error);
-        m_audit = new AuditRecorder(std::move(opened.log), *m_rooms, this);
-        m_audit->observe(*m_connections, *m_auth, *m_events, *m_admin, m_auth->enabled());
+        m_audit = new AuditRecorder(std::move(opened.log), this);
+        m_audit->observe(*m_connections, *m_auth, *m_admin, m_auth->enabled());
+        m_rooms->addObserver(m_audit);
         connect(m_router, &HttpRouter::unauthorizedRequest, m_audit, &AuditRecorder::recordAdminAuthFailure);
         qCInfo(lcServer) << "audit log:" << m_audit->filePath();
     }
@@ -95,6 +150,8 @@ QString ServerApp::start()
         else
             qCWarning(lcServer) << "no JWT key configured: identities come from client messages (development only)";
     }
+    if (m_config.historyEnabled && m_config.historyKeyFile.isEmpty())
+        qCWarning(lcServer) << "no history key: consultation history is kept in memory only and lost on restart";
     if (m_config.adminToken.isEmpty())
         qCWarning(lcServer) << "no admin token configured: /stats, /metrics and /admin/* are open (development only)";
     if (m_config.tlsEnabled()) {

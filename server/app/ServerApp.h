@@ -12,6 +12,10 @@
 
 #include <memory>
 
+namespace medrelay::store {
+class HistoryStore;
+}
+
 namespace medrelay::server {
 
 class AdminService;
@@ -20,14 +24,14 @@ class Authenticator;
 class ConnectionManager;
 class EventLog;
 class Fanout;
+class GrantGate;
 class HttpRouter;
 class IdleSweeper;
 class Listener;
-class MembershipHandler;
 class MessageHandler;
 class Metrics;
-class RelayHandler;
-class RoomRegistry;
+class RoomHandlers;
+class RoomService;
 
 class ServerApp final : public QObject
 {
@@ -50,7 +54,8 @@ public:
     [[nodiscard]] bool isDraining() const;
 
     [[nodiscard]] Metrics &metrics() const { return *m_metrics; }
-    [[nodiscard]] RoomRegistry &rooms() const { return *m_rooms; }
+    [[nodiscard]] RoomService &rooms() const { return *m_rooms; }
+    [[nodiscard]] store::HistoryStore &history() const { return *m_history; }
     [[nodiscard]] ConnectionManager &connections() const { return *m_connections; }
     [[nodiscard]] AdminService &admin() const { return *m_admin; }
     [[nodiscard]] IdleSweeper &idleSweeper() const { return *m_sweeper; }
@@ -67,14 +72,15 @@ private:
     ServerConfig m_config;
     std::unique_ptr<Metrics> m_metrics;
     std::unique_ptr<Fanout> m_fanout;
+    std::unique_ptr<store::HistoryStore> m_history;
+    std::unique_ptr<GrantGate> m_grantGate;
     EventLog *m_events = nullptr;
-    RoomRegistry *m_rooms = nullptr;
+    RoomService *m_rooms = nullptr;
     ConnectionManager *m_connections = nullptr;
     MessageHandler *m_messages = nullptr;
     Authenticator *m_auth = nullptr;
     AuditRecorder *m_audit = nullptr;
-    MembershipHandler *m_membership = nullptr;
-    RelayHandler *m_relay = nullptr;
+    RoomHandlers *m_roomHandlers = nullptr;
     IdleSweeper *m_sweeper = nullptr;
     AdminService *m_admin = nullptr;
     HttpRouter *m_router = nullptr;

@@ -1,9 +1,12 @@
 #pragma once
 // Writes the audit trail: who connected (verified identity and address), who
-// joined, left or was denied which room, failed authentications, admin
-// actions and room closes. It only observes the other parts' signals; the
-// records carry ids and reasons, never chat, whiteboard data, SDP or names.
+// joined, left, waited, was admitted, denied, removed or refused which room,
+// what hosts changed, who ended a consultation, failed authentications and
+// admin actions. It only observes: connection signals and the room
+// service's typed events. Records carry ids and reasons, never chat,
+// whiteboard data, SDP or names.
 
+#include "consultation/RoomEvents.h"
 #include "security/AuditLog.h"
 
 #include <QHash>
@@ -11,10 +14,7 @@
 #include <QObject>
 
 #include <memory>
-
-namespace medrelay::adminapi {
-struct Event;
-}
+#include <optional>
 
 namespace medrelay::server {
 
@@ -22,19 +22,17 @@ class AdminService;
 class Authenticator;
 class Connection;
 class ConnectionManager;
-class EventLog;
-class RoomRegistry;
 
-class AuditRecorder final : public QObject
+class AuditRecorder final : public QObject, public events::RoomEventObserver
 {
     Q_OBJECT
 public:
-    AuditRecorder(std::unique_ptr<security::AuditLog> log, const RoomRegistry &rooms, QObject *parent = nullptr);
+    explicit AuditRecorder(std::unique_ptr<security::AuditLog> log, QObject *parent = nullptr);
     ~AuditRecorder() override;
     Q_DISABLE_COPY_MOVE(AuditRecorder)
 
-    void observe(ConnectionManager &connections, Authenticator &auth, EventLog &events, AdminService &admin,
-                 bool authEnabled);
+    void observe(ConnectionManager &connections, Authenticator &auth, AdminService &admin, bool authEnabled);
+    void roomEvent(const events::RoomEvent &event) override;
     [[nodiscard]] QString filePath() const;
     bool flush(int timeoutMs = 5000);
 
@@ -51,11 +49,14 @@ private:
         QString address;
     };
     void remember(const Connection *c);
-    void record(security::AuditEvent event, const QString &connectionId, const QString &roomId, const QString &detail);
-    void onEvent(const adminapi::Event &event);
+    // One record about `connectionId` in `roomId`, done by the connection
+    // `actorConnectionId` (by default the subject itself). When the actor is
+    // no longer known (its connection closed), `fallbackActor` names it.
+    void record(security::AuditEvent event, const QString &connectionId, const QString &roomId,
+                std::optional<qint64> appointmentId, const QString &detail, const QString &actorConnectionId = {},
+                const QString &fallbackActor = {});
 
     std::unique_ptr<security::AuditLog> m_log;
-    const RoomRegistry &m_rooms;
     QHash<QString, Who> m_who;
 };
 

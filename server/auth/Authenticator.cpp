@@ -64,13 +64,19 @@ QString Authenticator::initialise()
 void Authenticator::registerWith(MessageHandler &handler)
 {
     handler.registerKind<protocol::AuthMessage>(MessageKind::Auth,
-        [this](Connection &c, const protocol::Envelope &e, const protocol::AuthMessage &m) { handleAuth(c, e, m); });
-    handler.setGate([this](Connection &c, const protocol::Envelope &e) -> std::optional<protocol::ProtocolError> {
-        if (!enabled() || e.kind == MessageKind::Auth || c.identity().verified)
-            return std::nullopt;
-        return protocol::ProtocolError{ErrorCode::Unauthorized,
-                                       u"authenticate first: send an auth message or connect with ?access_token="_s};
-    });
+        [this](const Request &r, const protocol::Envelope &, const protocol::AuthMessage &m) {
+            if (auto *c = r.peer() ? qobject_cast<Connection *>(r.peer()->lifetime()) : nullptr)
+                handleAuth(*c, r.requestId(), m);
+        });
+    handler.addGate(this);
+}
+
+std::optional<protocol::ProtocolError> Authenticator::check(Connection &c, const protocol::Envelope &e)
+{
+    if (!enabled() || e.kind == MessageKind::Auth || c.identity().verified)
+        return std::nullopt;
+    return protocol::ProtocolError{ErrorCode::Unauthorized,
+                                   u"authenticate first: send an auth message or connect with ?access_token="_s};
 }
 
 void Authenticator::onConnectionOpened(Connection *connection)
@@ -94,13 +100,13 @@ void Authenticator::onConnectionOpened(Connection *connection)
     deadline->start(m_config.requestTimeoutMs);
 }
 
-void Authenticator::handleAuth(Connection &c, const protocol::Envelope &e, const protocol::AuthMessage &m)
+void Authenticator::handleAuth(Connection &c, const QJsonValue &requestId, const protocol::AuthMessage &m)
 {
     if (!enabled()) {
-        c.sendError(ErrorCode::InvalidMessage, u"authentication is not configured on this server"_s, e.requestId);
+        c.sendError(ErrorCode::InvalidMessage, u"authentication is not configured on this server"_s, requestId);
         return;
     }
-    accept(c, m.token.toUtf8(), e.requestId, true);
+    accept(c, m.token.toUtf8(), requestId, true);
 }
 
 bool Authenticator::accept(Connection &c, const QByteArray &token, const QJsonValue &requestId, bool fromMessage)
@@ -134,6 +140,8 @@ bool Authenticator::accept(Connection &c, const QByteArray &token, const QJsonVa
     }
     if (!refresh)
         Q_EMIT authenticated(&c);
+    else
+        Q_EMIT identityChanged(&c);
     return true;
 }
 

@@ -6,6 +6,7 @@
 // its token expires. With no key configured (development only) it does
 // nothing and identities come from the first join, as in the original.
 
+#include "messaging/Gate.h"
 #include "messaging/MessageHandler.h"
 #include "security/TokenVerifier.h"
 
@@ -18,7 +19,7 @@ namespace medrelay::server {
 class EventLog;
 struct ServerConfig;
 
-class Authenticator final : public QObject
+class Authenticator final : public QObject, public Gate
 {
     Q_OBJECT
 public:
@@ -31,16 +32,21 @@ public:
     [[nodiscard]] bool enabled() const { return m_verifier != nullptr; }
 
     void registerWith(MessageHandler &handler);
+    // The gate: nothing but `auth` before a verified token.
+    std::optional<protocol::ProtocolError> check(Connection &connection, const protocol::Envelope &envelope) override;
 
 public Q_SLOTS:
     void onConnectionOpened(medrelay::server::Connection *connection);
 
 Q_SIGNALS:
     void authenticated(medrelay::server::Connection *connection);
+    // A new token replaced the connection's identity (same user; its grants
+    // or role may differ).
+    void identityChanged(medrelay::server::Connection *connection);
     void authenticationFailed(medrelay::server::Connection *connection, const QString &reason);
 
 private:
-    void handleAuth(Connection &c, const protocol::Envelope &e, const protocol::AuthMessage &m);
+    void handleAuth(Connection &c, const QJsonValue &requestId, const protocol::AuthMessage &m);
     bool accept(Connection &c, const QByteArray &token, const QJsonValue &requestId, bool fromMessage);
     void fail(Connection &c, const QString &reason, const QJsonValue &requestId);
     void scheduleExpiry(Connection &c, const QDateTime &expiresAt);

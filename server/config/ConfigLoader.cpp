@@ -1,5 +1,6 @@
 #include "config/ConfigLoader.h"
 
+#include "consultation/AccessPolicy.h"
 #include "net/ClientAddress.h"
 
 #include <medrelay/Version.h>
@@ -249,6 +250,88 @@ const QList<Setting> &settings()
         {u"data-dir"_s, u"MEDRELAY_DATA_DIR"_s, u"DIR"_s,
          u"Directory for the audit log and stored data. Default ./medrelay-data (development), /var/lib/medrelay (production)."_s,
          stringSetting(&ServerConfig::dataDir)},
+        {u"waiting-room"_s, u"MEDRELAY_WAITING_ROOM"_s, u"on|off"_s,
+         u"Whether new rooms start with a waiting room: guests wait until a host admits them. A host can change it "
+         "per room. Default off."_s,
+         [](ServerConfig &c, const QString &v) { return boolFrom(v, c.waitingRoomByDefault); }},
+        {u"host-roles"_s, u"MEDRELAY_HOST_ROLES"_s, u"LIST"_s,
+         u"Comma-separated roles (from the verified token; claimed in development) that are hosts: they admit "
+         "guests, lock rooms, remove participants and end consultations. Default doctor,nurse,clinician,admin."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             QStringList roles;
+             for (const QString &r : v.split(u',', Qt::SkipEmptyParts)) {
+                 if (r.trimmed().size() > 32)
+                     return u"must list roles of at most 32 characters"_s;
+                 roles.append(r.trimmed());
+             }
+             c.hostRoles = roles;
+             return std::nullopt;
+         }},
+        {u"appointment-room-pattern"_s, u"MEDRELAY_APPOINTMENT_ROOM_PATTERN"_s, u"PATTERN"_s,
+         u"The room id an appointment grant opens, with {id} for the appointment id. Default appointment_{id}."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             if (!AccessPolicy::isValidPattern(v.trimmed()))
+                 return u"must contain {id} once and otherwise only letters, digits or _ . : @ -"_s;
+             c.appointmentRoomPattern = v.trimmed();
+             return std::nullopt;
+         }},
+        {u"resume-grace"_s, u"MEDRELAY_RESUME_GRACE"_s, u"SECONDS"_s,
+         u"How long a participant whose connection dropped keeps its place: back in time, it resumes unannounced; "
+         "else the others are told it left (reason timeout). 0 = announce at once. Default 15."_s,
+         secondsSetting(&ServerConfig::resumeGraceMs, 0, 3600)},
+        {u"recent-chat"_s, u"MEDRELAY_RECENT_CHAT"_s, u"N"_s,
+         u"Chat messages a late joiner gets in room_state. Default 50."_s,
+         intSetting(&ServerConfig::recentChat, 0, 10000)},
+        {u"max-chat-length"_s, u"MEDRELAY_MAX_CHAT_LENGTH"_s, u"CHARS"_s,
+         u"Longest chat text (0 = whatever fits in --max-message-size). Default 0."_s,
+         intSetting(&ServerConfig::maxChatLength, 0, 16 * 1024 * 1024)},
+        {u"max-consultation-minutes"_s, u"MEDRELAY_MAX_CONSULTATION_MINUTES"_s, u"N"_s,
+         u"Ends a consultation this long after it started, with a consultation_warning five minutes before "
+         "(0 = no limit). Default 0."_s,
+         intSetting(&ServerConfig::maxConsultationMinutes, 0, 7 * 24 * 60)},
+        {u"idle-logoff-minutes"_s, u"MEDRELAY_IDLE_LOGOFF_MINUTES"_s, u"N"_s,
+         u"Closes a connection that sent no message for this long, with close code 4004 (automatic logoff; "
+         "0 = off). Default 0."_s,
+         intSetting(&ServerConfig::idleLogoffMinutes, 0, 24 * 60)},
+        {u"ended-room-refusal"_s, u"MEDRELAY_ENDED_ROOM_REFUSAL"_s, u"SECONDS"_s,
+         u"After a consultation ends, joins to its room id are refused with consultation_ended this long. "
+         "Default 86400."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             qint64 n = 0;
+             if (auto e = intIn(v, 0, 365LL * 86400, n))
+                 return e;
+             c.endedRoomRefusalMs = n * 1000;
+             return std::nullopt;
+         }},
+        {u"history"_s, u"MEDRELAY_HISTORY"_s, u"on|off"_s,
+         u"Keep chat and whiteboard history for resume and late joiners. Off: messages are still numbered and "
+         "acknowledged, nothing is kept. Default on."_s,
+         [](ServerConfig &c, const QString &v) { return boolFrom(v, c.historyEnabled); }},
+        {u"history-key-file"_s, u"MEDRELAY_HISTORY_KEY_FILE"_s, u"FILE"_s,
+         u"AES-256 key (32 bytes raw, hex or base64) that encrypts the history in --data-dir. Without it, "
+         "development keeps history in memory only; production refuses to keep history."_s,
+         fileSetting(&ServerConfig::historyKeyFile)},
+        {u"history-max-messages"_s, u"MEDRELAY_HISTORY_MAX_MESSAGES"_s, u"N"_s,
+         u"Stored messages kept per room (oldest dropped first). Default 2000."_s,
+         intSetting(&ServerConfig::historyMaxMessages, 1, 1000000)},
+        {u"history-max-age"_s, u"MEDRELAY_HISTORY_MAX_AGE"_s, u"SECONDS"_s,
+         u"Stored messages older than this are dropped. Default 86400."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             qint64 n = 0;
+             if (auto e = intIn(v, 1, 3650LL * 86400, n))
+                 return e;
+             c.historyMaxAgeMs = n * 1000;
+             return std::nullopt;
+         }},
+        {u"history-retention"_s, u"MEDRELAY_HISTORY_RETENTION"_s, u"SECONDS"_s,
+         u"How long a consultation's history is kept after it ends (0 = deleted when it ends). Default 0."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             qint64 n = 0;
+             if (auto e = intIn(v, 0, 3650LL * 86400, n))
+                 return e;
+             c.historyRetentionMs = n * 1000;
+             return std::nullopt;
+         }},
     };
     return table;
 }
@@ -403,7 +486,12 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
         if (c.adminToken.isEmpty())
             return ConfigError{u"production mode needs --admin-token (MEDRELAY_ADMIN_TOKEN) for /stats, /metrics "
                                "and /admin/*"_s};
+        if (c.historyEnabled && c.historyKeyFile.isEmpty())
+            return ConfigError{u"production mode keeps consultation history encrypted at rest: give "
+                               "--history-key-file FILE (or --history off)"_s};
     }
+    if (c.historyEnabled && !c.historyKeyFile.isEmpty() && c.dataDir.isEmpty())
+        return ConfigError{u"--history-key-file needs --data-dir for the history database"_s};
     if (c.idleSweepIntervalMs > c.idleRoomTimeoutMs)
         c.idleSweepIntervalMs = std::max(50, c.idleRoomTimeoutMs / 2);
 

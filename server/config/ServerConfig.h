@@ -68,6 +68,25 @@ struct ServerConfig
     QStringList trustedProxies; // reverse proxies whose X-Forwarded-For is believed
     QString dataDir;
 
+    // Consultations
+    bool waitingRoomByDefault = false;
+    QStringList hostRoles{QStringLiteral("doctor"), QStringLiteral("nurse"), QStringLiteral("clinician"),
+                          QStringLiteral("admin")};
+    QString appointmentRoomPattern = QStringLiteral("appointment_{id}");
+    int resumeGraceMs = 15000;        // 0: leaves are announced at once
+    int recentChat = 50;              // chat messages in a late joiner's room_state
+    qint64 maxChatLength = 0;         // 0: whatever fits in --max-message-size
+    int maxConsultationMinutes = 0;   // 0: no limit
+    int idleLogoffMinutes = 0;        // 0: off
+    qint64 endedRoomRefusalMs = qint64(24) * 3600 * 1000;
+
+    // History (chat and whiteboard, numbered with seq)
+    bool historyEnabled = true;
+    QString historyKeyFile;           // AES-256-GCM key: history kept encrypted in dataDir
+    int historyMaxMessages = 2000;    // per room
+    qint64 historyMaxAgeMs = qint64(24) * 3600 * 1000;
+    qint64 historyRetentionMs = 0;    // after the consultation ends; 0: deleted at once
+
     [[nodiscard]] bool tlsEnabled() const { return !tlsCertFile.isEmpty(); }
     [[nodiscard]] bool authEnabled() const { return !jwtSecret.isEmpty() || !jwtPublicKeyFile.isEmpty(); }
 };

@@ -3,13 +3,14 @@
 // for the admin console. Ids only: no names, chat, whiteboard data or SDP.
 
 #include "adminapi/AdminTypes.h"
+#include "consultation/RoomEvents.h"
 
 #include <QList>
 #include <QObject>
 
 namespace medrelay::server {
 
-class EventLog final : public QObject
+class EventLog final : public QObject, public events::RoomEventObserver
 {
     Q_OBJECT
 public:
@@ -18,6 +19,8 @@ public:
 
     void add(const QString &kind, const QString &roomId = {}, const QString &connectionId = {},
              const QString &userId = {}, const QString &detail = {});
+    // Room events, as the admin API names them.
+    void roomEvent(const events::RoomEvent &event) override;
     // Events with seq >= since, oldest first, at most `limit`.
     [[nodiscard]] adminapi::EventPage since(qint64 since, int limit = 500) const;
 

@@ -133,6 +133,13 @@ HttpResponse HttpRouter::routeAdmin(const HttpRequest &request)
         const auto result = m_admin.closeRoom(parts[2], *req, actor);
         return HttpResponse::json(result.ok ? 200 : 404, toJson(result.toJson()));
     }
+    if (parts.size() == 4 && parts[1] == u"rooms"_s && parts[3] == u"end"_s) {
+        const auto req = adminapi::CloseRoomRequest::fromJson(*body);
+        if (!req)
+            return badBody();
+        const auto result = m_admin.endConsultation(parts[2], *req, actor);
+        return HttpResponse::json(result.ok ? 200 : 404, toJson(result.toJson()));
+    }
     if (parts.size() == 4 && parts[1] == u"connections"_s && parts[3] == u"disconnect"_s) {
         const auto req = adminapi::DisconnectRequest::fromJson(*body);
         if (!req)

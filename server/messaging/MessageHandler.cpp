@@ -10,9 +10,10 @@ namespace medrelay::server {
 
 using namespace Qt::StringLiterals;
 
-MessageHandler::MessageHandler(Metrics &metrics, QObject *parent)
+MessageHandler::MessageHandler(Metrics &metrics, protocol::ValidationLimits limits, QObject *parent)
     : QObject(parent)
     , m_metrics(metrics)
+    , m_limits(limits)
 {}
 
 void MessageHandler::handle(Connection *connection, const QByteArray &utf8)
@@ -30,8 +31,8 @@ void MessageHandler::handle(Connection *connection, const QByteArray &utf8)
     // Ids and kinds only: message content never reaches the log.
     qCDebug(lcMessages) << connection->connectionId() << protocol::wireName(envelope.kind);
 
-    if (m_gate) {
-        if (auto refusal = m_gate(*connection, envelope)) {
+    for (Gate *gate : m_gates) {
+        if (auto refusal = gate->check(*connection, envelope)) {
             connection->sendError(refusal->code, refusal->message, envelope.requestId);
             return;
         }
@@ -44,7 +45,7 @@ void MessageHandler::handle(Connection *connection, const QByteArray &utf8)
                               envelope.requestId);
         return;
     }
-    dispatch(*connection, envelope);
+    dispatch(Request(*connection, envelope.kind, envelope.requestId), envelope);
 }
 
 } // namespace medrelay::server

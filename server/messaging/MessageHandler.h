@@ -1,11 +1,14 @@
 #pragma once
-// The message path's single entry: parses each frame once into an Envelope,
-// asks the gate whether the connection may send that kind, validates it into
-// the kind's typed value, and calls the handler registered for the kind.
-// Adding a kind means: its entry in the kind table, its typed struct, and a
-// registerKind() call from its handler. Nothing here changes.
+// The message path's single entry: scans each frame once into an Envelope,
+// asks each gate whether the connection may send it, validates it into the
+// kind's typed value, and calls the handler registered for the kind with a
+// Request the handler may finish later. Adding a kind means: its entry in the
+// kind table, its typed struct, and a registerKind() call from its handler.
+// Nothing here changes.
 
+#include "messaging/Gate.h"
 #include "metrics/Metrics.h"
+#include "model/Request.h"
 #include "protocol/Messages.h"
 #include "realtime/Connection.h"
 
@@ -13,6 +16,7 @@
 
 #include <array>
 #include <functional>
+#include <vector>
 
 namespace medrelay::server {
 
@@ -20,35 +24,34 @@ class MessageHandler final : public QObject
 {
     Q_OBJECT
 public:
-    explicit MessageHandler(Metrics &metrics, QObject *parent = nullptr);
+    MessageHandler(Metrics &metrics, protocol::ValidationLimits limits, QObject *parent = nullptr);
     Q_DISABLE_COPY_MOVE(MessageHandler)
 
+    // fn(const Request &, const protocol::Envelope &, const Message &)
     template<typename Message, typename Fn>
     void registerKind(protocol::MessageKind kind, Fn handler)
     {
-        m_handlers[static_cast<std::size_t>(kind)] = [handler](Connection &c, const protocol::Envelope &e) {
-            auto parsed = Message::fromJson(e.kind, e.body);
+        m_handlers[static_cast<std::size_t>(kind)] = [this, handler](const Request &r, const protocol::Envelope &e) {
+            auto parsed = Message::fromJson(e.kind, e.json, m_limits);
             if (!parsed.ok()) {
-                c.sendError(parsed.error().code, parsed.error().message, e.requestId);
+                r.error(parsed.error().code, parsed.error().message);
                 return;
             }
-            handler(c, e, parsed.value());
+            handler(r, e, parsed.value());
         };
     }
 
-    // Decides, before validation, whether a connection may send a kind at all
-    // (for example: nothing but `auth` before authenticating). Returns an
-    // error to refuse.
-    using Gate = std::function<std::optional<protocol::ProtocolError>(Connection &, const protocol::Envelope &)>;
-    void setGate(Gate gate) { m_gate = std::move(gate); }
+    // Gates run in the order they were added.
+    void addGate(Gate *gate) { m_gates.push_back(gate); }
 
 public Q_SLOTS:
     void handle(medrelay::server::Connection *connection, const QByteArray &utf8);
 
 private:
-    using Dispatch = std::function<void(Connection &, const protocol::Envelope &)>;
+    using Dispatch = std::function<void(const Request &, const protocol::Envelope &)>;
     Metrics &m_metrics;
-    Gate m_gate;
+    protocol::ValidationLimits m_limits;
+    std::vector<Gate *> m_gates;
     std::array<Dispatch, protocol::kMessageKindCount> m_handlers{};
 };
 

@@ -20,6 +20,12 @@ public:
         : m_kind(kind)
         , m_utf8(QJsonDocument(object).toJson(QJsonDocument::Compact))
     {}
+    // Already serialised JSON text (a relayed message, spliced from the
+    // sender's bytes).
+    OutboundMessage(protocol::MessageKind kind, QByteArray utf8)
+        : m_kind(kind)
+        , m_utf8(std::move(utf8))
+    {}
 
     [[nodiscard]] protocol::MessageKind kind() const { return m_kind; }
     [[nodiscard]] const QByteArray &utf8() const { return m_utf8; }

@@ -123,6 +123,7 @@ void Connection::accept(const QByteArray &utf8)
         return;
     m_missedPongs = 0; // any traffic proves the peer is alive
     const qint64 now = m_clock.elapsed();
+    m_lastMessageMs = now;
     if (!m_rate.allow(now)) {
         m_metrics.invalidIn(utf8.size());
         if (m_rate.refusedInARow() > m_limits.rateBurst) {
@@ -143,6 +144,17 @@ void Connection::accept(const QByteArray &utf8)
 
 void Connection::onDisconnected()
 {
+    if (m_socket) {
+        // Closed by us with closeWith(): not resumable. Dropped by us because
+        // the client stopped answering (terminate) or lost: resumable. Closed
+        // by the client: only if it said it was going away.
+        // A protocol violation (1002, 1007, 1008, 1009) is no network accident.
+        const int code = m_socket->closeCode();
+        const bool clientSaidBye = code == protocol::CloseCode::Normal || code == 1005;
+        const bool violation = code == 1002 || code == 1007 || code == protocol::CloseCode::PolicyViolation
+            || code == protocol::CloseCode::MessageTooBig;
+        m_resumable = m_terminated || (!m_closing && !clientSaidBye && !violation);
+    }
     // QtWebSockets closes with 1009 by itself on an oversized message; count
     // it so operators see why the client went away.
     if (!m_closing && m_socket && m_socket->closeCode() == protocol::CloseCode::MessageTooBig)

@@ -41,6 +41,9 @@ public:
     [[nodiscard]] const Identity &identity() const override { return m_identity; }
     [[nodiscard]] QString remoteAddress() const override { return m_address; }
     void send(const OutboundMessage &message) override;
+    void sendError(protocol::ErrorCode code, const QString &message, const QJsonValue &requestId = {}) override;
+    void close(int closeCode, const QString &reason) override { closeWith(closeCode, reason); }
+    QObject *lifetime() override { return this; }
 
     // Sets the identity once; later calls with another user id fail.
     bool setIdentity(const Identity &identity);
@@ -48,18 +51,24 @@ public:
     bool refreshIdentity(const Identity &identity);
 
     void sendJson(protocol::MessageKind kind, const QJsonObject &object);
-    void sendError(protocol::ErrorCode code, const QString &message, const QJsonValue &requestId = {});
 
     // Closes with a WebSocket close code; counted under `reason` when given.
     void closeWith(int closeCode, const QString &reason);
     // Drops the socket at once (for clients that no longer read).
     void terminate(Rejection reason);
     [[nodiscard]] bool isClosing() const { return m_closing; }
+    // Whether the client may come back and take its place over (resume):
+    // true when the connection was lost (network, ping timeout, slow
+    // reader); false when the client closed it itself (close code 1000 or
+    // none) or the server closed it (kicked, token expired, shutting down).
+    [[nodiscard]] bool resumable() const { return m_resumable; }
 
     // Called by the manager every ping interval: pings, or closes the
     // connection after too many unanswered pings.
     void heartbeat();
 
+    // Time since the client last sent a message (pings and pongs do not count).
+    [[nodiscard]] qint64 idleMs() const { return m_clock.elapsed() - m_lastMessageMs; }
     [[nodiscard]] QUrl requestUrl() const;
     [[nodiscard]] qint64 bytesQueued() const;
 
@@ -80,10 +89,12 @@ private:
     RateLimiter m_rate;
     QElapsedTimer m_clock;
     int m_missedPongs = 0;
+    qint64 m_lastMessageMs = 0;
     qint64 m_lastRateErrorMs = -1000000;
     bool m_closing = false;
     bool m_terminated = false;
     bool m_closedEmitted = false;
+    bool m_resumable = false;
 };
 
 } // namespace medrelay::server

@@ -241,8 +241,16 @@ void ConnectionManager::onNewConnection()
 
 void ConnectionManager::onHeartbeat()
 {
-    for (Connection *c : std::as_const(m_connections))
+    const qint64 logoffMs = qint64(m_config.idleLogoffMinutes) * 60 * 1000;
+    const auto all = m_connections.values();
+    for (Connection *c : all) {
+        // Automatic logoff (HIPAA 164.312(a)(2)(iii)): no message for too long.
+        if (logoffMs > 0 && c->idleMs() >= logoffMs) {
+            c->closeWith(protocol::CloseCode::IdleLogoff, u"idle logoff"_s);
+            continue;
+        }
         c->heartbeat();
+    }
 }
 
 void ConnectionManager::closeAll(int closeCode, const QString &reason)

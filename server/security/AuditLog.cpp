@@ -163,13 +163,17 @@ QLatin1StringView auditEventName(AuditEvent event)
     case AuditEvent::AuthFailed: return "auth_failed"_L1;
     case AuditEvent::AdminAction: return "admin_action"_L1;
     case AuditEvent::RoomClosed: return "room_closed"_L1;
+    case AuditEvent::Waiting: return "waiting"_L1;
+    case AuditEvent::Admission: return "admission"_L1;
+    case AuditEvent::RoomSettings: return "room_settings"_L1;
+    case AuditEvent::ConsultationEnded: return "consultation_ended"_L1;
     }
     return "unknown"_L1;
 }
 
 std::optional<AuditEvent> auditEventFromName(QStringView name)
 {
-    for (int i = 0; i <= int(AuditEvent::RoomClosed); ++i) {
+    for (int i = 0; i <= int(AuditEvent::Last); ++i) {
         const auto e = AuditEvent(i);
         if (name == auditEventName(e))
             return e;

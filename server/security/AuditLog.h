@@ -40,6 +40,11 @@ enum class AuditEvent : quint8 {
     AuthFailed,
     AdminAction,
     RoomClosed,
+    Waiting,           // a guest waits in a room's waiting room
+    Admission,         // a host admitted or denied a waiting guest (or it stopped waiting)
+    RoomSettings,      // a host turned the waiting room or the lock on or off
+    ConsultationEnded, // a host, an administrator or the time limit ended a consultation
+    Last = ConsultationEnded,
 };
 
 [[nodiscard]] QLatin1StringView auditEventName(AuditEvent event);

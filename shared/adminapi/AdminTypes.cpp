@@ -62,7 +62,9 @@ QJsonObject ParticipantInfo::toJson() const
             {u"role"_s, role},
             {u"address"_s, address},
             {u"joinedAt"_s, toIso(joinedAt)},
-            {u"lastActivity"_s, toIso(lastActivity)}};
+            {u"lastActivity"_s, toIso(lastActivity)},
+            {u"host"_s, host},
+            {u"state"_s, state}};
 }
 
 std::optional<ParticipantInfo> ParticipantInfo::fromJson(const QJsonObject &o)
@@ -78,6 +80,8 @@ std::optional<ParticipantInfo> ParticipantInfo::fromJson(const QJsonObject &o)
     p.address = o.value("address"_L1).toString();
     p.joinedAt = fromIso(o.value("joinedAt"_L1).toString());
     p.lastActivity = fromIso(o.value("lastActivity"_L1).toString());
+    p.host = o.value("host"_L1).toBool();
+    p.state = o.value("state"_L1).toString();
     return p;
 }
 
@@ -86,13 +90,23 @@ QJsonObject RoomInfo::toJson(bool withParticipants) const
     QJsonObject o{{u"id"_s, id},
                   {u"connectionCount"_s, connectionCount},
                   {u"appointmentId"_s, static_cast<double>(appointmentId)},
-                  {u"lastActivity"_s, toIso(lastActivity)}};
+                  {u"lastActivity"_s, toIso(lastActivity)},
+                  {u"waitingCount"_s, waitingCount},
+                  {u"waitingRoom"_s, waitingRoom},
+                  {u"locked"_s, locked},
+                  {u"hostPresent"_s, hostPresent},
+                  {u"lastSeq"_s, static_cast<double>(lastSeq)}};
     if (withParticipants) {
         o.insert(u"createdAt"_s, toIso(createdAt));
         QJsonArray list;
         for (const auto &p : participants)
             list.append(p.toJson());
         o.insert(u"participants"_s, list);
+        QJsonArray waitingList;
+        for (const auto &p : waiting)
+            waitingList.append(p.toJson());
+        o.insert(u"waiting"_s, waitingList);
+        o.insert(u"messagesByType"_s, mapToJson(messagesByType));
     }
     return o;
 }
@@ -113,6 +127,18 @@ std::optional<RoomInfo> RoomInfo::fromJson(const QJsonObject &o)
             return std::nullopt;
         r.participants.append(*p);
     }
+    r.waitingCount = o.value("waitingCount"_L1).toInt();
+    r.waitingRoom = o.value("waitingRoom"_L1).toBool();
+    r.locked = o.value("locked"_L1).toBool();
+    r.hostPresent = o.value("hostPresent"_L1).toBool();
+    r.lastSeq = toInt64(o.value("lastSeq"_L1));
+    for (const QJsonValue &v : o.value("waiting"_L1).toArray()) {
+        auto p = ParticipantInfo::fromJson(v.toObject());
+        if (!p)
+            return std::nullopt;
+        r.waiting.append(*p);
+    }
+    r.messagesByType = mapFromJson(o.value("messagesByType"_L1));
     return r;
 }
 

@@ -22,6 +22,7 @@ inline constexpr char Events[] = "/admin/events";
 inline constexpr char CloseIdleRooms[] = "/admin/rooms/close-idle";
 inline constexpr char RoomsPrefix[] = "/admin/rooms/";        // + {roomId}/close
 inline constexpr char ConnectionsPrefix[] = "/admin/connections/"; // + {id}/disconnect
+// POST /admin/rooms/{roomId}/end: ends the consultation (as a host would).
 } // namespace Path
 
 struct ParticipantInfo
@@ -31,8 +32,10 @@ struct ParticipantInfo
     QString userName;
     QString role;
     QString address;
-    QDateTime joinedAt;
+    QDateTime joinedAt;     // for a waiting guest: since when it waits
     QDateTime lastActivity;
+    bool host = false;
+    QString state;          // active, joining, away (resume grace), waiting
 
     [[nodiscard]] QJsonObject toJson() const;
     [[nodiscard]] static std::optional<ParticipantInfo> fromJson(const QJsonObject &o);
@@ -44,9 +47,17 @@ struct RoomInfo
     QString id;
     qint64 appointmentId = 0;
     int connectionCount = 0;
-    QDateTime createdAt;
+    QDateTime createdAt;    // the consultation's start
     QDateTime lastActivity;
     QList<ParticipantInfo> participants; // empty in /health
+    // Consultation state (absent from older servers: defaults).
+    int waitingCount = 0;
+    bool waitingRoom = false;
+    bool locked = false;
+    bool hostPresent = false;
+    qint64 lastSeq = 0;
+    QList<ParticipantInfo> waiting;         // guests in the waiting room; empty in /health
+    QMap<QString, qint64> messagesByType;   // relayed messages by type, never their content
 
     [[nodiscard]] QJsonObject toJson(bool withParticipants) const;
     [[nodiscard]] static std::optional<RoomInfo> fromJson(const QJsonObject &o);

@@ -31,7 +31,12 @@ namespace medrelay::protocol {
     X(ServerDraining, "server_draining", 503)                \
     X(TooManyConnections, "too_many_connections", 503)       \
     X(TokenExpired, "token_expired", 401)                    \
-    X(InternalError, "internal_error", 500)
+    X(InternalError, "internal_error", 500)                  \
+    X(HostOnly, "host_only", 403)                            \
+    X(RoomLocked, "room_locked", 423)                        \
+    X(ConsultationEnded, "consultation_ended", 410)          \
+    X(HistoryUnavailable, "history_unavailable", 503)        \
+    X(NotWaiting, "not_waiting", 404)
 
 enum class ErrorCode : quint8 {
 #define MEDRELAY_X(name, wire, status) name,
@@ -61,6 +66,8 @@ inline constexpr int TryAgainLater = 1013;
 inline constexpr int Unauthorized = 4001;
 inline constexpr int TokenExpired = 4002;
 inline constexpr int Kicked = 4003;
+// Automatic logoff after --idle-logoff-minutes without a client message.
+inline constexpr int IdleLogoff = 4004;
 } // namespace CloseCode
 
 } // namespace medrelay::protocol

@@ -38,4 +38,13 @@ std::optional<MessageKind> kindFromWire(QStringView wire)
     return std::nullopt;
 }
 
+std::optional<MessageKind> kindFromWire(QLatin1StringView wire)
+{
+    for (std::size_t i = 0; i < kKinds.size(); ++i) {
+        if (wire == kKinds[i].wire)
+            return static_cast<MessageKind>(i);
+    }
+    return std::nullopt;
+}
+
 } // namespace medrelay::protocol

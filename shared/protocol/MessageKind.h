@@ -23,7 +23,25 @@ namespace medrelay::protocol {
     X(RoomState, "room_state", ServerToClient)                              \
     X(RoomClosed, "room_closed", ServerToClient)                            \
     X(AuthOk, "auth_ok", ServerToClient)                                    \
-    X(Error, "error", ServerToClient)
+    X(Error, "error", ServerToClient)                                       \
+    X(WhiteboardClear, "whiteboard_clear", ClientToServer)                  \
+    X(RoomSettings, "room_settings", ClientToServer)                        \
+    X(Admit, "admit", ClientToServer)                                       \
+    X(Deny, "deny", ClientToServer)                                         \
+    X(RemoveParticipant, "remove_participant", ClientToServer)              \
+    X(EndConsultation, "end_consultation", ClientToServer)                  \
+    X(Ack, "ack", ServerToClient)                                           \
+    X(ResumeGap, "resume_gap", ServerToClient)                              \
+    X(Waiting, "waiting", ServerToClient)                                   \
+    X(AdmissionRequest, "admission_request", ServerToClient)                \
+    X(AdmissionResolved, "admission_resolved", ServerToClient)              \
+    X(Admitted, "admitted", ServerToClient)                                 \
+    X(Denied, "denied", ServerToClient)                                     \
+    X(Removed, "removed", ServerToClient)                                   \
+    X(Left, "left", ServerToClient)                                         \
+    X(RoomSettingsChanged, "room_settings_changed", ServerToClient)         \
+    X(ConsultationEnded, "consultation_ended", ServerToClient)              \
+    X(ConsultationWarning, "consultation_warning", ServerToClient)
 
 enum class MessageKind : quint8 {
 #define MEDRELAY_X(name, wire, dir) name,
@@ -42,5 +60,6 @@ inline constexpr int kMessageKindCount = 0
 [[nodiscard]] QLatin1StringView wireName(MessageKind kind);
 [[nodiscard]] Direction direction(MessageKind kind);
 [[nodiscard]] std::optional<MessageKind> kindFromWire(QStringView wire);
+[[nodiscard]] std::optional<MessageKind> kindFromWire(QLatin1StringView wire);
 
 } // namespace medrelay::protocol

@@ -1,45 +1,48 @@
 #include "protocol/MessageParser.h"
 
-#include <QJsonDocument>
-#include <QJsonParseError>
-
 namespace medrelay::protocol {
 
 using namespace Qt::StringLiterals;
 
 Result<Envelope> parseEnvelope(const QByteArray &utf8)
 {
-    QJsonParseError err{};
-    const QJsonDocument doc = QJsonDocument::fromJson(utf8, &err);
-    if (err.error != QJsonParseError::NoError)
-        return ProtocolError{ErrorCode::InvalidJson,
-                             u"malformed JSON at offset %1: %2"_s.arg(err.offset).arg(err.errorString())};
-    if (!doc.isObject())
-        return ProtocolError{ErrorCode::InvalidMessage, u"a message must be a JSON object"_s};
-
     Envelope env;
-    env.body = doc.object();
-    const QJsonValue rid = env.body.value("requestId"_L1);
-    if (rid.isString() ? rid.toString().size() <= kMaxIdLength : rid.isDouble())
-        env.requestId = rid;
+    if (auto err = JsonObjectView::scan(utf8, env.json)) {
+        if (err->notAnObject)
+            return ProtocolError{ErrorCode::InvalidMessage, err->message};
+        return ProtocolError{ErrorCode::InvalidJson, u"malformed JSON at offset %1: %2"_s.arg(err->offset).arg(err->message)};
+    }
+    const JsonObjectView &o = env.json;
 
-    const QJsonValue type = env.body.value("type"_L1);
-    if (type.isUndefined() || type.isNull())
+    if (const JsonMember *rid = o.find("requestId"_L1)) {
+        if (rid->type == JsonType::String && o.stringLength(*rid) <= kMaxIdLength)
+            env.requestId = o.string(*rid);
+        else if (rid->type == JsonType::Number)
+            env.requestId = o.number(*rid);
+    }
+
+    const JsonMember *type = o.find("type"_L1);
+    if (!type || type->type == JsonType::Null)
         return ProtocolError{ErrorCode::MissingField, u"missing required field 'type'"_s, env.requestId};
-    if (!type.isString())
+    if (type->type != JsonType::String)
         return ProtocolError{ErrorCode::InvalidField, u"field 'type' must be a string"_s, env.requestId};
-    const auto kind = kindFromWire(type.toString());
+    // The kind names are ASCII without escapes: compare the raw bytes.
+    const QByteArrayView name = o.rawValue(*type).sliced(1, type->valueEnd - type->valueBegin - 2);
+    const auto kind = type->valueEscaped ? kindFromWire(o.string(*type))
+                                         : kindFromWire(QLatin1StringView(name.data(), name.size()));
     if (!kind || direction(*kind) != Direction::ClientToServer) {
         // Only printable ASCII of the unknown name is echoed back.
-        QString shown = type.toString().left(64);
+        QString shown = o.string(*type).left(64);
         for (QChar &c : shown) {
             if (c.unicode() < 0x20 || c.unicode() > 0x7e)
                 c = u'?';
         }
-        return ProtocolError{ErrorCode::UnknownType, u"unknown message type '%1'"_s.arg(shown),
-                             env.requestId};
+        return ProtocolError{ErrorCode::UnknownType, u"unknown message type '%1'"_s.arg(shown), env.requestId};
     }
     env.kind = *kind;
+    if (const JsonMember *room = o.find("roomId"_L1); room && room->type == JsonType::String
+        && o.stringLength(*room) <= kMaxIdLength)
+        env.roomId = o.string(*room);
     return env;
 }
 

@@ -1,10 +1,12 @@
 #pragma once
 // Typed client messages. Each is validated once, at the edge, by its
-// fromJson(); inside the server only these values travel. A message keeps the
-// sender's original JSON object (`body`) because relayed messages must carry
-// every field the sender wrote, apart from the fields the server owns.
+// fromJson() from the scanned message; inside the server only these values
+// travel. The Envelope keeps the sender's bytes (and the index of their
+// top-level fields), because a relayed message carries everything the sender
+// wrote, byte for byte, apart from the fields the server owns.
 
 #include "protocol/ErrorCode.h"
+#include "protocol/JsonScanner.h"
 #include "protocol/MessageKind.h"
 
 #include <QJsonObject>
@@ -19,7 +21,17 @@ namespace medrelay::protocol {
 // Upper bounds on client-supplied identifiers and text.
 inline constexpr qsizetype kMaxIdLength = 128;
 inline constexpr qsizetype kMaxNameLength = 128;
-inline constexpr qsizetype kMaxChatLength = 16 * 1024;
+inline constexpr qsizetype kMaxRoleLength = 32;
+inline constexpr qsizetype kMaxClientMessageIdLength = 64;
+inline constexpr qsizetype kMaxTokenLength = 8192;
+
+// Limits that depend on the server's configuration.
+struct ValidationLimits
+{
+    // Longest chat text in UTF-16 code units. The default lets any chat that
+    // fits in the largest allowed message through, as the original did.
+    qsizetype maxChatLength = 64 * 1024;
+};
 
 struct ProtocolError
 {
@@ -52,14 +64,20 @@ private:
 // type they sent.
 [[nodiscard]] QJsonValue userIdToJson(const QString &userId);
 [[nodiscard]] std::optional<QString> userIdFromJson(const QJsonValue &value);
+// The same, appended to a JSON text being built.
+void appendUserId(QByteArray &out, const QString &userId);
 
-// What every client message has: its kind, the sender's JSON, and the
-// optional requestId echoed back in replies and errors.
+// What every client message has: its kind, the sender's JSON (validated,
+// with its top-level fields indexed), and the optional requestId echoed back
+// in replies and errors.
 struct Envelope
 {
     MessageKind kind = MessageKind::Error;
-    QJsonObject body;
+    JsonObjectView json;
     QJsonValue requestId;
+    // The roomId field when it is a string, else empty (gates use it before
+    // the kind's own validation).
+    QString roomId;
 };
 
 struct JoinRoom
@@ -69,35 +87,76 @@ struct JoinRoom
     std::optional<QString> userId;   // claimed; ignored when identities come from tokens
     std::optional<QString> userName; // claimed; ignored when identities come from tokens
     QString role;                    // claimed role, informational when unauthenticated
-    [[nodiscard]] static Result<JoinRoom> fromJson(MessageKind kind, const QJsonObject &o);
+    std::optional<qint64> lastSeq;   // resume: replay stored messages after this seq
+    [[nodiscard]] static Result<JoinRoom> fromJson(MessageKind kind, const JsonObjectView &o,
+                                                   const ValidationLimits &limits = {});
 };
 
 struct LeaveRoom
 {
     QString roomId;
     std::optional<qint64> appointmentId;
-    [[nodiscard]] static Result<LeaveRoom> fromJson(MessageKind kind, const QJsonObject &o);
+    [[nodiscard]] static Result<LeaveRoom> fromJson(MessageKind kind, const JsonObjectView &o,
+                                                    const ValidationLimits &limits = {});
 };
 
-// Relayed room traffic: WebRTC signalling, chat and whiteboard. The kind says
-// which payload field is required; `to` optionally narrows delivery to one
-// participant (user id or connection id).
+// Relayed room traffic: WebRTC signalling (offer, answer, ICE candidate),
+// chat, whiteboard updates and whiteboard clears. The kind says which payload
+// field is required; `to` optionally narrows signalling to one participant
+// (connection id or user id); chat and whiteboard may carry a
+// clientMessageId so a retry is recognised.
 struct RoomMessage
 {
     QString roomId;
     std::optional<qint64> appointmentId;
     std::optional<QString> to;
-    [[nodiscard]] static Result<RoomMessage> fromJson(MessageKind kind, const QJsonObject &o);
-    // The payload field a kind must carry ("offer", "message", "data", ...).
+    std::optional<QString> clientMessageId;
+    [[nodiscard]] static Result<RoomMessage> fromJson(MessageKind kind, const JsonObjectView &o,
+                                                      const ValidationLimits &limits = {});
+    // The payload field a kind must carry ("offer", "message", "data", ...);
+    // empty when it needs none.
     [[nodiscard]] static QLatin1StringView payloadField(MessageKind kind);
     [[nodiscard]] static bool supportsTarget(MessageKind kind);
+    // Chat, whiteboard update and clear: numbered, stored and acknowledged.
+    [[nodiscard]] static bool isStored(MessageKind kind);
 };
 
 struct AuthMessage
 {
     QString token;
-    [[nodiscard]] static Result<AuthMessage> fromJson(MessageKind kind, const QJsonObject &o);
+    [[nodiscard]] static Result<AuthMessage> fromJson(MessageKind kind, const JsonObjectView &o,
+                                                      const ValidationLimits &limits = {});
 };
+
+// room_settings: a host turns the waiting room or the lock on or off.
+struct RoomSettings
+{
+    QString roomId;
+    std::optional<bool> waitingRoom;
+    std::optional<bool> locked;
+    [[nodiscard]] static Result<RoomSettings> fromJson(MessageKind kind, const JsonObjectView &o,
+                                                       const ValidationLimits &limits = {});
+};
+
+// admit, deny and remove_participant: a host acts on one connection.
+struct ParticipantAction
+{
+    QString roomId;
+    QString connectionId;
+    [[nodiscard]] static Result<ParticipantAction> fromJson(MessageKind kind, const JsonObjectView &o,
+                                                            const ValidationLimits &limits = {});
+};
+
+struct EndConsultation
+{
+    QString roomId;
+    [[nodiscard]] static Result<EndConsultation> fromJson(MessageKind kind, const JsonObjectView &o,
+                                                          const ValidationLimits &limits = {});
+};
+
+// Room ids, connection ids and string user ids: 1-128 characters of
+// [A-Za-z0-9_.:@-].
+[[nodiscard]] bool isValidId(QStringView s);
 
 // Server-to-client messages.
 [[nodiscard]] QJsonObject makeError(ErrorCode code, const QString &message,

@@ -378,10 +378,10 @@ test('chat messages reach the others with the sender\'s fields, not the sender',
         userId: DOCTOR.userId,
         userName: DOCTOR.userName,
         timestamp: Date.now(),
-        clientMessageId: 'msg-1',
+        localId: 'msg-1', // a field of the client's own: it travels unchanged
     });
     for (const [c, from] of [[patient, marks[1]], [nurse, marks[2]]]) {
-        const m = await c.waitFor((x) => x.type === 'telemedicine_chat_message' && x.clientMessageId === 'msg-1',
+        const m = await c.waitFor((x) => x.type === 'telemedicine_chat_message' && x.localId === 'msg-1',
             `${c.name} chat`, from);
         assert.equal(m.message, text);
         assert.equal(m.roomId, ROOM);

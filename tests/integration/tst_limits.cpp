@@ -111,6 +111,7 @@ void TestLimits::slowReaderIsClosed()
     TestServer server([](ServerConfig &c) {
         c.rateLimitPerSecond = 0;
         c.sendQueueLimitBytes = 256 * 1024;
+        c.resumeGraceMs = 200; // a dropped reader keeps its place this long
     });
     QVERIFY(server.started());
     auto slow = rawWebSocket(server.port());
@@ -138,6 +139,7 @@ void TestLimits::slowReaderIsClosed()
         }
     }
     QTRY_COMPARE(server.app().metrics().rejections(Rejection::SlowConsumer), 1);
+    // Kept for the resume grace, then gone.
     QTRY_COMPARE(server.app().rooms().find(u"r"_s)->size(), 2);
     // The others were not held back: the reader keeps receiving.
     sender.send(whiteboard(u"r"_s, u"last"_s));
@@ -223,7 +225,10 @@ void TestLimits::forwardedForFromTrustedProxiesOnly()
 
 void TestLimits::unansweredPingsClose()
 {
-    TestServer server([](ServerConfig &c) { c.pingIntervalMs = 150; });
+    TestServer server([](ServerConfig &c) {
+        c.pingIntervalMs = 150;
+        c.resumeGraceMs = 200; // a lost connection keeps its place this long
+    });
     QVERIFY(server.started());
     auto silent = rawWebSocket(server.port());
     QVERIFY(silent);
@@ -233,7 +238,10 @@ void TestLimits::unansweredPingsClose()
     alive.join(u"r"_s, 1, 2, u"Alive"_s);
     silent->setReadBufferSize(1); // never reads, so never answers a ping
     QTRY_COMPARE_WITH_TIMEOUT(server.app().metrics().rejections(Rejection::PingTimeout), 1, 3000);
-    QVERIFY(alive.waitFor(u"telemedicine_user_left"_s));
+    // Its place is kept for the resume grace, then the others are told.
+    const auto left = alive.waitFor(u"telemedicine_user_left"_s);
+    QVERIFY(left);
+    QCOMPARE(left->value("reason"_L1).toString(), u"timeout"_s);
     QTest::qWait(600); // several more ping rounds: the answering client stays
     QVERIFY(alive.isConnected());
     QCOMPARE(server.app().connections().count(), 1);
@@ -247,11 +255,14 @@ void TestLimits::idleRoomsAreSwept()
     });
     QVERIFY(server.started());
     QSignalSpy swept(&server.app().idleSweeper(), &IdleSweeper::swept);
-    TestClient quiet, active;
+    TestClient quiet, active, listener;
     QVERIFY(quiet.open(server.wsUrl()));
     QVERIFY(active.open(server.wsUrl()));
+    QVERIFY(listener.open(server.wsUrl()));
     quiet.join(u"quiet"_s, 1, 1, u"Q"_s);
     active.join(u"active"_s, 2, 2, u"A"_s);
+    // Only traffic that reaches somebody keeps a room active.
+    listener.join(u"active"_s, 2, 3, u"L"_s);
     for (int i = 0; i < 10; ++i) {
         active.send(whiteboard(u"active"_s, u"tick"_s));
         QTest::qWait(80);

@@ -4,10 +4,10 @@
 
 #include "admin/AdminService.h"
 #include "app/ServerApp.h"
-#include "messaging/IdleSweeper.h"
+#include "consultation/IdleSweeper.h"
 #include "metrics/Metrics.h"
 #include "realtime/ConnectionManager.h"
-#include "rooms/RoomRegistry.h"
+#include "consultation/RoomService.h"
 #include "config/ServerConfig.h"
 
 #include <QUrl>

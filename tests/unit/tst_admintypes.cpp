@@ -26,8 +26,21 @@ void TestAdminTypes::statsRoundTrip()
     s.timestamp = QDateTime::fromMSecsSinceEpoch(1700000000123, Qt::UTC);
     s.uptimeSeconds = 12.5;
     s.connections = 3;
-    RoomInfo r{u"room"_s, 9, 2, s.timestamp, s.timestamp, {}};
-    r.participants.append({u"c1"_s, u"7"_s, u"N"_s, u"patient"_s, u"127.0.0.1"_s, s.timestamp, s.timestamp});
+    RoomInfo r;
+    r.id = u"room"_s;
+    r.appointmentId = 9;
+    r.connectionCount = 2;
+    r.createdAt = s.timestamp;
+    r.lastActivity = s.timestamp;
+    r.waitingCount = 1;
+    r.waitingRoom = true;
+    r.hostPresent = true;
+    r.lastSeq = 42;
+    r.participants.append({u"c1"_s, u"7"_s, u"N"_s, u"patient"_s, u"127.0.0.1"_s, s.timestamp, s.timestamp, false,
+                           u"active"_s});
+    r.waiting.append({u"c2"_s, u"8"_s, u"W"_s, u"patient"_s, u"127.0.0.1"_s, s.timestamp, s.timestamp, false,
+                      u"waiting"_s});
+    r.messagesByType = {{u"telemedicine_chat_message"_s, 3}};
     s.rooms = {r};
     s.messagesByType = {{u"telemedicine_offer"_s, 4}};
     s.errorsByReason = {{u"invalid_json"_s, 1}};

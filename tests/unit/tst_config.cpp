@@ -58,7 +58,7 @@ void TestConfig::defaultsByMode()
     QCOMPARE(dev.maxConnectionsPerAddress, 0);
     QCOMPARE(dev.idleRoomTimeoutMs, 600000);
     const QStringList prodArgs{u"--env"_s, u"production"_s, u"--jwt-secret"_s, QString(32, u's'),
-                               u"--admin-token"_s, u"admin-token-0123456789"_s};
+                               u"--admin-token"_s, u"admin-token-0123456789"_s, u"--history"_s, u"off"_s};
     const ServerConfig prod = ok(load(prodArgs));
     QCOMPARE(prod.host, u"0.0.0.0"_s);
     QCOMPARE(prod.pingIntervalMs, 30000);
@@ -69,7 +69,8 @@ void TestConfig::defaultsByMode()
 void TestConfig::modeSources()
 {
     const QList<QPair<QString, QString>> keys{{u"MEDRELAY_INSECURE_NO_AUTH"_s, u"1"_s},
-                                              {u"MEDRELAY_ADMIN_TOKEN"_s, u"admin-token-0123456789"_s}};
+                                              {u"MEDRELAY_ADMIN_TOKEN"_s, u"admin-token-0123456789"_s},
+                                              {u"MEDRELAY_HISTORY"_s, u"off"_s}};
     QCOMPARE(ok(load({}, keys + QList<QPair<QString, QString>>{{u"NODE_ENV"_s, u"production"_s}})).mode,
              Mode::Production);
     QCOMPARE(ok(load({}, keys + QList<QPair<QString, QString>>{{u"MEDRELAY_ENV"_s, u"production"_s},
@@ -84,7 +85,7 @@ void TestConfig::precedence()
     QTemporaryFile ini;
     QVERIFY(ini.open());
     ini.write("env=production\nport=7001\nhost=127.0.0.1\nrate-limit=50\nidle-room-timeout=120\n"
-              "insecure-no-auth=true\nadmin-token=admin-token-0123456789\n");
+              "insecure-no-auth=true\nadmin-token=admin-token-0123456789\nhistory=off\n");
     ini.close();
     const QString file = ini.fileName();
 
@@ -127,6 +128,13 @@ void TestConfig::errorsNameTheSetting()
     QVERIFY(error(load({u"--admin-token"_s, u"short"_s})).startsWith(u"--admin-token"_s));
     QVERIFY(error(load({u"--tls-cert"_s, u"/nonexistent.pem"_s})).startsWith(u"--tls-cert"_s));
     QVERIFY(error(load({u"--ping-interval"_s, u"0"_s})).startsWith(u"--ping-interval"_s));
+    // Production keeps history only encrypted.
+    QVERIFY(error(load({u"--env"_s, u"production"_s, u"--insecure-no-auth"_s, u"--admin-token"_s,
+                        u"admin-token-0123456789"_s}))
+                .contains(u"--history-key-file"_s));
+    QVERIFY(error(load({u"--appointment-room-pattern"_s, u"appointment_{id}_{id}"_s}))
+                .startsWith(u"--appointment-room-pattern"_s));
+    QVERIFY(error(load({u"--waiting-room"_s, u"maybe"_s})).startsWith(u"--waiting-room"_s));
     QVERIFY(error(load({u"--max-message-size"_s, u"10"_s})).startsWith(u"--max-message-size"_s));
     QVERIFY(error(load({u"--trusted-proxies"_s, u"10.0.0.1,nonsense"_s})).contains(u"nonsense"_s));
     QCOMPARE(ok(load({u"--trusted-proxies"_s, u"10.0.0.0/8, ::1"_s})).trustedProxies,

@@ -1,8 +1,8 @@
-#include "messaging/IdleSweeper.h"
+#include "consultation/IdleSweeper.h"
 
-#include "messaging/MembershipHandler.h"
-#include "rooms/RoomRegistry.h"
+#include "consultation/RoomService.h"
 
+#include <QDateTime>
 #include <QLoggingCategory>
 
 // Its own category, shown at info level in production too: operators want to
@@ -13,11 +13,9 @@ namespace medrelay::server {
 
 using namespace Qt::StringLiterals;
 
-IdleSweeper::IdleSweeper(RoomRegistry &rooms, MembershipHandler &membership, int idleTimeoutMs, int intervalMs,
-                         QObject *parent)
+IdleSweeper::IdleSweeper(RoomService &rooms, int idleTimeoutMs, int intervalMs, QObject *parent)
     : QObject(parent)
     , m_rooms(rooms)
-    , m_membership(membership)
     , m_idleTimeoutMs(idleTimeoutMs)
 {
     m_timer.setInterval(intervalMs);
@@ -27,8 +25,8 @@ IdleSweeper::IdleSweeper(RoomRegistry &rooms, MembershipHandler &membership, int
 
 int IdleSweeper::sweep()
 {
-    const QDateTime cutoff = QDateTime::currentDateTimeUtc().addMSecs(-m_idleTimeoutMs);
-    const auto closed = m_membership.closeRoomsIdleSince(cutoff, u"idle"_s);
+    const qint64 cutoff = QDateTime::currentMSecsSinceEpoch() - m_idleTimeoutMs;
+    const auto closed = m_rooms.closeRoomsIdleSince(cutoff, u"idle"_s);
     const int count = static_cast<int>(closed.rooms.size());
     if (count > 0)
         qCInfo(lcSweep) << "idle sweep closed" << count << "room(s); rooms left:" << m_rooms.count();

@@ -1,6 +1,6 @@
-#include "rooms/Fanout.h"
+#include "consultation/Fanout.h"
 
-#include "rooms/Room.h"
+#include "consultation/Room.h"
 
 namespace medrelay::server {
 

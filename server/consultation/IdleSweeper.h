@@ -1,22 +1,20 @@
 #pragma once
 // Periodically closes rooms with no activity for the configured time, so a
-// forgotten consultation does not hold memory forever. Each sweep that closes
-// rooms is logged.
+// forgotten consultation does not hold memory forever. Only traffic that
+// reaches somebody counts as activity. Each sweep that closes rooms is logged.
 
 #include <QObject>
 #include <QTimer>
 
 namespace medrelay::server {
 
-class MembershipHandler;
-class RoomRegistry;
+class RoomService;
 
 class IdleSweeper final : public QObject
 {
     Q_OBJECT
 public:
-    IdleSweeper(RoomRegistry &rooms, MembershipHandler &membership, int idleTimeoutMs, int intervalMs,
-                QObject *parent = nullptr);
+    IdleSweeper(RoomService &rooms, int idleTimeoutMs, int intervalMs, QObject *parent = nullptr);
     Q_DISABLE_COPY_MOVE(IdleSweeper)
 
     // Closes idle rooms now; returns how many.
@@ -26,8 +24,7 @@ Q_SIGNALS:
     void swept(int closedRooms);
 
 private:
-    RoomRegistry &m_rooms;
-    MembershipHandler &m_membership;
+    RoomService &m_rooms;
     int m_idleTimeoutMs = 0;
     QTimer m_timer;
 };

@@ -151,6 +151,8 @@ std::optional<JsonScanError> Scanner::string(bool &escaped)
 
 std::optional<JsonScanError> Scanner::number()
 {
+    const qsizetype start = m_p;
+    bool exponent = false;
     if (m_p < m_n && m_s[m_p] == '-')
         ++m_p;
     if (m_p >= m_n || !isDigit(m_s[m_p]))
@@ -169,6 +171,7 @@ std::optional<JsonScanError> Scanner::number()
             ++m_p;
     }
     if (m_p < m_n && (m_s[m_p] == 'e' || m_s[m_p] == 'E')) {
+        exponent = true;
         ++m_p;
         if (m_p < m_n && (m_s[m_p] == '+' || m_s[m_p] == '-'))
             ++m_p;
@@ -176,6 +179,13 @@ std::optional<JsonScanError> Scanner::number()
             return fail(u"invalid number"_s);
         while (m_p < m_n && isDigit(m_s[m_p]))
             ++m_p;
+    }
+    // Beyond a double's range (either way) no client reads it as written.
+    if (exponent || m_p - start > 300) {
+        double value = 0;
+        const auto result = std::from_chars(m_s + start, m_s + m_p, value);
+        if (result.ec == std::errc::result_out_of_range)
+            return JsonScanError{start, u"number out of range"_s};
     }
     return std::nullopt;
 }

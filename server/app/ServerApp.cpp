@@ -39,7 +39,7 @@ RoomConfig roomConfig(const ServerConfig &c)
     r.maxReplay = c.historyMaxMessages;
     r.endedRefusalMs = c.endedRoomRefusalMs;
     r.historyRetentionMs = c.historyRetentionMs;
-    r.maxConsultationMs = qint64(c.maxConsultationMinutes) * 60 * 1000;
+    r.maxConsultationMs = c.maxConsultationMs;
     r.heldBytesLimit = c.sendQueueLimitBytes;
     return r;
 }

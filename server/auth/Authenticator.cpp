@@ -54,6 +54,7 @@ QString Authenticator::initialise()
     tc.issuer = m_config.jwtIssuer;
     tc.audience = m_config.jwtAudience;
     tc.leewaySeconds = m_config.jwtLeewaySeconds;
+    tc.extraRoles = m_config.hostRoles;
     auto created = security::TokenVerifier::create(tc);
     if (!created.verifier)
         return created.error;

@@ -82,6 +82,18 @@ Apply secondsSetting(int ServerConfig::*field, double lo, double hi)
     return [=](ServerConfig &c, const QString &v) { return secondsToMs(v, lo, hi, c.*field); };
 }
 
+// Whole minutes, kept in milliseconds.
+Apply minutesSetting(qint64 ServerConfig::*field, qint64 maxMinutes)
+{
+    return [=](ServerConfig &c, const QString &v) -> std::optional<QString> {
+        qint64 n = 0;
+        if (auto e = intIn(v, 0, maxMinutes, n))
+            return e;
+        c.*field = n * 60 * 1000;
+        return std::nullopt;
+    };
+}
+
 Apply stringSetting(QString ServerConfig::*field, qsizetype maxLen = 4096)
 {
     return [=](ServerConfig &c, const QString &v) -> std::optional<QString> {
@@ -288,11 +300,11 @@ const QList<Setting> &settings()
         {u"max-consultation-minutes"_s, u"MEDRELAY_MAX_CONSULTATION_MINUTES"_s, u"N"_s,
          u"Ends a consultation this long after it started, with a consultation_warning five minutes before "
          "(0 = no limit). Default 0."_s,
-         intSetting(&ServerConfig::maxConsultationMinutes, 0, 7 * 24 * 60)},
+         minutesSetting(&ServerConfig::maxConsultationMs, 7 * 24 * 60)},
         {u"idle-logoff-minutes"_s, u"MEDRELAY_IDLE_LOGOFF_MINUTES"_s, u"N"_s,
          u"Closes a connection that sent no message for this long, with close code 4004 (automatic logoff; "
          "0 = off). Default 0."_s,
-         intSetting(&ServerConfig::idleLogoffMinutes, 0, 24 * 60)},
+         minutesSetting(&ServerConfig::idleLogoffMs, 24 * 60)},
         {u"ended-room-refusal"_s, u"MEDRELAY_ENDED_ROOM_REFUSAL"_s, u"SECONDS"_s,
          u"After a consultation ends, joins to its room id are refused with consultation_ended this long. "
          "Default 86400."_s,

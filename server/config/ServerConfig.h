@@ -76,8 +76,8 @@ struct ServerConfig
     int resumeGraceMs = 15000;        // 0: leaves are announced at once
     int recentChat = 50;              // chat messages in a late joiner's room_state
     qint64 maxChatLength = 0;         // 0: whatever fits in --max-message-size
-    int maxConsultationMinutes = 0;   // 0: no limit
-    int idleLogoffMinutes = 0;        // 0: off
+    qint64 maxConsultationMs = 0;     // 0: no limit (--max-consultation-minutes)
+    qint64 idleLogoffMs = 0;          // 0: off (--idle-logoff-minutes)
     qint64 endedRoomRefusalMs = qint64(24) * 3600 * 1000;
 
     // History (chat and whiteboard, numbered with seq)

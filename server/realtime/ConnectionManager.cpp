@@ -241,7 +241,7 @@ void ConnectionManager::onNewConnection()
 
 void ConnectionManager::onHeartbeat()
 {
-    const qint64 logoffMs = qint64(m_config.idleLogoffMinutes) * 60 * 1000;
+    const qint64 logoffMs = m_config.idleLogoffMs;
     const auto all = m_connections.values();
     for (Connection *c : all) {
         // Automatic logoff (HIPAA 164.312(a)(2)(iii)): no message for too long.

@@ -16,9 +16,12 @@ QtClientSocket::QtClientSocket(QWebSocket *socket, qint64 maxMessageBytes, QObje
             [this](const QString &text) { Q_EMIT messageReceived(text.toUtf8()); });
     connect(socket, &QWebSocket::binaryMessageReceived, this, &ClientSocket::messageReceived);
     connect(socket, &QWebSocket::pong, this, &ClientSocket::pongReceived);
+    // QWebSocket reports 1000 when the connection ended without any close
+    // frame; a socket error before the end tells a lost connection apart.
+    connect(socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this, [this] { m_lost = true; });
     connect(socket, &QWebSocket::disconnected, this, [this] {
         if (m_closeCode == 0 && m_socket)
-            m_closeCode = m_socket->closeCode();
+            m_closeCode = m_lost ? 1006 : m_socket->closeCode();
         Q_EMIT disconnected();
     }, Qt::QueuedConnection);
 }

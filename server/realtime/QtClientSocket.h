@@ -32,6 +32,7 @@ public:
 private:
     QPointer<QWebSocket> m_socket;
     int m_closeCode = 0;
+    bool m_lost = false; // the connection failed before it was closed
 };
 
 } // namespace medrelay::server

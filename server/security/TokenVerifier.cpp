@@ -84,9 +84,10 @@ std::optional<qint64> numericDate(const QJsonValue &v)
     return static_cast<qint64>(std::floor(d));
 }
 
-bool isKnownRole(const QString &role)
+bool isBuiltInRole(const QString &role)
 {
-    return role == "clinician"_L1 || role == "patient"_L1 || role == "observer"_L1 || role == "admin"_L1;
+    return role == "clinician"_L1 || role == "doctor"_L1 || role == "nurse"_L1 || role == "patient"_L1
+        || role == "caregiver"_L1 || role == "observer"_L1 || role == "admin"_L1;
 }
 
 bool isValidId(const QString &s)
@@ -153,6 +154,7 @@ TokenVerifier::Created TokenVerifier::create(const TokenConfig &config)
     v->m_issuer = config.issuer;
     v->m_audience = config.audience;
     v->m_leewaySeconds = config.leewaySeconds;
+    v->m_extraRoles = config.extraRoles;
 
     if (!config.publicKeyFile.isEmpty()) {
         QFile file(config.publicKeyFile);
@@ -355,7 +357,7 @@ TokenResult TokenVerifier::verifyAt(QByteArrayView token, const QDateTime &now) 
     const QJsonValue role = claims->value("role"_L1);
     if (role.isUndefined() || role.isNull())
         return TokenError::MissingClaim;
-    if (!role.isString() || !isKnownRole(role.toString()))
+    if (!role.isString() || !(isBuiltInRole(role.toString()) || m_extraRoles.contains(role.toString())))
         return TokenError::InvalidClaim;
     id.role = role.toString();
 

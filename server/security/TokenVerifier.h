@@ -29,6 +29,10 @@ struct TokenConfig
     QString issuer;          // required "iss" when not empty
     QString audience;        // required in "aud" (string or array) when not empty
     int leewaySeconds = 30;  // clock skew allowed on exp and nbf
+    // Roles accepted in the `role` claim besides the built-in ones (patient,
+    // caregiver, observer, clinician, doctor, nurse, admin): for example a
+    // clinic's own host roles.
+    QStringList extraRoles;
 };
 
 enum class TokenError : quint8 {
@@ -111,6 +115,7 @@ private:
     QString m_issuer;
     QString m_audience;
     qint64 m_leewaySeconds = 30;
+    QStringList m_extraRoles;
 };
 
 // Whether the identity may join this room for this appointment: the room id is

@@ -15,6 +15,8 @@
 #endif
 
 #ifdef MEDRELAY_HAVE_SYSTEMD
+// The record's own source location, not this file's, is the one to keep.
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 #endif

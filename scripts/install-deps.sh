@@ -15,10 +15,17 @@ packages=(
     # Qt 6 (LGPL modules only) and the libraries the server links
     qt6-base-dev qt6-websockets-dev libqt6sql6-sqlite libgl-dev
     libhiredis-dev libjwt-dev libhttp-parser-dev libssl-dev openssl
+    # systemd integration: sd_notify (Type=notify, watchdog) and the journal
+    libsystemd-dev
     # Tests: sanitizers and fuzzers (clang), offscreen console, services
     clang libclang-rt-14-dev llvm redis-server xvfb xauth fonts-dejavu-core
     # Benchmarks: plots, process statistics
     gnuplot-nox procps
+    # Packages and their test: cpack's DEB generator (dpkg-shlibdeps, file),
+    # installing and running the .deb (adduser, curl), the unit
+    # (systemd-analyze, the system's units), the desktop entry, the nginx
+    # example in front of medrelay, the Windows installer script (makensis)
+    dpkg-dev file adduser curl systemd desktop-file-utils nginx-light nsis
 )
 
 $SUDO apt-get update

@@ -192,6 +192,7 @@ void ServerApp::beginDrain()
                      << "ms";
     m_admin->setDraining(true);
     m_connections->setDraining(true);
+    Q_EMIT drainStarted();
     m_connections->closeAll(protocol::CloseCode::GoingAway, u"server shutting down"_s);
     m_drainTimer.start(m_config.drainTimeoutMs);
     QMetaObject::invokeMethod(this, &ServerApp::checkDrained, Qt::QueuedConnection);

@@ -60,10 +60,13 @@ public:
     [[nodiscard]] AdminService &admin() const { return *m_admin; }
     [[nodiscard]] IdleSweeper &idleSweeper() const { return *m_sweeper; }
     [[nodiscard]] Authenticator &authenticator() const { return *m_auth; }
+    [[nodiscard]] EventLog &events() const { return *m_events; }
     // Null when no data directory is configured.
     [[nodiscard]] AuditRecorder *audit() const { return m_audit; }
 
 Q_SIGNALS:
+    // beginDrain() took effect (once): for service managers (STOPPING=1).
+    void drainStarted();
     void finished(int exitCode);
 
 private:

@@ -259,6 +259,23 @@ const QList<Setting> &settings()
              c.trustedProxies = entries;
              return std::nullopt;
          }},
+        {u"log-format"_s, u"MEDRELAY_LOG_FORMAT"_s, u"FORMAT"_s,
+         u"Where logs go: auto (the journal with fields when run by systemd, else text on stderr), text, json "
+         "(one JSON object per line on stderr) or journal. Default auto."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             static const QList<QPair<QString, LogFormat>> names = {{u"auto"_s, LogFormat::Auto},
+                                                                    {u"text"_s, LogFormat::Text},
+                                                                    {u"json"_s, LogFormat::Json},
+                                                                    {u"journal"_s, LogFormat::Journal}};
+             const QString f = v.trimmed().toLower();
+             for (const auto &[name, format] : names) {
+                 if (f == name) {
+                     c.logFormat = format;
+                     return std::nullopt;
+                 }
+             }
+             return u"must be auto, text, json or journal"_s;
+         }},
         {u"data-dir"_s, u"MEDRELAY_DATA_DIR"_s, u"DIR"_s,
          u"Directory for the audit log and stored data. Default ./medrelay-data (development), /var/lib/medrelay (production)."_s,
          stringSetting(&ServerConfig::dataDir)},

@@ -17,6 +17,10 @@ enum class Mode { Development, Production };
 // QWebSocket. TLS connections always use QWebSocket.
 enum class Transport { Epoll, Qt };
 
+// Where log records go: auto = the journal when stderr is systemd's journal
+// stream, else text; text = lines on stderr; json = JSON lines on stderr.
+enum class LogFormat { Auto, Text, Json, Journal };
+
 [[nodiscard]] QString modeName(Mode mode);
 
 struct ServerConfig
@@ -32,6 +36,7 @@ struct ServerConfig
     Transport transport = Transport::Qt;
 #endif
     bool debugLogging = false;
+    LogFormat logFormat = LogFormat::Auto;
     QString configFile;
 
     // Limits

@@ -104,11 +104,11 @@ Apply stringSetting(QString ServerConfig::*field, qsizetype maxLen = 4096)
     };
 }
 
+// A file name; whether it can be read is checked once the sources are
+// merged, so a file named by the INI file and overridden later is not read.
 Apply fileSetting(QString ServerConfig::*field)
 {
     return [=](ServerConfig &c, const QString &v) -> std::optional<QString> {
-        if (!v.isEmpty() && !QFileInfo(v).isReadable())
-            return u"names a file that cannot be read: %1"_s.arg(v);
         c.*field = v;
         return std::nullopt;
     };
@@ -504,6 +504,13 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
             return ConfigError{u"--%1 %2"_s.arg(s.key, *e)};
     }
 
+    for (const auto &[option, file] : {std::pair{u"--jwt-public-key"_s, c.jwtPublicKeyFile},
+                                       std::pair{u"--tls-cert"_s, c.tlsCertFile},
+                                       std::pair{u"--tls-key"_s, c.tlsKeyFile},
+                                       std::pair{u"--history-key-file"_s, c.historyKeyFile}}) {
+        if (!file.isEmpty() && !QFileInfo(file).isReadable())
+            return ConfigError{u"%1 names a file that cannot be read: %2"_s.arg(option, file)};
+    }
     if (c.tlsCertFile.isEmpty() != c.tlsKeyFile.isEmpty())
         return ConfigError{u"--tls-cert and --tls-key must be given together"_s};
     if (c.mode == Mode::Production) {

@@ -2,7 +2,7 @@
 
 #include "app/ServerApp.h"
 #include "realtime/ConnectionManager.h"
-#include "rooms/RoomRegistry.h"
+#include "consultation/RoomService.h"
 
 namespace medrelay::service {
 

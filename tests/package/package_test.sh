@@ -327,6 +327,9 @@ step_install() {
     [ "$(stat -c '%U:%G %a' /etc/default/medrelay-server)" = "root:root 600" ] \
         && ok "/etc/default/medrelay-server root:root 0600" \
         || fail "/etc/default/medrelay-server is $(stat -c '%U:%G %a' /etc/default/medrelay-server)"
+    [ "$(stat -c '%U:%G %a %s' /etc/medrelay/history.key)" = "root:medrelay 640 32" ] \
+        && ok "/etc/medrelay/history.key root:medrelay 0640, 32 bytes" \
+        || fail "/etc/medrelay/history.key is $(stat -c '%U:%G %a %s' /etc/medrelay/history.key 2>&1)"
     local admin_token
     admin_token=$(sed -n 's/^MEDRELAY_ADMIN_TOKEN=//p' /etc/default/medrelay-server)
     [ ${#admin_token} -ge 32 ] && grep -Eq '^MEDRELAY_JWT_SECRET=[0-9a-f]{64}$' /etc/default/medrelay-server \

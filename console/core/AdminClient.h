@@ -55,6 +55,8 @@ public:
     void refreshNow();
 
     [[nodiscard]] State state() const { return m_state; }
+    // Whether a poll is in flight or scheduled (false after stop() and after a refused token).
+    [[nodiscard]] bool isPolling() const { return m_running; }
     [[nodiscard]] QString stateReason() const { return m_reason; }
     [[nodiscard]] static QString stateName(State state) { return Connection::stateName(state); }
     [[nodiscard]] bool isLive() const { return Connection::isLive(m_state); }

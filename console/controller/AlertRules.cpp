@@ -46,8 +46,10 @@ void ConnectionAlertRule::evaluate(const AlertContext &context, AlertsModel &ale
     }
 
     if (context.state == ConnectionState::Unauthorised) {
-        alerts.raise({u"server.unauthorised"_s, Alert::Severity::Critical, tr("Admin token refused"),
-                      tr("%1: %2. Connect again with the right token.").arg(where(context), context.reason), {}});
+        alerts.raise({u"server.unauthorised"_s, Alert::Severity::Critical,
+                      context.tokenGiven ? tr("Admin token refused") : tr("Admin token needed"),
+                      tr("%1: %2. Connect (Ctrl+O) with the server's admin token.").arg(where(context), context.reason),
+                      {}});
     } else {
         alerts.clear(u"server.unauthorised"_s);
     }

@@ -25,6 +25,7 @@ struct AlertContext
     ConnectionState state = ConnectionState::Disconnected;
     QString reason;
     QUrl server;
+    bool tokenGiven = false;
     const ServerFigures *figures = nullptr; // null until the server has answered
     const RoomsModel *rooms = nullptr;
 };

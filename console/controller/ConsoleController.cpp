@@ -344,6 +344,7 @@ void ConsoleController::evaluateAlerts()
     context.state = state();
     context.reason = stateReason();
     context.server = m_server;
+    context.tokenGiven = hasToken();
     context.figures = m_figures ? &*m_figures : nullptr;
     context.rooms = m_rooms;
     for (const auto &rule : m_rules)

@@ -18,8 +18,8 @@ const QString kOldTokens = u"tokens"_s; // where versions before the token file 
 
 QString defaultTokenFile(const QSettings &settings)
 {
-#ifdef Q_OS_WIN
-    if (settings.format() == QSettings::NativeFormat) // the registry: no file to sit beside
+#if defined(Q_OS_WIN) || defined(Q_OS_MACOS)
+    if (settings.format() == QSettings::NativeFormat) // the registry or a plist: not an INI file to sit beside
         return QDir(QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation))
             .filePath(u"medrelay-console-tokens.ini"_s);
 #endif

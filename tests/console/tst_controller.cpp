@@ -242,11 +242,13 @@ private Q_SLOTS:
         QCOMPARE(asked.count(), 1);
         QCOMPARE(asked.at(0).at(0).toUrl(), QUrl(u"http://127.0.0.1:9"_s));
         QCOMPARE(f.controller.stateTitle(), u"Admin token needed"_s);
+        QCOMPARE(f.controller.alerts()->find(u"server.unauthorised"_s)->title, u"Admin token needed"_s);
         // A wrong token is not "missing": it is refused.
         f.controller.connectTo(QUrl(u"http://127.0.0.1:9"_s), u"wrong-token-of-sixteen"_s);
         f.source->set(ConnectionState::Unauthorised, u"the server refused the admin token (HTTP 401)"_s);
         QCOMPARE(asked.count(), 1);
         QCOMPARE(f.controller.stateTitle(), console::Connection::stateName(ConnectionState::Unauthorised));
+        QCOMPARE(f.controller.alerts()->find(u"server.unauthorised"_s)->title, u"Admin token refused"_s);
     }
 
     void remembersOnlyWhatAnswered()

@@ -81,6 +81,7 @@ void AdminClient::setServer(const QUrl &baseUrl, const QString &token)
     m_token = token;
     m_health.reset();
     m_stats.reset();
+    m_connectionCap.reset();
     m_eventsSince = 0;
     m_eventsUnsupported = false;
 }
@@ -88,19 +89,6 @@ void AdminClient::setServer(const QUrl &baseUrl, const QString &token)
 void AdminClient::setBackoffLimits(std::chrono::milliseconds minimum, std::chrono::milliseconds maximum)
 {
     m_backoff.setLimits(minimum, maximum);
-}
-
-QString AdminClient::stateName(State state)
-{
-    switch (state) {
-    case State::Disconnected: return tr("Disconnected");
-    case State::Connecting: return tr("Connecting");
-    case State::Connected: return tr("Connected");
-    case State::Draining: return tr("Server draining");
-    case State::Unauthorised: return tr("Unauthorised");
-    case State::Unreachable: return tr("Unreachable");
-    }
-    return {};
 }
 
 QString AdminClient::actionName(Action action)
@@ -249,7 +237,9 @@ void AdminClient::onStatsReply(QNetworkReply *reply)
         return;
     }
     if (status == 401 || status == 403) {
-        fail(State::Unauthorised, tr("the server refused the admin token (%1)").arg(errorText(reply, body)));
+        fail(State::Unauthorised, m_token.isEmpty()
+                                      ? tr("the server needs an admin token (%1)").arg(errorText(reply, body))
+                                      : tr("the server refused the admin token (%1)").arg(errorText(reply, body)));
         return;
     }
     if (status == 503 && healthDraining) {
@@ -260,9 +250,14 @@ void AdminClient::onStatsReply(QNetworkReply *reply)
         return;
     }
     std::optional<adminapi::Stats> stats;
+    std::optional<int> cap;
     if (status == 200) {
-        if (const auto o = jsonObject(body))
+        if (const auto o = jsonObject(body)) {
             stats = adminapi::Stats::fromJson(*o);
+            // Not in the shared Stats type yet: read only when a server sends it.
+            if (const QJsonValue v = o->value("maxConnections"_L1); v.isDouble() && v.toDouble() >= 1)
+                cap = v.toInt();
+        }
     }
     if (!stats) {
         fail(State::Unreachable, tr("unexpected answer from %1 (%2)")
@@ -270,6 +265,7 @@ void AdminClient::onStatsReply(QNetworkReply *reply)
         return;
     }
     m_stats = stats;
+    m_connectionCap = cap;
     m_backoff.reset();
     const bool draining = healthDraining || stats->status == "draining"_L1;
     setState(draining ? State::Draining : State::Connected,

@@ -7,6 +7,7 @@
 
 #include "adminapi/AdminTypes.h"
 #include "core/Backoff.h"
+#include "core/ConnectionState.h"
 
 #include <QElapsedTimer>
 #include <QObject>
@@ -29,15 +30,7 @@ class AdminClient final : public QObject
     Q_DISABLE_COPY_MOVE(AdminClient)
 
 public:
-    enum class State {
-        Disconnected, // not started, or stopped by the user
-        Connecting,   // first contact not yet answered
-        Connected,
-        Draining,     // server answers but is shutting down (health "draining", HTTP 503)
-        Unauthorised, // the admin token was refused (HTTP 401/403); polling stops
-        Unreachable,  // no answer, or not a medrelay server; retried with backoff
-    };
-    Q_ENUM(State)
+    using State = ConnectionState;
 
     enum class Action { CloseRoom, CloseIdleRooms, CloseIdleRoomsDryRun, DisconnectConnection };
     Q_ENUM(Action)
@@ -62,11 +55,16 @@ public:
     void refreshNow();
 
     [[nodiscard]] State state() const { return m_state; }
+    // Whether a poll is in flight or scheduled (false after stop() and after a refused token).
+    [[nodiscard]] bool isPolling() const { return m_running; }
     [[nodiscard]] QString stateReason() const { return m_reason; }
-    [[nodiscard]] static QString stateName(State state);
-    [[nodiscard]] bool isLive() const { return m_state == State::Connected || m_state == State::Draining; }
+    [[nodiscard]] static QString stateName(State state) { return Connection::stateName(state); }
+    [[nodiscard]] bool isLive() const { return Connection::isLive(m_state); }
     [[nodiscard]] const std::optional<adminapi::Health> &lastHealth() const { return m_health; }
     [[nodiscard]] const std::optional<adminapi::Stats> &lastStats() const { return m_stats; }
+    // The server's connection cap, when its /stats reports one ("maxConnections");
+    // servers of this version do not, and the console then shows no cap.
+    [[nodiscard]] std::optional<int> lastConnectionCap() const { return m_connectionCap; }
 
     // Admin actions; each ends in exactly one actionFinished().
     void closeRoom(const QString &roomId, const QString &reason);
@@ -76,7 +74,7 @@ public:
     [[nodiscard]] static QString actionName(Action action);
 
 Q_SIGNALS:
-    void stateChanged(medrelay::console::AdminClient::State state, const QString &reason);
+    void stateChanged(medrelay::console::ConnectionState state, const QString &reason);
     void healthUpdated(const medrelay::adminapi::Health &health);
     void statsUpdated(const medrelay::adminapi::Stats &stats);
     void eventsReceived(const QList<medrelay::adminapi::Event> &events);
@@ -114,6 +112,7 @@ private:
     QString m_reason;
     std::optional<adminapi::Health> m_health;
     std::optional<adminapi::Stats> m_stats;
+    std::optional<int> m_connectionCap;
     qint64 m_eventsSince = 0;
     quint64 m_generation = 0; // bumped by stop()/setServer() so late replies are ignored
     bool m_running = false;

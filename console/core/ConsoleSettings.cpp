@@ -1,7 +1,12 @@
 #include "core/ConsoleSettings.h"
 
+#include "core/TokenStore.h"
+
 #include <QCryptographicHash>
+#include <QDir>
+#include <QFileInfo>
 #include <QSettings>
+#include <QStandardPaths>
 
 namespace medrelay::console {
 
@@ -9,11 +14,46 @@ using namespace Qt::StringLiterals;
 
 namespace {
 const QString kRecent = u"servers/recent"_s;
+const QString kOldTokens = u"tokens"_s; // where versions before the token file kept them
+
+QString defaultTokenFile(const QSettings &settings)
+{
+#if defined(Q_OS_WIN) || defined(Q_OS_MACOS)
+    if (settings.format() == QSettings::NativeFormat) // the registry or a plist: not an INI file to sit beside
+        return QDir(QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation))
+            .filePath(u"medrelay-console-tokens.ini"_s);
+#endif
+    const QFileInfo info(settings.fileName());
+    const QString suffix = info.suffix().isEmpty() ? u"ini"_s : info.suffix();
+    return info.dir().filePath(info.completeBaseName() + u"-tokens."_s + suffix);
+}
 } // namespace
 
-ConsoleSettings::ConsoleSettings(QSettings *settings)
-    : m_settings(settings)
+ConsoleSettings::ConsoleSettings(QSettings *settings, const QString &tokenFile)
+    : m_settings(settings),
+      m_tokens(std::make_unique<TokenStore>(tokenFile.isEmpty() ? defaultTokenFile(*settings) : tokenFile))
 {
+    moveOldTokens();
+}
+
+ConsoleSettings::~ConsoleSettings() = default;
+
+void ConsoleSettings::moveOldTokens()
+{
+    m_settings->beginGroup(kOldTokens);
+    const QStringList keys = m_settings->childKeys();
+    QList<std::pair<QString, QString>> found;
+    for (const QString &key : keys)
+        found.append({key, m_settings->value(key).toString()});
+    m_settings->endGroup();
+    if (found.isEmpty())
+        return;
+    for (const auto &[key, token] : std::as_const(found)) {
+        if (!m_tokens->setToken(key, token))
+            return; // left where it was rather than lost
+    }
+    m_settings->remove(kOldTokens);
+    m_settings->sync();
 }
 
 QString ConsoleSettings::normalise(const QUrl &server)
@@ -30,7 +70,7 @@ QString ConsoleSettings::tokenKey(const QUrl &server)
 {
     // A hash keeps URL punctuation out of the key (QSettings treats '/' as a group separator).
     const QByteArray hash = QCryptographicHash::hash(normalise(server).toUtf8(), QCryptographicHash::Sha256);
-    return u"tokens/"_s + QString::fromLatin1(hash.toHex().left(32));
+    return QString::fromLatin1(hash.toHex().left(32));
 }
 
 QStringList ConsoleSettings::recentServers() const
@@ -61,20 +101,27 @@ void ConsoleSettings::removeRecentServer(const QUrl &server)
 
 std::optional<QString> ConsoleSettings::rememberedToken(const QUrl &server) const
 {
-    const QString key = tokenKey(server);
-    if (!m_settings->contains(key))
-        return std::nullopt;
-    return m_settings->value(key).toString();
+    return m_tokens->token(tokenKey(server));
 }
 
-void ConsoleSettings::rememberToken(const QUrl &server, const QString &token)
+bool ConsoleSettings::rememberToken(const QUrl &server, const QString &token)
 {
-    m_settings->setValue(tokenKey(server), token);
+    return m_tokens->setToken(tokenKey(server), token);
 }
 
 void ConsoleSettings::forgetToken(const QUrl &server)
 {
-    m_settings->remove(tokenKey(server));
+    m_tokens->remove(tokenKey(server));
+}
+
+bool ConsoleSettings::desktopNotifications() const
+{
+    return m_settings->value(u"alerts/desktopNotifications"_s, false).toBool();
+}
+
+void ConsoleSettings::setDesktopNotifications(bool on)
+{
+    m_settings->setValue(u"alerts/desktopNotifications"_s, on);
 }
 
 QByteArray ConsoleSettings::windowGeometry() const
@@ -110,6 +157,11 @@ void ConsoleSettings::setViewState(const QString &view, const QByteArray &state)
 QString ConsoleSettings::fileName() const
 {
     return m_settings->fileName();
+}
+
+QString ConsoleSettings::tokenFileName() const
+{
+    return m_tokens->fileName();
 }
 
 void ConsoleSettings::sync()

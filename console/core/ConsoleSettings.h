@@ -1,17 +1,22 @@
 #pragma once
-// What the console remembers between runs: recent servers, window layout and,
-// only when the user ticks "remember token", a server's admin token. Tokens
-// are never written unless asked, and forgetting one removes it from disk.
+// What the console remembers between runs: recent servers, window layout,
+// whether alerts go to the desktop's notifications and, only when the user
+// ticks "remember token", a server's admin token. Tokens are never written
+// unless asked, go to a TokenStore file only the user can read (never to the
+// settings file), and forgetting one removes it from disk.
 
 #include <QByteArray>
 #include <QStringList>
 #include <QUrl>
 
+#include <memory>
 #include <optional>
 
 class QSettings;
 
 namespace medrelay::console {
+
+class TokenStore;
 
 class ConsoleSettings final
 {
@@ -20,8 +25,11 @@ class ConsoleSettings final
 public:
     static constexpr int kMaxRecentServers = 10;
 
-    // `settings` is not owned and must outlive this object.
-    explicit ConsoleSettings(QSettings *settings);
+    // `settings` is not owned and must outlive this object. Tokens go to
+    // `tokenFile`; empty: beside the settings file, with "-tokens" added to
+    // its name. Tokens an older version kept in the settings file move there.
+    explicit ConsoleSettings(QSettings *settings, const QString &tokenFile = {});
+    ~ConsoleSettings();
 
     // Most recent first.
     [[nodiscard]] QStringList recentServers() const;
@@ -29,8 +37,12 @@ public:
     void removeRecentServer(const QUrl &server);
 
     [[nodiscard]] std::optional<QString> rememberedToken(const QUrl &server) const;
-    void rememberToken(const QUrl &server, const QString &token);
+    // False when the token file could not be made private (nothing is then written).
+    bool rememberToken(const QUrl &server, const QString &token);
     void forgetToken(const QUrl &server);
+
+    [[nodiscard]] bool desktopNotifications() const;
+    void setDesktopNotifications(bool on);
 
     [[nodiscard]] QByteArray windowGeometry() const;
     void setWindowGeometry(const QByteArray &geometry);
@@ -39,8 +51,10 @@ public:
     [[nodiscard]] QByteArray viewState(const QString &view) const;
     void setViewState(const QString &view, const QByteArray &state);
 
-    // Where the settings live, for the "stored unencrypted in ..." warning.
+    // Where the settings live.
     [[nodiscard]] QString fileName() const;
+    // Where remembered tokens live, for the "stored unencrypted in ..." warning.
+    [[nodiscard]] QString tokenFileName() const;
     void sync();
 
     // The form a server URL is stored and compared in.
@@ -48,8 +62,10 @@ public:
 
 private:
     [[nodiscard]] static QString tokenKey(const QUrl &server);
+    void moveOldTokens();
 
     QSettings *m_settings = nullptr;
+    std::unique_ptr<TokenStore> m_tokens;
 };
 
 } // namespace medrelay::console

@@ -95,6 +95,46 @@ protected:
         }
     }
 
+    // One item added or changed (matched by key), for sources that send changes
+    // rather than snapshots.
+    void upsertItem(const Item &item)
+    {
+        const QString key = keyOf(item);
+        const int row = m_rows.value(key, -1);
+        if (row >= 0) {
+            if (!(m_items.at(row) == item)) {
+                m_items[row] = item;
+                Q_EMIT dataChanged(index(row, 0), index(row, columnCount() - 1));
+            }
+            return;
+        }
+        const int first = static_cast<int>(m_items.size());
+        beginInsertRows({}, first, first);
+        m_rows.insert(key, first);
+        m_items.append(item);
+        endInsertRows();
+    }
+
+    // Returns whether a row with that key was there.
+    bool removeKey(const QString &key)
+    {
+        const int row = m_rows.value(key, -1);
+        if (row < 0)
+            return false;
+        beginRemoveRows({}, row, row);
+        m_items.remove(row);
+        endRemoveRows();
+        reindex();
+        return true;
+    }
+
+    // Tells views that columns [first, last] of every row changed (values derived from a clock).
+    void touchColumns(int first, int last)
+    {
+        if (!m_items.isEmpty())
+            Q_EMIT dataChanged(index(0, first), index(static_cast<int>(m_items.size()) - 1, last));
+    }
+
     // A reset, for when the rows are a different set altogether.
     void replaceAll(const QList<Item> &fresh)
     {

@@ -42,7 +42,9 @@ LaunchOptions parseLaunchOptions(const QStringList &arguments, const QProcessEnv
     const QCommandLineOption size(u"size"_s, u"Window size, e.g. 1280x800."_s, u"WxH"_s);
     const QCommandLineOption selectRoom(u"select-room"_s, u"Select room ID as soon as it appears."_s, u"ID"_s);
     parser.addOptions({help, version, server, token, screenshot, quitAfter, poll, palette, size, selectRoom});
-    options.helpText = parser.helpText();
+    // Without an application object (main() parses before creating one) Qt
+    // names the program "<executable_name>".
+    options.helpText = parser.helpText().replace(u"<executable_name>"_s, u"medrelay-console"_s);
 
     if (!parser.parse(arguments)) {
         options.error = parser.errorText();

@@ -17,6 +17,25 @@ void RoomsModel::update(const QList<adminapi::RoomInfo> &rooms, const QDateTime 
     sync(rooms, IdleColumn, IdleColumn);
 }
 
+void RoomsModel::upsert(const adminapi::RoomInfo &room, const QDateTime &serverNow)
+{
+    upsertItem(room);
+    if (serverNow.isValid() && serverNow != m_now) {
+        m_now = serverNow;
+        touchColumns(IdleColumn, IdleColumn);
+    }
+}
+
+bool RoomsModel::remove(const QString &roomId, const QDateTime &serverNow)
+{
+    const bool removed = removeKey(roomId);
+    if (serverNow.isValid() && serverNow != m_now) {
+        m_now = serverNow;
+        touchColumns(IdleColumn, IdleColumn);
+    }
+    return removed;
+}
+
 void RoomsModel::clear()
 {
     clearItems();
@@ -45,7 +64,7 @@ QVariant RoomsModel::data(const QModelIndex &index, int role) const
     case Qt::DisplayRole:
         switch (column) {
         case RoomIdColumn: return room->id;
-        case AppointmentColumn: return room->appointmentId ? QString::number(room->appointmentId) : u"-"_s;
+        case AppointmentColumn: return QString::number(room->appointmentId); // 0 is an id like any other
         case ParticipantsColumn: return room->connectionCount;
         case IdleColumn: return format::duration(idleSeconds(*room));
         case LastActivityColumn: return format::time(room->lastActivity);

@@ -27,6 +27,9 @@ public:
 
     // `serverNow` is the snapshot's timestamp; invalid means "use this machine's clock".
     void update(const QList<adminapi::RoomInfo> &rooms, const QDateTime &serverNow);
+    // Changes one room at a time, for sources that send changes rather than snapshots.
+    void upsert(const adminapi::RoomInfo &room, const QDateTime &serverNow);
+    bool remove(const QString &roomId, const QDateTime &serverNow = {});
     void clear();
 
     [[nodiscard]] const adminapi::RoomInfo *room(const QString &roomId) const { return find(roomId); }

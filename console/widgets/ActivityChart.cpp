@@ -11,15 +11,48 @@ namespace medrelay::console {
 
 using namespace Qt::StringLiterals;
 
-double niceCeiling(double value, double minimum)
+double niceStep(double value, double minimum)
 {
     value = std::max(value, minimum);
+    if (!(value > 0))
+        return 1.0;
     const double magnitude = std::pow(10.0, std::floor(std::log10(value)));
     for (const double step : {1.0, 2.0, 5.0, 10.0}) {
-        if (value <= step * magnitude + 1e-9)
+        if (value <= step * magnitude * (1 + 1e-9))
             return step * magnitude;
     }
     return 10.0 * magnitude;
+}
+
+AxisScale niceScale(double peak, int maxTicks, double minimumTop, bool integers)
+{
+    maxTicks = std::max(1, maxTicks);
+    peak = std::max({peak, minimumTop, 0.0});
+    AxisScale scale;
+    scale.step = niceStep(peak / maxTicks, integers ? 1.0 : 0.0);
+    scale.ticks = std::max(1, static_cast<int>(std::ceil(peak / scale.step - 1e-9)));
+    return scale;
+}
+
+AxisScale niceScaleWithTicks(double peak, int ticks, bool integers)
+{
+    AxisScale scale;
+    scale.ticks = std::max(1, ticks);
+    scale.step = niceStep(std::max(peak, 0.0) / scale.ticks, integers ? 1.0 : 0.0);
+    return scale;
+}
+
+QString AxisScale::label(int i) const
+{
+    const double value = step * i;
+    if (i == 0)
+        return u"0"_s;
+    if (step >= 1000) {
+        const int decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step / 1000.0) + 1e-9)));
+        return u"%1k"_s.arg(value / 1000.0, 0, 'f', decimals);
+    }
+    const int decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
+    return QString::number(value, 'f', decimals);
 }
 
 // Mid-saturation hues that keep a contrast ratio above 3:1 against both a
@@ -54,6 +87,13 @@ ActivityChart::ActivityChart(QWidget *parent)
 void ActivityChart::setHistory(const ActivityHistory *history)
 {
     m_history = history;
+    update();
+}
+
+void ActivityChart::setStale(bool stale, const QDateTime &lastKnown)
+{
+    m_stale = stale;
+    m_lastKnown = lastKnown;
     update();
 }
 
@@ -102,12 +142,18 @@ void ActivityChart::paintEvent(QPaintEvent *)
     };
     int x = pad;
     const int legendY = pad;
+    // Faded lines read as "not now" in light and dark palettes alike.
+    const auto shown = [this](QColor c) {
+        if (m_stale)
+            c.setAlphaF(0.35f);
+        return c;
+    };
     for (const Series &s : legend) {
         const QRect swatch(x, legendY + lineH / 4, lineH, lineH / 2);
-        p.fillRect(swatch, s.color);
+        p.fillRect(swatch, shown(s.color));
         x += lineH + pad / 2;
         const QString text = u"%1 %2"_s.arg(s.label, s.value);
-        p.setPen(pal.color(QPalette::WindowText));
+        p.setPen(pal.color(m_stale ? QPalette::PlaceholderText : QPalette::WindowText));
         p.drawText(QPoint(x, legendY + fm.ascent()), text);
         x += fm.horizontalAdvance(text) + lineH;
     }
@@ -115,10 +161,12 @@ void ActivityChart::paintEvent(QPaintEvent *)
     // Plot area.
     const QDateTime end = any ? m_history->latest().time : QDateTime::currentDateTimeUtc();
     const QDateTime start = end.addSecs(-m_span.count());
-    const double msgMax = niceCeiling(any ? m_history->peakMessagesPerSecond(start) * 1.1 : 0, 5.0);
-    const double connMax = niceCeiling(any ? m_history->peakConnections(start) * 1.1 : 0, 5.0);
-    const QString leftWidest = format::rate(msgMax);
-    const QString rightWidest = QString::number(static_cast<qint64>(connMax));
+    const AxisScale left = niceScale(any ? m_history->peakMessagesPerSecond(start) : 0, 5, 5.0);
+    const AxisScale right = niceScaleWithTicks(any ? m_history->peakConnections(start) : 0, left.ticks, true);
+    const double msgMax = left.top();
+    const double connMax = right.top();
+    const QString leftWidest = left.label(left.ticks);
+    const QString rightWidest = right.label(right.ticks);
     const QRect plot(pad + fm.horizontalAdvance(leftWidest) + pad, legendY + lineH + pad,
                      width() - (pad + fm.horizontalAdvance(leftWidest) + pad) - (pad + fm.horizontalAdvance(rightWidest) + pad),
                      height() - (legendY + lineH + pad) - (lineH + pad));
@@ -127,21 +175,21 @@ void ActivityChart::paintEvent(QPaintEvent *)
     p.fillRect(plot, pal.color(QPalette::Base));
 
     // Grid and scales.
-    constexpr int kRows = 4;
     QColor grid = pal.color(QPalette::WindowText);
     grid.setAlphaF(0.12f);
-    for (int i = 0; i <= kRows; ++i) {
-        const int y = plot.bottom() - (plot.height() * i) / kRows;
+    for (int i = 0; i <= left.ticks; ++i) {
+        const int y = plot.bottom() - (plot.height() * i) / left.ticks;
         p.setPen(QPen(grid, 1));
         p.drawLine(plot.left(), y, plot.right(), y);
         p.setPen(pal.color(QPalette::PlaceholderText));
-        const QString left = format::rate(msgMax * i / kRows);
-        const QString right = QString::number(static_cast<qint64>(std::round(connMax * i / kRows)));
-        p.drawText(QRect(0, y - lineH / 2, plot.left() - pad / 2, lineH), Qt::AlignRight | Qt::AlignVCenter, left);
-        p.drawText(QRect(plot.right() + pad / 2, y - lineH / 2, width(), lineH), Qt::AlignLeft | Qt::AlignVCenter, right);
+        p.drawText(QRect(0, y - lineH / 2, plot.left() - pad / 2, lineH), Qt::AlignRight | Qt::AlignVCenter,
+                   left.label(i));
+        p.drawText(QRect(plot.right() + pad / 2, y - lineH / 2, width(), lineH), Qt::AlignLeft | Qt::AlignVCenter,
+                   right.label(i));
     }
     const qint64 spanSec = m_span.count();
     const qint64 tickEvery = spanSec > 600 ? 300 : (spanSec > 120 ? 60 : 30);
+    int labelsEndAt = width(); // labels run right to left; one that would touch its neighbour is left out
     for (qint64 ago = 0; ago <= spanSec; ago += tickEvery) {
         const int xx = plot.right() - static_cast<int>(static_cast<double>(plot.width()) * static_cast<double>(ago) / static_cast<double>(spanSec));
         p.setPen(QPen(grid, 1));
@@ -149,7 +197,11 @@ void ActivityChart::paintEvent(QPaintEvent *)
         p.setPen(pal.color(QPalette::PlaceholderText));
         const QString label = ago == 0 ? tr("now") : tr("-%1 min").arg(static_cast<double>(ago) / 60.0, 0, 'g', 2);
         const int w = fm.horizontalAdvance(label);
-        p.drawText(std::clamp(xx - w / 2, plot.left(), plot.right() - w), plot.bottom() + pad / 2 + fm.ascent(), label);
+        const int labelX = std::clamp(xx - w / 2, plot.left(), plot.right() - w);
+        if (labelX + w + pad > labelsEndAt)
+            continue;
+        p.drawText(labelX, plot.bottom() + pad / 2 + fm.ascent(), label);
+        labelsEndAt = labelX;
     }
     QColor frame = pal.color(QPalette::WindowText);
     frame.setAlphaF(0.3f);
@@ -209,9 +261,20 @@ void ActivityChart::paintEvent(QPaintEvent *)
         p.restore();
     };
     drawSeries([](const ActivitySample &s) { return static_cast<double>(s.connections); }, connMax,
-               connectionsColor(), false);
-    drawSeries([](const ActivitySample &s) { return s.messagesOutPerSecond; }, msgMax, messagesOutColor(), false);
-    drawSeries([](const ActivitySample &s) { return s.messagesInPerSecond; }, msgMax, messagesInColor(), true);
+               shown(connectionsColor()), false);
+    drawSeries([](const ActivitySample &s) { return s.messagesOutPerSecond; }, msgMax, shown(messagesOutColor()),
+               false);
+    drawSeries([](const ActivitySample &s) { return s.messagesInPerSecond; }, msgMax, shown(messagesInColor()),
+               true);
+
+    if (m_stale && m_lastKnown.isValid()) {
+        const QString note = tr("Last known at %1").arg(format::time(m_lastKnown));
+        QRect box = fm.boundingRect(note).adjusted(-pad / 2, -pad / 4, pad / 2, pad / 4);
+        box.moveTopRight(plot.topRight() + QPoint(-pad / 2, pad / 2));
+        p.fillRect(box, pal.color(QPalette::Base));
+        p.setPen(pal.color(QPalette::WindowText));
+        p.drawText(box, Qt::AlignCenter, note);
+    }
 }
 
 } // namespace medrelay::console

@@ -5,7 +5,9 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSpinBox>
 #include <QStyle>
 #include <QVBoxLayout>
@@ -36,6 +38,15 @@ ConfirmDialog::ConfirmDialog(const QString &title, const QString &message, const
     top->addWidget(text, 1);
     layout->addLayout(top);
 
+    m_items = new QListWidget(this);
+    m_items->setObjectName(u"itemsList"_s);
+    m_items->setWordWrap(false);
+    m_items->setSelectionMode(QAbstractItemView::NoSelection);
+    m_items->setFocusPolicy(Qt::NoFocus);
+    m_items->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+    m_items->setVisible(false);
+    layout->addWidget(m_items, 1);
+
     auto *form = new QFormLayout;
     m_reason = new QLineEdit(defaultReason, this);
     m_reason->setMaxLength(kMaxReason);
@@ -55,6 +66,20 @@ ConfirmDialog::ConfirmDialog(const QString &title, const QString &message, const
 QString ConfirmDialog::reason() const
 {
     return m_reason->text().trimmed();
+}
+
+void ConfirmDialog::setItems(const QStringList &items)
+{
+    m_items->clear();
+    m_items->addItems(items);
+    m_items->setVisible(!items.isEmpty());
+    // About twelve lines show at once; the rest scroll.
+    const int row = m_items->sizeHintForRow(0) > 0 ? m_items->sizeHintForRow(0) : fontMetrics().height();
+    const int frame = 2 * m_items->frameWidth();
+    m_items->setMinimumHeight(row * std::min<int>(static_cast<int>(items.size()), 4) + frame);
+    m_items->setMaximumHeight(row * std::min<int>(static_cast<int>(items.size()), 12) + frame
+                              + m_items->horizontalScrollBar()->sizeHint().height());
+    adjustSize();
 }
 
 IdleRoomsDialog::IdleRoomsDialog(int defaultMinutes, QWidget *parent)

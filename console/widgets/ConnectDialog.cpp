@@ -24,16 +24,24 @@ ConnectDialog::ConnectDialog(ConsoleSettings *settings, QWidget *parent)
 {
     setWindowTitle(tr("Connect to a medrelay server"));
     auto *layout = new QVBoxLayout(this);
+    m_message = new QLabel(this);
+    m_message->setWordWrap(true);
+    m_message->setVisible(false);
+    layout->addWidget(m_message);
     auto *form = new QFormLayout;
 
     m_server = new QComboBox(this);
     m_server->setEditable(true);
     m_server->setInsertPolicy(QComboBox::NoInsert);
     m_server->addItems(m_settings->recentServers());
-    m_server->lineEdit()->setPlaceholderText(u"http://127.0.0.1:9003"_s);
+    // Words, not an address: a grey URL is easily taken for a value already filled in.
+    m_server->lineEdit()->setPlaceholderText(tr("Type the server's address (http:// or https://)"));
     m_server->setMinimumContentsLength(36);
-    m_server->setToolTip(tr("The server's address, http:// or https://, as the clinic's browsers reach it"));
-    form->addRow(tr("&Server:"), m_server);
+    m_server->setToolTip(tr("The server's address, http:// or https://, as the clinic's browsers reach it, "
+                            "for example https://relay.clinic.example or 127.0.0.1:9003"));
+    auto *serverLabel = new QLabel(tr("&Server:"), this);
+    serverLabel->setBuddy(m_server);
+    form->addRow(serverLabel, m_server);
 
     auto *tokenRow = new QHBoxLayout;
     m_token = new QLineEdit(this);
@@ -49,7 +57,11 @@ ConnectDialog::ConnectDialog(ConsoleSettings *settings, QWidget *parent)
     });
     tokenRow->addWidget(m_token, 1);
     tokenRow->addWidget(show);
-    form->addRow(tr("Admin &token:"), tokenRow);
+    // A label made here, with its buddy: QFormLayout's own label for a layout
+    // row has none, so it would show the '&' and its Alt key would reach nothing.
+    auto *tokenLabel = new QLabel(tr("Admin &token:"), this);
+    tokenLabel->setBuddy(m_token);
+    form->addRow(tokenLabel, tokenRow);
 
     m_remember = new QCheckBox(tr("&Remember the token on this computer"), this);
     form->addRow(QString(), m_remember);
@@ -62,9 +74,11 @@ ConnectDialog::ConnectDialog(ConsoleSettings *settings, QWidget *parent)
     const int iconSize = fontMetrics().height() * 2;
     icon->setPixmap(style()->standardIcon(QStyle::SP_MessageBoxWarning, nullptr, this).pixmap(iconSize, iconSize));
     auto *warningText = new QLabel(
-        tr("The token will be stored unencrypted in %1. Anyone who can read that file can close "
-           "consultations and disconnect patients. Leave this off on a shared computer.")
-            .arg(m_settings->fileName()),
+        tr("The token will be stored unencrypted in %1, a file only your user account can read (mode 0600 on "
+           "Linux and macOS). "
+           "Anyone who can read that file (an administrator, a backup) can close consultations and disconnect "
+           "patients. Leave this off on a shared computer.")
+            .arg(m_settings->tokenFileName()),
         m_warning);
     warningText->setWordWrap(true);
     warningText->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -150,16 +164,16 @@ void ConnectDialog::accept()
     QDialog::accept();
 }
 
-void ConnectDialog::saveChoices()
+void ConnectDialog::setMessage(const QString &text)
 {
-    if (m_url.isEmpty())
-        return;
-    m_settings->addRecentServer(m_url);
-    if (rememberToken() && !token().isEmpty())
-        m_settings->rememberToken(m_url, token());
-    else
-        m_settings->forgetToken(m_url);
-    m_settings->sync();
+    m_message->setText(text);
+    m_message->setVisible(!text.isEmpty());
+}
+
+void ConnectDialog::focusToken()
+{
+    m_token->setFocus(Qt::OtherFocusReason);
+    m_token->selectAll();
 }
 
 } // namespace medrelay::console

@@ -1,7 +1,9 @@
 #pragma once
 // Where to connect: the server URL (recent ones offered) and the admin token.
 // The token is kept only in memory unless "remember token" is ticked, which
-// shows plainly where and how (unencrypted) it would be stored.
+// shows plainly where and how (unencrypted, readable only by this user) it
+// would be stored. What is remembered is saved only once the server answers
+// (ConsoleController::Remember).
 
 #include <QDialog>
 #include <QUrl>
@@ -31,8 +33,12 @@ public:
     [[nodiscard]] QString token() const;
     [[nodiscard]] bool rememberToken() const;
 
-    // Saves the recent-server list and the token choice; call after accept().
-    void saveChoices();
+    // A line above the fields, e.g. why a token is asked for.
+    void setMessage(const QString &text);
+    // Puts the cursor in the token field (when the server asked for one).
+    void focusToken();
+    [[nodiscard]] QLineEdit *tokenEdit() const { return m_token; }
+    [[nodiscard]] QComboBox *serverEdit() const { return m_server; }
 
     void accept() override;
 
@@ -44,6 +50,7 @@ private:
     QLineEdit *m_token = nullptr;
     QCheckBox *m_remember = nullptr;
     QWidget *m_warning = nullptr;
+    QLabel *m_message = nullptr;
     QLabel *m_error = nullptr;
     QUrl m_url;
 };

@@ -1,5 +1,6 @@
 #include "widgets/ConsoleApp.h"
 
+#include "controller/ConsoleController.h"
 #include "core/AdminClient.h"
 #include "core/ConsoleSettings.h"
 #include "widgets/HeadlessRun.h"
@@ -72,26 +73,28 @@ int runConsole(QApplication &app, const LaunchOptions &options)
 
     AdminClient client;
     client.setPollInterval(std::chrono::milliseconds(options.pollIntervalMs));
-    MainWindow window(&client, settings.get());
+    ConsoleController controller(&client, settings.get());
+    MainWindow window(&controller);
     if (!options.headless())
         window.restoreLayout();
+    else // nobody to answer: HeadlessRun reports a missing token and exits
+        QObject::disconnect(&controller, &ConsoleController::tokenRequested, &window, nullptr);
     if (options.windowSize.isValid())
         window.resize(options.windowSize);
     window.show();
 
     std::unique_ptr<HeadlessRun> headless;
     if (options.headless()) {
-        headless = std::make_unique<HeadlessRun>(&client, &window, options.quitAfter.value_or(0),
+        headless = std::make_unique<HeadlessRun>(&controller, &window, options.quitAfter.value_or(0),
                                                  options.screenshot);
         QObject::connect(headless.get(), &HeadlessRun::finished, &app, [&app](int code) { app.exit(code); });
         headless->start();
     }
 
     if (!options.selectRoom.isEmpty()) {
-        // The window has updated its tables by the time this runs (it connected first).
         auto selected = std::make_shared<QMetaObject::Connection>();
-        *selected = QObject::connect(&client, &AdminClient::statsUpdated, &window, [&window, selected, &options] {
-            if (window.selectRoom(options.selectRoom))
+        *selected = QObject::connect(&controller, &ConsoleController::updated, &window, [&controller, selected, &options] {
+            if (controller.selectRoom(options.selectRoom))
                 QObject::disconnect(*selected);
         });
     }
@@ -100,7 +103,7 @@ int runConsole(QApplication &app, const LaunchOptions &options)
         QString token = options.token;
         if (token.isEmpty() && !options.headless())
             token = settings->rememberedToken(options.server).value_or(QString());
-        window.connectTo(options.server, token);
+        controller.connectTo(options.server, token);
     } else if (!options.headless()) {
         QTimer::singleShot(0, &window, &MainWindow::showConnectDialog);
     }

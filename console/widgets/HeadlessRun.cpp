@@ -1,5 +1,7 @@
 #include "widgets/HeadlessRun.h"
 
+#include "controller/ConsoleController.h"
+
 #include <QFileInfo>
 #include <QPixmap>
 #include <QWidget>
@@ -10,14 +12,14 @@ namespace medrelay::console {
 
 using namespace Qt::StringLiterals;
 
-HeadlessRun::HeadlessRun(AdminClient *client, QWidget *window, double quitAfterSeconds, QString screenshotFile,
-                         QObject *parent)
-    : QObject(parent), m_client(client), m_window(window), m_screenshot(std::move(screenshotFile))
+HeadlessRun::HeadlessRun(ConsoleController *controller, QWidget *window, double quitAfterSeconds,
+                         QString screenshotFile, QObject *parent)
+    : QObject(parent), m_controller(controller), m_window(window), m_screenshot(std::move(screenshotFile))
 {
     m_deadline.setSingleShot(true);
     m_deadline.setInterval(static_cast<int>(quitAfterSeconds * 1000.0));
     connect(&m_deadline, &QTimer::timeout, this, &HeadlessRun::finish);
-    connect(m_client, &AdminClient::stateChanged, this, &HeadlessRun::onStateChanged);
+    connect(m_controller, &ConsoleController::stateChanged, this, &HeadlessRun::onStateChanged);
 }
 
 void HeadlessRun::start()
@@ -25,25 +27,34 @@ void HeadlessRun::start()
     m_deadline.start();
 }
 
-void HeadlessRun::onStateChanged(AdminClient::State state, const QString &reason)
+QString HeadlessRun::unauthorisedMessage() const
 {
-    // A refused token will not become right by waiting.
-    if (state == AdminClient::State::Unauthorised)
-        end(Unauthorised, u"unauthorised: %1"_s.arg(reason));
+    QString text = u"unauthorised: %1"_s.arg(m_controller->stateReason());
+    if (!m_controller->hasToken())
+        text += u"; give the admin token with MEDRELAY_ADMIN_TOKEN or --token"_s;
+    return text;
+}
+
+void HeadlessRun::onStateChanged(ConnectionState state)
+{
+    // A refused (or missing) token will not become right by waiting.
+    if (state == ConnectionState::Unauthorised)
+        end(Unauthorised, unauthorisedMessage());
 }
 
 void HeadlessRun::finish()
 {
-    const AdminClient::State state = m_client->state();
-    if (state == AdminClient::State::Unauthorised) {
-        end(Unauthorised, u"unauthorised: %1"_s.arg(m_client->stateReason()));
+    const ConnectionState state = m_controller->state();
+    if (state == ConnectionState::Unauthorised) {
+        end(Unauthorised, unauthorisedMessage());
         return;
     }
-    if (!m_client->isLive()) {
-        const QString what = state == AdminClient::State::Unreachable ? u"unreachable"_s
-                                                                     : AdminClient::stateName(state).toLower();
-        const QString reason = m_client->stateReason().isEmpty() ? u"no answer yet"_s : m_client->stateReason();
-        end(NotConnected, u"could not connect to %1: %2: %3"_s.arg(m_client->serverUrl().toDisplayString(), what, reason));
+    if (!m_controller->isLive()) {
+        const QString what = state == ConnectionState::Unreachable ? u"unreachable"_s
+                                                                  : Connection::stateName(state).toLower();
+        const QString reason = m_controller->stateReason().isEmpty() ? u"no answer yet"_s : m_controller->stateReason();
+        end(NotConnected,
+            u"could not connect to %1: %2: %3"_s.arg(m_controller->server().toDisplayString(), what, reason));
         return;
     }
     if (!m_screenshot.isEmpty()) {

@@ -4,7 +4,7 @@
 // scripts can test: 0 connected, 2 unauthorised (at once), 3 could not
 // connect, 4 screenshot not written. The reason goes to stderr.
 
-#include "core/AdminClient.h"
+#include "core/ConnectionState.h"
 
 #include <QObject>
 #include <QPointer>
@@ -14,6 +14,8 @@ class QWidget;
 
 namespace medrelay::console {
 
+class ConsoleController;
+
 class HeadlessRun final : public QObject
 {
     Q_OBJECT
@@ -22,7 +24,7 @@ class HeadlessRun final : public QObject
 public:
     enum ExitCode { Ok = 0, Unauthorised = 2, NotConnected = 3, ScreenshotFailed = 4 };
 
-    HeadlessRun(AdminClient *client, QWidget *window, double quitAfterSeconds, QString screenshotFile,
+    HeadlessRun(ConsoleController *controller, QWidget *window, double quitAfterSeconds, QString screenshotFile,
                 QObject *parent = nullptr);
 
     void start();
@@ -31,11 +33,12 @@ Q_SIGNALS:
     void finished(int exitCode);
 
 private:
-    void onStateChanged(AdminClient::State state, const QString &reason);
+    void onStateChanged(ConnectionState state);
     void finish();
     void end(int code, const QString &message);
+    [[nodiscard]] QString unauthorisedMessage() const;
 
-    AdminClient *m_client = nullptr;
+    ConsoleController *m_controller = nullptr;
     QPointer<QWidget> m_window;
     QTimer m_deadline;
     QString m_screenshot;

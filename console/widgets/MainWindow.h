@@ -1,30 +1,30 @@
 #pragma once
-// The console's main window: status header, rooms table (sortable,
-// filterable), the selected room's participants, the activity chart and the
-// event log, plus the admin actions with their confirmations. It only reacts
-// to AdminClient signals and calls its actions; it never waits on the network.
-
-#include "adminapi/AdminTypes.h"
-#include "core/ActivityHistory.h"
-#include "core/AdminClient.h"
+// The console's main window: alert banner, status header, rooms table
+// (sortable, filterable), the selected room's participants, the activity
+// chart and the event log. It lays out what ConsoleController knows and turns
+// the user's keys, clicks and dialog answers into the controller's calls; the
+// behaviour (selection, actions and their confirmations, staleness, alerts,
+// what is remembered) lives in the controller.
 
 #include <QMainWindow>
+#include <QPointer>
 #include <QUrl>
 
 class QAction;
 class QLabel;
-class QLineEdit;
-class QSortFilterProxyModel;
 class QTableView;
 
 namespace medrelay::console {
 
 class ActivityChart;
-class ConsoleSettings;
-class EventLogModel;
-class ParticipantsModel;
-class RoomsModel;
+class AlertBanner;
+class AlertNotifier;
+class ConnectDialog;
+class ConsoleController;
+class RoomTables;
 class StatusHeader;
+struct Confirmation;
+struct Notice;
 
 class MainWindow final : public QMainWindow
 {
@@ -32,28 +32,28 @@ class MainWindow final : public QMainWindow
     Q_DISABLE_COPY_MOVE(MainWindow)
 
 public:
-    // Neither is owned; both must outlive the window. `settings` may be null
-    // (headless runs): nothing is then restored or saved.
-    MainWindow(AdminClient *client, ConsoleSettings *settings, QWidget *parent = nullptr);
+    // Not owned; must outlive the window. Without settings (unattended runs)
+    // nothing is restored or saved and there is no Connect dialog.
+    explicit MainWindow(ConsoleController *controller, QWidget *parent = nullptr);
     ~MainWindow() override;
 
-    void connectTo(const QUrl &server, const QString &token);
     void restoreLayout();
 
-    [[nodiscard]] RoomsModel *roomsModel() const { return m_rooms; }
-    [[nodiscard]] QSortFilterProxyModel *roomsProxy() const { return m_roomsProxy; }
-    [[nodiscard]] ParticipantsModel *participantsModel() const { return m_participants; }
-    [[nodiscard]] EventLogModel *eventLog() const { return m_log; }
-    [[nodiscard]] const ActivityHistory &history() const { return m_history; }
-    [[nodiscard]] QTableView *roomsView() const { return m_roomsView; }
-    [[nodiscard]] QTableView *participantsView() const { return m_participantsView; }
-
-    // The room whose participants are shown ("" when none).
-    [[nodiscard]] QString currentRoomId() const;
-    bool selectRoom(const QString &roomId);
+    [[nodiscard]] ConsoleController *controller() const { return m_controller; }
+    [[nodiscard]] RoomTables *tables() const { return m_tables; }
+    [[nodiscard]] QTableView *roomsView() const;
+    [[nodiscard]] QTableView *participantsView() const;
+    [[nodiscard]] StatusHeader *header() const { return m_header; }
+    [[nodiscard]] ActivityChart *chart() const { return m_chart; }
+    [[nodiscard]] AlertBanner *alertBanner() const { return m_banner; }
+    [[nodiscard]] QAction *closeRoomAction() const { return m_closeRoomAction; }
+    [[nodiscard]] QAction *disconnectParticipantAction() const { return m_disconnectParticipantAction; }
+    [[nodiscard]] QAction *refreshAction() const { return m_refreshAction; }
 
 public Q_SLOTS:
     void showConnectDialog();
+    // The server wants a token: the Connect dialog, with the cursor in the token field.
+    void askForToken(const QUrl &server);
     void closeSelectedRoom();
     void closeIdleRooms();
     void disconnectSelectedParticipant();
@@ -62,38 +62,29 @@ protected:
     void closeEvent(QCloseEvent *event) override;
 
 private:
+    ConnectDialog *openConnectDialog();
     void buildActions();
     void buildMenus();
     void buildCentral();
     void buildDocks();
     void updateActions();
-    void onStateChanged(AdminClient::State state, const QString &reason);
-    void onHealth(const adminapi::Health &health);
-    void onStats(const adminapi::Stats &stats);
-    void onEvents(const QList<adminapi::Event> &events);
-    void onActionFinished(AdminClient::Action action, const adminapi::ActionResult &result);
-    void confirmIdleClose(const adminapi::ActionResult &dryRun);
-    void refreshParticipants();
+    void onStateChanged();
+    void onStale(bool stale);
+    void showConfirmation(const Confirmation &confirmation);
+    void showNotice(const Notice &notice);
+    void showMessage(const QString &text, int timeoutMs);
+    void updateLastUpdate();
     void showShortcuts();
     void showAbout();
     void saveScreenshot();
-    [[nodiscard]] QString currentConnectionId() const;
 
-    AdminClient *m_client = nullptr;
-    ConsoleSettings *m_settings = nullptr;
-    RoomsModel *m_rooms = nullptr;
-    QSortFilterProxyModel *m_roomsProxy = nullptr;
-    ParticipantsModel *m_participants = nullptr;
-    QSortFilterProxyModel *m_participantsProxy = nullptr;
-    EventLogModel *m_log = nullptr;
-    ActivityHistory m_history;
+    ConsoleController *m_controller = nullptr;
 
+    AlertBanner *m_banner = nullptr;
+    AlertNotifier *m_notifier = nullptr;
     StatusHeader *m_header = nullptr;
-    QLineEdit *m_filter = nullptr;
-    QTableView *m_roomsView = nullptr;
-    QTableView *m_participantsView = nullptr;
+    RoomTables *m_tables = nullptr;
     QTableView *m_logView = nullptr;
-    QLabel *m_participantsTitle = nullptr;
     QLabel *m_lastUpdate = nullptr;
     ActivityChart *m_chart = nullptr;
 
@@ -106,13 +97,12 @@ private:
     QAction *m_disconnectParticipantAction = nullptr;
     QAction *m_filterAction = nullptr;
     QAction *m_clearLogAction = nullptr;
+    QAction *m_notificationsAction = nullptr;
     QAction *m_screenshotAction = nullptr;
     QAction *m_shortcutsAction = nullptr;
     QAction *m_aboutAction = nullptr;
 
-    QString m_selectedRoom;          // survives the row moving or vanishing for a moment
-    QString m_pendingIdleReason;     // between the dry run and the confirmation
-    qint64 m_pendingIdleSeconds = 0;
+    QPointer<ConnectDialog> m_connectDialog;
     bool m_logAtBottom = true;
 };
 

@@ -285,6 +285,56 @@ private Q_SLOTS:
         QCOMPARE(server.requests().size(), asked);
     }
 
+    void missingTokenIsNamedAsSuch()
+    {
+        ScriptedServer server([](const Request &r) -> Response {
+            if (r.path() == "/stats"_L1)
+                return {401, R"({"error":{"code":"unauthorized","message":"missing or wrong admin bearer token"}})"};
+            return healthyServer(r);
+        });
+        AdminClient client;
+        client.setServer(server.url(), {});
+        client.start();
+        QTRY_COMPARE(client.state(), State::Unauthorised);
+        QVERIFY2(client.stateReason().startsWith(u"the server needs an admin token"_s), qPrintable(client.stateReason()));
+        client.setServer(server.url(), u"wrong"_s);
+        client.start();
+        QTRY_COMPARE(client.state(), State::Unauthorised);
+        QVERIFY2(client.stateReason().startsWith(u"the server refused the admin token"_s),
+                 qPrintable(client.stateReason()));
+    }
+
+    void connectionCapWhenReported_data()
+    {
+        QTest::addColumn<QJsonValue>("cap");
+        QTest::addColumn<int>("expected"); // 0: none
+        QTest::addRow("not reported") << QJsonValue() << 0;
+        QTest::addRow("reported") << QJsonValue(20000) << 20000;
+        QTest::addRow("nonsense") << QJsonValue(u"many"_s) << 0;
+        QTest::addRow("zero") << QJsonValue(0) << 0;
+    }
+
+    void connectionCapWhenReported()
+    {
+        QFETCH(QJsonValue, cap);
+        QFETCH(int, expected);
+        ScriptedServer server([cap](const Request &r) -> Response {
+            if (r.path() == "/stats"_L1) {
+                QJsonObject o = stats();
+                if (!cap.isUndefined() && !cap.isNull())
+                    o.insert(u"maxConnections"_s, cap);
+                return {200, json(o)};
+            }
+            return healthyServer(r);
+        });
+        AdminClient client;
+        QSignalSpy statsSpy(&client, &AdminClient::statsUpdated);
+        client.setServer(server.url(), u"t"_s);
+        client.start();
+        QVERIFY(statsSpy.wait());
+        QCOMPARE(client.lastConnectionCap().value_or(0), expected);
+    }
+
     void pollsNeverOverlap()
     {
         // Each answer takes longer than the poll interval.

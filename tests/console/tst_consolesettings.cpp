@@ -1,18 +1,40 @@
-// ConsoleSettings and LaunchOptions: recent servers, tokens stored only when
-// asked, and the command line of the unattended mode.
+// ConsoleSettings, TokenStore and LaunchOptions: recent servers, tokens stored
+// only when asked and only in a file of mode 0600, and the command line of
+// the unattended mode.
 #include "core/ConsoleSettings.h"
 #include "core/LaunchOptions.h"
+#include "core/TokenStore.h"
 
 #include <QFile>
 #include <QSettings>
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <sys/stat.h>
+
 using namespace Qt::StringLiterals;
 using medrelay::console::ConsoleSettings;
 using medrelay::console::LaunchOptions;
 using medrelay::console::parseLaunchOptions;
 using medrelay::console::parseServerUrl;
+
+namespace {
+
+QByteArray contents(const QString &file)
+{
+    QFile f(file);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+unsigned modeOf(const QString &file)
+{
+    struct stat st{};
+    if (::stat(QFile::encodeName(file).constData(), &st) != 0)
+        return 0;
+    return static_cast<unsigned>(st.st_mode & 0777);
+}
+
+} // namespace
 
 class TestConsoleSettings final : public QObject
 {
@@ -42,23 +64,26 @@ private Q_SLOTS:
         const QString file = dir.filePath(u"c.ini"_s);
         const QUrl server(u"http://127.0.0.1:9003"_s);
         const QString secret = u"s3cret-token-value"_s;
+        QString tokenFile;
         {
             QSettings qs(file, QSettings::IniFormat);
             ConsoleSettings s(&qs);
             s.addRecentServer(server);
             QVERIFY(!s.rememberedToken(server));
             s.sync();
+            tokenFile = s.tokenFileName();
         }
-        QFile f(file);
-        QVERIFY(f.open(QIODevice::ReadOnly));
-        QVERIFY(!f.readAll().contains(secret.toUtf8()));
-        f.close();
+        QCOMPARE(tokenFile, dir.filePath(u"c-tokens.ini"_s));
+        QVERIFY(!QFile::exists(tokenFile)); // nothing asked, nothing written
         {
             QSettings qs(file, QSettings::IniFormat);
             ConsoleSettings s(&qs);
-            s.rememberToken(server, secret);
+            QVERIFY(s.rememberToken(server, secret));
             s.sync();
         }
+        // In the token file, never in the settings file.
+        QVERIFY(!contents(file).contains(secret.toUtf8()));
+        QVERIFY(contents(tokenFile).contains(secret.toUtf8()));
         {
             QSettings qs(file, QSettings::IniFormat);
             ConsoleSettings s(&qs);
@@ -67,8 +92,64 @@ private Q_SLOTS:
             s.forgetToken(server);
             s.sync();
         }
-        QVERIFY(f.open(QIODevice::ReadOnly));
-        QVERIFY(!f.readAll().contains(secret.toUtf8()));
+        // The last token forgotten: the file is gone.
+        QVERIFY(!QFile::exists(tokenFile));
+    }
+
+    void tokenFileIsPrivate()
+    {
+        // Whatever the user's umask, the file only they can read.
+        const mode_t old = ::umask(022);
+        QTemporaryDir dir;
+        const QString file = dir.filePath(u"sub/tokens.ini"_s);
+        {
+            medrelay::console::TokenStore store(file);
+            QVERIFY(store.setToken(u"k1"_s, u"first-secret"_s));
+            QCOMPARE(modeOf(file), 0600u);
+            // Rewritten (QSettings replaces the file), still private.
+            QVERIFY(store.setToken(u"k2"_s, u"second-secret"_s));
+            QVERIFY(store.setToken(u"k1"_s, u"first-secret-changed"_s));
+            QCOMPARE(modeOf(file), 0600u);
+        }
+        // A file opened up by hand (or an older version) is closed again on start.
+        QVERIFY(QFile::setPermissions(file, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ReadGroup
+                                                | QFileDevice::ReadOther));
+        QCOMPARE(modeOf(file), 0644u);
+        {
+            medrelay::console::TokenStore store(file);
+            QCOMPARE(modeOf(file), 0600u);
+            QCOMPARE(store.token(u"k1"_s).value_or(QString()), u"first-secret-changed"_s);
+            QCOMPARE(store.keys().size(), 2);
+        }
+        ::umask(old);
+    }
+
+    void oldTokensMoveOutOfTheSettingsFile()
+    {
+        QTemporaryDir dir;
+        const QString file = dir.filePath(u"c.ini"_s);
+        const QUrl server(u"http://127.0.0.1:9003"_s);
+        QString key;
+        {
+            // What versions before the token file wrote.
+            QSettings qs(file, QSettings::IniFormat);
+            ConsoleSettings s(&qs);
+            QVERIFY(s.rememberToken(server, u"old-secret"_s));
+            const QStringList keys = medrelay::console::TokenStore(s.tokenFileName()).keys();
+            QCOMPARE(keys.size(), 1);
+            key = keys.constFirst();
+            s.forgetToken(server);
+            qs.setValue(u"tokens/"_s + key, u"old-secret"_s);
+            qs.sync();
+        }
+        QVERIFY(contents(file).contains("old-secret"));
+        {
+            QSettings qs(file, QSettings::IniFormat);
+            ConsoleSettings s(&qs);
+            QCOMPARE(s.rememberedToken(server).value_or(QString()), u"old-secret"_s);
+            QCOMPARE(modeOf(s.tokenFileName()), 0600u);
+        }
+        QVERIFY(!contents(file).contains("old-secret"));
     }
 
     void windowState()

@@ -1,5 +1,7 @@
-// RoomsModel: rows keyed by room id, updated in place (no resets), typed sort
-// values, and views that keep their selection across refreshes.
+// RoomsModel: rows keyed by room id, updated in place (no resets) from
+// snapshots or single changes, typed sort values, and views that keep their
+// selection across refreshes; RoomFilterModel: what the filter box finds.
+#include "core/RoomFilterModel.h"
 #include "core/RoomsModel.h"
 
 #include <QItemSelectionModel>
@@ -10,6 +12,7 @@
 using namespace Qt::StringLiterals;
 using medrelay::adminapi::ParticipantInfo;
 using medrelay::adminapi::RoomInfo;
+using medrelay::console::RoomFilterModel;
 using medrelay::console::RoomsModel;
 
 namespace {
@@ -27,7 +30,8 @@ RoomInfo room(const QString &id, qint64 appointment, int people, int idleSeconds
     for (int i = 0; i < people; ++i) {
         ParticipantInfo p;
         p.connectionId = u"%1-c%2"_s.arg(id).arg(i);
-        p.userId = QString::number(i + 1);
+        p.userId = QString::number(appointment * 10 + i + 1);
+        p.userName = i == 0 ? u"Dr %1"_s.arg(id) : u"Patient %1"_s.arg(i);
         r.participants.append(p);
     }
     return r;
@@ -202,18 +206,75 @@ private Q_SLOTS:
         QCOMPARE(idsInRowOrder(proxy), (QStringList{u"new"_s, u"c"_s, u"b"_s, u"a"_s}));
     }
 
-    void filterMatchesAnyColumn()
+    void filterFindsRoomsAndPeople_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QStringList>("rooms");
+        QTest::addRow("room id, any case") << u"CARDIO"_s << QStringList{u"cardio-1"_s};
+        QTest::addRow("appointment") << u"2002"_s << QStringList{u"derma-2"_s};
+        QTest::addRow("participant name") << u"dr derma"_s << QStringList{u"derma-2"_s};
+        QTest::addRow("participant user id") << u"10012"_s << QStringList{u"cardio-1"_s};
+        QTest::addRow("name in both") << u"patient 1"_s << (QStringList{u"cardio-1"_s, u"derma-2"_s});
+        QTest::addRow("surrounding spaces") << u"  derma "_s << QStringList{u"derma-2"_s};
+        QTest::addRow("nothing") << u"zzz"_s << QStringList{};
+        QTest::addRow("empty shows all") << QString() << (QStringList{u"cardio-1"_s, u"derma-2"_s});
+    }
+
+    void filterFindsRoomsAndPeople()
+    {
+        QFETCH(QString, text);
+        QFETCH(QStringList, rooms);
+        RoomsModel model;
+        model.update({room(u"cardio-1"_s, 1001, 2, 10), room(u"derma-2"_s, 2002, 2, 20)}, kNow);
+        RoomFilterModel filter(&model);
+        filter.sort(RoomsModel::RoomIdColumn);
+        filter.setFilterText(text);
+        QCOMPARE(idsInRowOrder(filter), rooms);
+        QCOMPARE(filter.accepts(u"derma-2"_s), rooms.contains(u"derma-2"_s));
+        QCOMPARE(filter.isFiltering(), !text.trimmed().isEmpty());
+    }
+
+    void filterFollowsChangedParticipants()
+    {
+        // A room found by a person's name goes when that person leaves.
+        RoomsModel model;
+        model.update({room(u"cardio-1"_s, 1001, 2, 10)}, kNow);
+        RoomFilterModel filter(&model);
+        filter.setFilterText(u"patient 1"_s);
+        QCOMPARE(filter.rowCount(), 1);
+        model.update({room(u"cardio-1"_s, 1001, 1, 10)}, kNow);
+        QCOMPARE(filter.rowCount(), 0);
+    }
+
+    void appointmentZeroIsShown()
     {
         RoomsModel model;
-        model.update({room(u"cardio-1"_s, 1001, 1, 10), room(u"derma-2"_s, 2002, 1, 20)}, kNow);
-        QSortFilterProxyModel proxy;
-        proxy.setSourceModel(&model);
-        proxy.setFilterKeyColumn(-1);
-        proxy.setFilterCaseSensitivity(Qt::CaseInsensitive);
-        proxy.setFilterFixedString(u"CARDIO"_s);
-        QCOMPARE(proxy.rowCount(), 1);
-        proxy.setFilterFixedString(u"2002"_s);
-        QCOMPARE(idsInRowOrder(proxy), QStringList{u"derma-2"_s});
+        model.update({room(u"zero"_s, 0, 1, 10)}, kNow);
+        QCOMPARE(model.index(0, RoomsModel::AppointmentColumn).data().toString(), u"0"_s);
+    }
+
+    void singleChangesWithoutSnapshots()
+    {
+        RoomsModel model;
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
+        model.upsert(room(u"a"_s, 1, 1, 5), kNow);
+        model.upsert(room(u"b"_s, 2, 1, 5), kNow);
+        QCOMPARE(idsInRowOrder(model), (QStringList{u"a"_s, u"b"_s}));
+        QCOMPARE(inserted.count(), 2);
+        model.upsert(room(u"a"_s, 1, 2, 0), kNow.addSecs(3));
+        QCOMPARE(model.room(u"a"_s)->connectionCount, 2);
+        QVERIFY(changed.count() >= 1);
+        // The clock moved: every idle time was re-read.
+        QCOMPARE(model.idleSeconds(*model.room(u"b"_s)), 8);
+        QVERIFY(model.remove(u"a"_s));
+        QVERIFY(!model.remove(u"a"_s));
+        QCOMPARE(idsInRowOrder(model), QStringList{u"b"_s});
+        QCOMPARE(model.rowOf(u"b"_s), 0);
+        QCOMPARE(removed.count(), 1);
+        QCOMPARE(reset.count(), 0);
     }
 
     void headersAndAlignment()

@@ -174,4 +174,23 @@ bool RoomClient::waitDisconnected(int timeoutMs)
     return disconnected.wait(timeoutMs) || m_socket.state() == QAbstractSocket::UnconnectedState;
 }
 
+std::unique_ptr<QTcpSocket> silentWebSocket(const ServerProcess &server, int timeoutMs)
+{
+    auto socket = std::make_unique<QTcpSocket>();
+    socket->connectToHost(QHostAddress::LocalHost, server.port());
+    if (!socket->waitForConnected(timeoutMs))
+        return nullptr;
+    socket->write("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    QByteArray head;
+    const QDeadlineTimer deadline(timeoutMs);
+    while (!head.contains("\r\n\r\n") && !deadline.hasExpired()) {
+        if (socket->waitForReadyRead(50))
+            head += socket->readAll();
+    }
+    if (!head.startsWith("HTTP/1.1 101"))
+        return nullptr;
+    return socket;
+}
+
 } // namespace medrelay::consoletest

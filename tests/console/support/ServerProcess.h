@@ -10,8 +10,10 @@
 #include <QTemporaryDir>
 #include <QStringList>
 #include <QUrl>
+#include <QTcpSocket>
 #include <QWebSocket>
 
+#include <memory>
 #include <optional>
 
 namespace medrelay::consoletest {
@@ -81,5 +83,10 @@ private:
     qint64 m_appointmentId = 0;
     QString m_connectionId;
 };
+
+// A WebSocket that completes its upgrade and then answers nothing, not even
+// the server's close: a draining server waits for it (up to its close
+// timeout), so the drain lasts long enough to be seen. Null on failure.
+[[nodiscard]] std::unique_ptr<QTcpSocket> silentWebSocket(const ServerProcess &server, int timeoutMs = 5000);
 
 } // namespace medrelay::consoletest

@@ -1,0 +1,90 @@
+#pragma once
+// Rules that raise and clear alerts from what the console knows: connection
+// state, the server's figures and its rooms. Each rule looks at one thing and
+// owns the alert keys it raises. A rule for data a server does not send yet
+// (a guest waiting too long for admission, the audit log falling behind)
+// plugs in the same way with ConsoleController::addAlertRule() once its data
+// reaches ServerFigures or the rooms.
+
+#include "core/AlertsModel.h"
+#include "core/ConnectionState.h"
+#include "core/ServerFigures.h"
+
+#include <QUrl>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace medrelay::console {
+
+class RoomsModel;
+
+struct AlertContext
+{
+    ConnectionState state = ConnectionState::Disconnected;
+    QString reason;
+    QUrl server;
+    bool tokenGiven = false;
+    const ServerFigures *figures = nullptr; // null until the server has answered
+    const RoomsModel *rooms = nullptr;
+};
+
+class AlertRule
+{
+public:
+    AlertRule() = default;
+    virtual ~AlertRule();
+    Q_DISABLE_COPY_MOVE(AlertRule)
+
+    virtual void evaluate(const AlertContext &context, AlertsModel &alerts) = 0;
+    // Another server (or none): forget what was remembered about the last one.
+    virtual void reset() {}
+};
+
+// "server.draining", "server.unreachable", "server.unauthorised".
+class ConnectionAlertRule final : public AlertRule
+{
+public:
+    void evaluate(const AlertContext &context, AlertsModel &alerts) override;
+};
+
+// "server.nearCap": open connections at or above `raiseAt` of the server's
+// cap, cleared below `clearBelow` (so a count hovering at the line does not
+// flicker). Only for servers that report their cap.
+class ConnectionCapRule final : public AlertRule
+{
+public:
+    explicit ConnectionCapRule(double raiseAt = 0.9, double clearBelow = 0.85);
+    void evaluate(const AlertContext &context, AlertsModel &alerts) override;
+
+private:
+    double m_raiseAt = 0.9;
+    double m_clearBelow = 0.85;
+};
+
+// Connections the server refused at a limit (its rejection counter for
+// `reason` went up): raised with the number refused, cleared once the counter
+// has stood still for `quietSeconds` of the server's clock.
+class RefusalAlertRule final : public AlertRule
+{
+public:
+    RefusalAlertRule(QString rejectionReason, QString key, QString title, QString advice, qint64 quietSeconds = 300);
+    void evaluate(const AlertContext &context, AlertsModel &alerts) override;
+    void reset() override;
+
+private:
+    QString m_reason;
+    QString m_key;
+    QString m_title;
+    QString m_advice;
+    qint64 m_quietSeconds = 300;
+    std::optional<qint64> m_last;   // the counter at the previous figures
+    qint64 m_refusedSinceRaised = 0;
+    QDateTime m_lastRise;           // server clock
+};
+
+// The rules every console runs.
+[[nodiscard]] std::vector<std::unique_ptr<AlertRule>> standardAlertRules();
+
+} // namespace medrelay::console

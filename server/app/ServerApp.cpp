@@ -85,7 +85,7 @@ QString ServerApp::start()
             return u"audit log: %1"_s.arg(opened.error);
         m_audit = new AuditRecorder(std::move(opened.log), *m_rooms, this);
         m_audit->observe(*m_connections, *m_auth, *m_events, *m_admin, m_auth->enabled());
-        connect(m_router, &HttpRouter::unauthorizedRequest, m_audit, &AuditRecorder::recordAdminAuthFailure);
+        connect(m_router, &HttpRouter::adminRequestRefused, m_audit, &AuditRecorder::recordAdminRefusal);
         qCInfo(lcServer) << "audit log:" << m_audit->filePath();
     }
     if (!m_auth->enabled()) {

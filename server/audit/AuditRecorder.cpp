@@ -71,13 +71,13 @@ void AuditRecorder::observe(ConnectionManager &connections, Authenticator &auth,
             });
 }
 
-void AuditRecorder::recordAdminAuthFailure(const QString &path, const QHostAddress &peer)
+void AuditRecorder::recordAdminRefusal(const QHostAddress &peer, const QString &reason)
 {
     security::AuditEntry e;
     e.event = AuditEvent::AuthFailed;
     e.actor = u"admin"_s;
     e.address = peer.toString();
-    e.detail = u"admin_token "_s + path;
+    e.detail = u"admin "_s + reason;
     m_log->post(e);
 }
 

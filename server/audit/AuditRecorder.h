@@ -38,8 +38,8 @@ public:
     [[nodiscard]] QString filePath() const;
     bool flush(int timeoutMs = 5000);
 
-    // Records an admin request refused for a missing or wrong token.
-    void recordAdminAuthFailure(const QString &path, const QHostAddress &peer);
+    // Records an admin request refused (wrong Origin, missing or wrong token).
+    void recordAdminRefusal(const QHostAddress &peer, const QString &reason);
 
 private:
     // Who a connection is, kept from its first record to its last, so

@@ -234,6 +234,16 @@ const QList<Setting> &settings()
                  c.allowedOrigins.append(o.trimmed());
              return std::nullopt;
          }},
+        {u"admin-allowed-origins"_s, u"MEDRELAY_ADMIN_ALLOWED_ORIGINS"_s, u"LIST"_s,
+         u"Comma-separated web Origins allowed to call /stats, /metrics and /admin/* (an operations dashboard); "
+         "a request from any other Origin gets 403. Requests without an Origin (console, curl) are not affected. "
+         "Default none."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             c.adminAllowedOrigins.clear();
+             for (const QString &o : v.split(u',', Qt::SkipEmptyParts))
+                 c.adminAllowedOrigins.append(o.trimmed());
+             return std::nullopt;
+         }},
         {u"trusted-proxies"_s, u"MEDRELAY_TRUSTED_PROXIES"_s, u"LIST"_s,
          u"Comma-separated addresses or subnets of reverse proxies; from these, the client address is taken "
          "from X-Forwarded-For (per-address cap, stats, audit). Default none."_s,

@@ -64,9 +64,15 @@ struct ServerConfig
     int jwtLeewaySeconds = 30;
     QString tlsCertFile;
     QString tlsKeyFile;
-    QStringList allowedOrigins; // empty = any Origin
+    QStringList allowedOrigins; // WebSocket upgrades; empty = any Origin
+    // Origins allowed to call /stats, /metrics and /admin/* (an operations
+    // dashboard). Empty = none: a request that carries an Origin is refused.
+    QStringList adminAllowedOrigins;
     QStringList trustedProxies; // reverse proxies whose X-Forwarded-For is believed
     QString dataDir;
+    // Refused admin requests are audited as one count per source address per
+    // window, never one record each.
+    int auditRefusalWindowMs = 60 * 1000;
 
     [[nodiscard]] bool tlsEnabled() const { return !tlsCertFile.isEmpty(); }
     [[nodiscard]] bool authEnabled() const { return !jwtSecret.isEmpty() || !jwtPublicKeyFile.isEmpty(); }

@@ -83,7 +83,7 @@ QString ServerApp::start()
         auto opened = security::AuditLog::open(m_config.dataDir);
         if (!opened.log)
             return u"audit log: %1"_s.arg(opened.error);
-        m_audit = new AuditRecorder(std::move(opened.log), *m_rooms, this);
+        m_audit = new AuditRecorder(std::move(opened.log), *m_rooms, m_config.auditRefusalWindowMs, this);
         m_audit->observe(*m_connections, *m_auth, *m_events, *m_admin, m_auth->enabled());
         connect(m_router, &HttpRouter::adminRequestRefused, m_audit, &AuditRecorder::recordAdminRefusal);
         qCInfo(lcServer) << "audit log:" << m_audit->filePath();

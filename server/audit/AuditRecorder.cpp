@@ -12,14 +12,28 @@ namespace medrelay::server {
 using namespace Qt::StringLiterals;
 using security::AuditEvent;
 
-AuditRecorder::AuditRecorder(std::unique_ptr<security::AuditLog> log, const RoomRegistry &rooms, QObject *parent)
+namespace {
+
+// Distinct source addresses counted per window; the rest share one count, so
+// a flood from many addresses cannot grow the table.
+constexpr qsizetype kMaxRefusalSources = 1024;
+
+} // namespace
+
+AuditRecorder::AuditRecorder(std::unique_ptr<security::AuditLog> log, const RoomRegistry &rooms, int refusalWindowMs,
+                             QObject *parent)
     : QObject(parent)
     , m_log(std::move(log))
     , m_rooms(rooms)
-{}
+{
+    m_refusalWindow.setSingleShot(true);
+    m_refusalWindow.setInterval(refusalWindowMs);
+    connect(&m_refusalWindow, &QTimer::timeout, this, &AuditRecorder::writeRefusals);
+}
 
 AuditRecorder::~AuditRecorder()
 {
+    writeRefusals();
     if (m_log)
         m_log->flush();
 }
@@ -38,22 +52,26 @@ void AuditRecorder::observe(ConnectionManager &connections, Authenticator &auth,
                             AdminService &admin, bool authEnabled)
 {
     connect(&connections, &ConnectionManager::connectionOpened, this, [this, authEnabled](Connection *c) {
-        remember(c);
+        // A connection refused while it was being opened has closed already.
+        if (c->isClosing())
+            return;
         // Unauthenticated: the connection is recorded with its address; the
         // claimed user id appears on its joins.
         if (!authEnabled)
-            record(AuditEvent::Connect, c->connectionId(), {}, u"unauthenticated"_s);
+            record(AuditEvent::Connect, c, u"unauthenticated"_s);
+        else
+            who(c);
     });
     connect(&auth, &Authenticator::authenticated, this, [this](Connection *c) {
-        remember(c);
-        record(AuditEvent::Connect, c->connectionId(), {}, u"token"_s);
+        m_who.remove(c->connectionId()); // named by its token from now on
+        record(AuditEvent::Connect, c, u"token"_s);
     });
     connect(&auth, &Authenticator::authenticationFailed, this,
-            [this](Connection *c, const QString &reason) { record(AuditEvent::AuthFailed, c->connectionId(), {}, reason); });
+            [this](Connection *c, const QString &reason) { record(AuditEvent::AuthFailed, c, reason); });
     // Connected after the membership handler's slot, so a closing
     // connection's leaves are recorded before its disconnect.
     connect(&connections, &ConnectionManager::connectionClosed, this, [this](Connection *c) {
-        record(AuditEvent::Disconnect, c->connectionId(), {}, {});
+        record(AuditEvent::Disconnect, c, {});
         m_who.remove(c->connectionId());
     });
     connect(&events, &EventLog::added, this, &AuditRecorder::onEvent);
@@ -73,18 +91,65 @@ void AuditRecorder::observe(ConnectionManager &connections, Authenticator &auth,
 
 void AuditRecorder::recordAdminRefusal(const QHostAddress &peer, const QString &reason)
 {
-    security::AuditEntry e;
-    e.event = AuditEvent::AuthFailed;
-    e.actor = u"admin"_s;
-    e.address = peer.toString();
-    e.detail = u"admin "_s + reason;
-    m_log->post(e);
+    const QString address = peer.toString();
+    auto it = m_refusals.find(address);
+    if (it == m_refusals.end() && m_refusals.size() < kMaxRefusalSources)
+        it = m_refusals.insert(address, {});
+    Refusals &r = it == m_refusals.end() ? m_refusalsElsewhere : *it;
+    ++r.total;
+    ++r.byReason[reason];
+    if (!m_refusalWindow.isActive())
+        m_refusalWindow.start();
 }
 
-void AuditRecorder::remember(const Connection *c)
+void AuditRecorder::writeRefusals()
 {
-    const Identity &id = c->identity();
-    m_who.insert(c->connectionId(), Who{id.isSet() ? id.userId : u"anonymous"_s, id.role, c->remoteAddress()});
+    m_refusalWindow.stop();
+    if (!m_log)
+        return;
+    const auto write = [this](const QString &address, const Refusals &r, const QString &prefix) {
+        security::AuditEntry e;
+        e.event = AuditEvent::AdminRefused;
+        e.actor = u"anonymous"_s;
+        e.address = address;
+        // Counts and the server's own reason names only: nothing of the
+        // requests (paths, tokens) reaches the log.
+        e.detail = prefix + u"count=%1"_s.arg(r.total);
+        for (auto reason = r.byReason.cbegin(); reason != r.byReason.cend(); ++reason)
+            e.detail += u" %1=%2"_s.arg(reason.key()).arg(reason.value());
+        e.detail += u" window_ms=%1"_s.arg(m_refusalWindow.interval());
+        m_log->post(e);
+    };
+    for (auto it = m_refusals.cbegin(); it != m_refusals.cend(); ++it)
+        write(it.key(), it.value(), {});
+    if (m_refusalsElsewhere.total > 0)
+        write({}, m_refusalsElsewhere, u"other_addresses "_s);
+    m_refusals.clear();
+    m_refusalsElsewhere = {};
+}
+
+const AuditRecorder::Who &AuditRecorder::who(const Connection *c)
+{
+    auto it = m_who.find(c->connectionId());
+    if (it == m_who.end()) {
+        const Identity &id = c->identity();
+        it = m_who.insert(c->connectionId(),
+                          Who{id.isSet() ? id.userId : u"anonymous"_s, id.role, c->remoteAddress()});
+    }
+    return *it;
+}
+
+void AuditRecorder::record(AuditEvent event, const Connection *c, const QString &detail)
+{
+    const Who &w = who(c);
+    security::AuditEntry e;
+    e.event = event;
+    e.detail = detail;
+    e.actor = w.actor;
+    e.role = w.role;
+    e.connectionId = c->connectionId();
+    e.address = w.address;
+    m_log->post(e);
 }
 
 void AuditRecorder::onEvent(const adminapi::Event &event)

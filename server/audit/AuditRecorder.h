@@ -1,14 +1,18 @@
 #pragma once
 // Writes the audit trail: who connected (verified identity and address), who
 // joined, left or was denied which room, failed authentications, admin
-// actions and room closes. It only observes the other parts' signals; the
-// records carry ids and reasons, never chat, whiteboard data, SDP or names.
+// actions and room closes, and refused admin requests counted per source
+// address and window. It only observes the other parts' signals; the records
+// carry ids and reasons, never chat, whiteboard data, SDP or names, and
+// nothing a client chose (no request paths, no tokens).
 
 #include "security/AuditLog.h"
 
 #include <QHash>
 #include <QHostAddress>
+#include <QMap>
 #include <QObject>
+#include <QTimer>
 
 #include <memory>
 
@@ -29,7 +33,8 @@ class AuditRecorder final : public QObject
 {
     Q_OBJECT
 public:
-    AuditRecorder(std::unique_ptr<security::AuditLog> log, const RoomRegistry &rooms, QObject *parent = nullptr);
+    AuditRecorder(std::unique_ptr<security::AuditLog> log, const RoomRegistry &rooms, int refusalWindowMs,
+                  QObject *parent = nullptr);
     ~AuditRecorder() override;
     Q_DISABLE_COPY_MOVE(AuditRecorder)
 
@@ -38,10 +43,17 @@ public:
     [[nodiscard]] QString filePath() const;
     bool flush(int timeoutMs = 5000);
 
-    // Records an admin request refused (wrong Origin, missing or wrong token).
+    // Counts an admin request refused (wrong Origin, missing or wrong
+    // token): one `admin_refused` record per source address per window, so a
+    // flood of refused requests costs a few records, not one each.
     void recordAdminRefusal(const QHostAddress &peer, const QString &reason);
 
 private:
+    struct Refusals
+    {
+        qint64 total = 0;
+        QMap<QString, qint64> byReason;
+    };
     // Who a connection is, kept from its first record to its last, so
     // records written while it closes (its leaves) still name it.
     struct Who
@@ -50,13 +62,22 @@ private:
         QString role;
         QString address;
     };
-    void remember(const Connection *c);
+    // The connection as the audit trail names it, remembered from the first
+    // time any signal carrying it arrives: signals reach the recorder in no
+    // guaranteed order (a token in the URL is refused while the connection
+    // is still being opened).
+    const Who &who(const Connection *c);
+    void record(security::AuditEvent event, const Connection *c, const QString &detail);
+    void writeRefusals();
     void record(security::AuditEvent event, const QString &connectionId, const QString &roomId, const QString &detail);
     void onEvent(const adminapi::Event &event);
 
     std::unique_ptr<security::AuditLog> m_log;
     const RoomRegistry &m_rooms;
     QHash<QString, Who> m_who;
+    QHash<QString, Refusals> m_refusals; // by source address, this window
+    Refusals m_refusalsElsewhere;        // from addresses beyond the cap, this window
+    QTimer m_refusalWindow;
 };
 
 } // namespace medrelay::server

@@ -163,13 +163,14 @@ QLatin1StringView auditEventName(AuditEvent event)
     case AuditEvent::AuthFailed: return "auth_failed"_L1;
     case AuditEvent::AdminAction: return "admin_action"_L1;
     case AuditEvent::RoomClosed: return "room_closed"_L1;
+    case AuditEvent::AdminRefused: return "admin_refused"_L1;
     }
     return "unknown"_L1;
 }
 
 std::optional<AuditEvent> auditEventFromName(QStringView name)
 {
-    for (int i = 0; i <= int(AuditEvent::RoomClosed); ++i) {
+    for (int i = 0; i <= int(AuditEvent::AdminRefused); ++i) {
         const auto e = AuditEvent(i);
         if (name == auditEventName(e))
             return e;

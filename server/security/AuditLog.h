@@ -40,6 +40,7 @@ enum class AuditEvent : quint8 {
     AuthFailed,
     AdminAction,
     RoomClosed,
+    AdminRefused, // refused admin requests from one address, counted over a window
 };
 
 [[nodiscard]] QLatin1StringView auditEventName(AuditEvent event);

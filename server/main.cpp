@@ -3,7 +3,7 @@
 #include "app/ServerApp.h"
 #include "app/SignalWatcher.h"
 #include "config/ConfigLoader.h"
-#include "security/AuditLog.h"
+#include "security/AuditVerifier.h"
 
 #include <medrelay/Version.h>
 
@@ -60,7 +60,8 @@ int main(int argc, char *argv[])
         out << "medrelay-server " << MEDRELAY_VERSION << "\n";
         return 0;
     case ConfigAction::VerifyAudit:
-        return medrelay::security::runVerifyAuditCommand(lc.actionArgument, out);
+        return medrelay::security::runVerifyAuditCommand(lc.verifyPaths, lc.verifyKeyFiles, lc.verifyCheckpointFiles,
+                                                         out);
     case ConfigAction::Run:
         break;
     }

@@ -73,6 +73,14 @@ struct ServerConfig
     // Refused admin requests are audited as one count per source address per
     // window, never one record each.
     int auditRefusalWindowMs = 60 * 1000;
+    // The keyed audit chain's key; empty: <dataDir>/audit.key, created at
+    // first start.
+    QString auditKeyFile;
+    qint64 auditRotateBytes = 64 * 1024 * 1024; // 0: never by size
+    bool auditRotateDaily = true;
+    int auditRetentionDays = 0; // 0: keep every file
+    int auditBacklogLimit = 50000;
+    int auditCheckpointIntervalMs = 30 * 1000;
 
     [[nodiscard]] bool tlsEnabled() const { return !tlsCertFile.isEmpty(); }
     [[nodiscard]] bool authEnabled() const { return !jwtSecret.isEmpty() || !jwtPublicKeyFile.isEmpty(); }

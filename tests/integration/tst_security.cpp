@@ -8,8 +8,11 @@
 #include "Tokens.h"
 
 #include "audit/AuditRecorder.h"
-#include "security/AuditLog.h"
+#include "security/AuditFiles.h"
+#include "security/AuditKeyFile.h"
+#include "security/AuditVerifier.h"
 
+#include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
@@ -47,6 +50,23 @@ auto authConfig(int requestTimeoutMs = 10000)
         c.jwtLeewaySeconds = 0;
         c.requestTimeoutMs = requestTimeoutMs;
     };
+}
+
+// What --verify-audit DIR checks: every file, with the key and checkpoint
+// the server keeps beside them.
+medrelay::security::AuditVerifyResult verifyAuditDir(const QString &dir)
+{
+    using namespace medrelay::security;
+    AuditVerifyOptions o;
+    const auto key = loadAuditKeyFile(QDir(dir).filePath(AuditFiles::kKey), false);
+    if (key.key)
+        o.keys.insert(key.key->id, key.key->secret);
+    QFile cp(QDir(dir).filePath(AuditFiles::kCheckpoint));
+    if (cp.open(QIODevice::ReadOnly)) {
+        if (const auto c = AuditCheckpoint::parse(cp.readAll()))
+            o.checkpoints.append(*c);
+    }
+    return verifyAuditFiles(AuditFiles::chainFiles(dir), o);
 }
 
 QJsonObject join(const QString &room, qint64 appointment, const QJsonValue &claimedUser = {})
@@ -380,8 +400,8 @@ void TestSecurity::auditTrailRecordsWhoDidWhat()
     log = f.readAll();
     f.close();
     QVERIFY(has("admin_refused", "unauthorized=1"));
-    const auto intact = medrelay::security::AuditLog::verify(path);
-    QVERIFY2(intact.ok, qPrintable(intact.reason));
+    const auto intact = verifyAuditDir(dir.path());
+    QVERIFY2(intact.ok(), qPrintable(intact.reason));
     QVERIFY(intact.records >= 9);
     // Tampering with one record is caught, and names the record.
     QByteArray tampered = log;
@@ -389,8 +409,8 @@ void TestSecurity::auditTrailRecordsWhoDidWhat()
     QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
     f.write(tampered);
     f.close();
-    const auto broken = medrelay::security::AuditLog::verify(path);
-    QVERIFY(!broken.ok);
+    const auto broken = verifyAuditDir(dir.path());
+    QVERIFY(!broken.ok());
     QVERIFY(broken.badLine >= 1);
     QVERIFY(log.split('\n').at(broken.badLine - 1).contains("dr-7"));
 }

@@ -1,11 +1,20 @@
 #include "audit/AuditRecorder.h"
 
 #include "admin/AdminService.h"
+#include "adminapi/AdminTypes.h"
+#include "config/ServerConfig.h"
 #include "auth/Authenticator.h"
 #include "events/EventLog.h"
 #include "realtime/ConnectionManager.h"
 #include "realtime/Connection.h"
 #include "rooms/RoomRegistry.h"
+#include "security/AuditFiles.h"
+#include "security/AuditKeyFile.h"
+
+#include <QDir>
+#include <QFile>
+
+#include <syslog.h>
 
 namespace medrelay::server {
 
@@ -29,6 +38,72 @@ AuditRecorder::AuditRecorder(std::unique_ptr<security::AuditLog> log, const Room
     m_refusalWindow.setSingleShot(true);
     m_refusalWindow.setInterval(refusalWindowMs);
     connect(&m_refusalWindow, &QTimer::timeout, this, &AuditRecorder::writeRefusals);
+}
+
+AuditRecorder::Opened AuditRecorder::open(const ServerConfig &config, const RoomRegistry &rooms, QObject *parent)
+{
+    Opened out;
+    security::AuditLogOptions options;
+    QString keyPath = config.auditKeyFile;
+    security::AuditKeyFileResult key;
+    if (keyPath.isEmpty()) {
+        // Nothing configured: a key of our own beside the log. It protects
+        // against whoever can write the log but not read the data directory's
+        // key; a key file the service cannot write (--audit-key-file, as the
+        // Debian package sets up) protects against more. See SECURITY.md.
+        if (!QDir(config.dataDir).exists()) {
+            if (!QDir().mkpath(config.dataDir)) {
+                out.error = u"cannot create audit data directory '%1'"_s.arg(config.dataDir);
+                return out;
+            }
+            QFile::setPermissions(config.dataDir, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+        }
+        keyPath = QDir(config.dataDir).filePath(security::AuditFiles::kKey);
+        key = security::loadOrCreateAuditKeyFile(keyPath);
+    } else {
+        key = security::loadAuditKeyFile(keyPath);
+    }
+    if (!key.key) {
+        out.error = key.error;
+        return out;
+    }
+    if (key.created)
+        out.notes.append(u"audit key: created %1 (keep a copy off this host: verifying the log needs it)"_s.arg(
+            keyPath));
+    out.notes.append(u"audit key: %1 (id %2)"_s.arg(keyPath, QString::fromLatin1(key.key->id)));
+    options.key = key.key;
+    options.rotateBytes = config.auditRotateBytes;
+    options.rotateDaily = config.auditRotateDaily;
+    options.retentionDays = config.auditRetentionDays;
+    options.backlogLimit = config.auditBacklogLimit;
+    options.checkpointIntervalMs = config.auditCheckpointIntervalMs;
+    // The system log keeps a copy of every checkpoint the service user cannot
+    // rewrite, and hears of failing writes even when the disk is full.
+    ::openlog("medrelay-server", LOG_PID, LOG_DAEMON);
+    options.onCheckpoint = [](const QByteArray &checkpoint) {
+        ::syslog(LOG_NOTICE, "audit checkpoint %s", checkpoint.constData());
+    };
+    options.onAlert = [](const QString &message) { ::syslog(LOG_ERR, "audit: %s", qPrintable(message)); };
+
+    auto opened = security::AuditLog::open(config.dataDir, options);
+    if (!opened.log) {
+        out.error = opened.error;
+        return out;
+    }
+    out.recorder = new AuditRecorder(std::move(opened.log), rooms, config.auditRefusalWindowMs, parent);
+    return out;
+}
+
+adminapi::AuditHealth AuditRecorder::health() const
+{
+    const security::AuditLogStatus s = m_log->status();
+    adminapi::AuditHealth h;
+    h.backlog = qint64(s.backlog);
+    h.failedWrites = qint64(s.failedWrites);
+    h.droppedRecords = qint64(s.droppedRecords);
+    h.recordsWritten = qint64(s.written);
+    h.behind = s.behind;
+    return h;
 }
 
 AuditRecorder::~AuditRecorder()

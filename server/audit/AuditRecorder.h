@@ -17,6 +17,7 @@
 #include <memory>
 
 namespace medrelay::adminapi {
+struct AuditHealth;
 struct Event;
 }
 
@@ -28,6 +29,7 @@ class Connection;
 class ConnectionManager;
 class EventLog;
 class RoomRegistry;
+struct ServerConfig;
 
 class AuditRecorder final : public QObject
 {
@@ -38,10 +40,24 @@ public:
     ~AuditRecorder() override;
     Q_DISABLE_COPY_MOVE(AuditRecorder)
 
+    struct Opened
+    {
+        AuditRecorder *recorder = nullptr; // null on error
+        QString error;
+        QStringList notes; // for the start-up log (key generated, file set aside, ...)
+    };
+    // Opens the audit log in config.dataDir as the configuration says: the
+    // key (--audit-key-file, or <data-dir>/audit.key, created when missing),
+    // rotation, retention, backlog and checkpoints, which also go to the
+    // system log (syslog, the journal under systemd).
+    [[nodiscard]] static Opened open(const ServerConfig &config, const RoomRegistry &rooms, QObject *parent);
+
     void observe(ConnectionManager &connections, Authenticator &auth, EventLog &events, AdminService &admin,
                  bool authEnabled);
     [[nodiscard]] QString filePath() const;
+    // Waits until everything recorded so far is on disk and checkpointed.
     bool flush(int timeoutMs = 5000);
+    [[nodiscard]] adminapi::AuditHealth health() const;
 
     // Counts an admin request refused (wrong Origin, missing or wrong
     // token): one `admin_refused` record per source address per window, so a

@@ -166,6 +166,7 @@ private slots:
     void forgedCheckpointCaught();
     void checkpointsGoToTheSystemLog();
     void unkeyedLogContinuesKeyed();
+    void replacedKeyContinuesChain();
     void downgradeCaught();
     void rotationBySizeContinuesChain();
     void missingFileCaught();
@@ -771,6 +772,21 @@ void TestAuditLog::unkeyedLogContinuesKeyed()
     QCOMPARE(r.records, 5);
     QCOMPARE(r.firstSignedSeq, 4);
     QCOMPARE(verifyDir(dir, {}).outcome, AuditVerifyResult::Outcome::Unreadable);
+}
+
+void TestAuditLog::replacedKeyContinuesChain()
+{
+    QVERIFY(!writeKeyed(3).isEmpty());
+    const QString dir = writeKeyed(2, keyed(kOtherKey));
+    QVERIFY(!dir.isEmpty());
+    AuditKeyRing both = ring();
+    both.insert(kOtherKey.id, kOtherKey.secret);
+    const auto r = verifyDir(dir, both);
+    QVERIFY2(r.ok(), qPrintable(r.reason));
+    QCOMPARE(r.records, 5);
+    QCOMPARE(r.keyIds, (QByteArrayList{kKey.id, kOtherKey.id}));
+    // Each record needs the key that signed it.
+    QCOMPARE(verifyDir(dir, ring(kOtherKey)).outcome, AuditVerifyResult::Outcome::Unreadable);
 }
 
 void TestAuditLog::downgradeCaught()

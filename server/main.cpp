@@ -15,6 +15,7 @@
 #ifdef Q_OS_WIN
 #include "service/WindowsServiceHost.h"
 #endif
+#include "security/AuditVerifier.h"
 
 #include <medrelay/BuildInfo.h>
 #include <medrelay/Version.h>
@@ -114,7 +115,8 @@ int main(int argc, char *argv[])
         out << versionText();
         return 0;
     case ConfigAction::VerifyAudit:
-        return medrelay::security::runVerifyAuditCommand(lc.actionArgument, out);
+        return medrelay::security::runVerifyAuditCommand(lc.verifyPaths, lc.verifyKeyFiles, lc.verifyCheckpointFiles,
+                                                         out);
     case ConfigAction::Run:
         break;
     }

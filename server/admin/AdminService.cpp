@@ -100,6 +100,12 @@ adminapi::Health AdminService::health(bool withRoomDetails) const
     if (withRoomDetails)
         h.roomDetails = roomInfos(false);
     h.insecure = m_config.mode == Mode::Production && m_config.insecureNoAuth;
+    if (m_auditHealth) {
+        h.audit = m_auditHealth();
+        // Still serving, but not recording: monitoring must notice.
+        if (h.audit->behind && !m_draining)
+            h.status = u"degraded"_s;
+    }
     return h;
 }
 
@@ -189,6 +195,19 @@ QByteArray AdminService::prometheus() const
         sample("medrelay_auth_failures_total", "reason=\"" + it.key().toLatin1() + '"', static_cast<double>(it.value()));
     metric("medrelay_resident_memory_bytes", "gauge", "Resident memory of the server process.");
     sample("medrelay_resident_memory_bytes", {}, static_cast<double>(residentMemoryBytes()));
+    if (m_auditHealth) {
+        const adminapi::AuditHealth a = m_auditHealth();
+        metric("medrelay_audit_backlog_records", "gauge", "Audit records accepted but not yet on disk.");
+        sample("medrelay_audit_backlog_records", {}, static_cast<double>(a.backlog));
+        metric("medrelay_audit_behind", "gauge", "1 while audit writes fail and records wait in memory.");
+        sample("medrelay_audit_behind", {}, a.behind ? 1 : 0);
+        metric("medrelay_audit_records_written_total", "counter", "Audit records written.");
+        sample("medrelay_audit_records_written_total", {}, static_cast<double>(a.recordsWritten));
+        metric("medrelay_audit_failed_writes_total", "counter", "Audit write attempts that failed.");
+        sample("medrelay_audit_failed_writes_total", {}, static_cast<double>(a.failedWrites));
+        metric("medrelay_audit_dropped_records_total", "counter", "Audit records dropped because the backlog was full.");
+        sample("medrelay_audit_dropped_records_total", {}, static_cast<double>(a.droppedRecords));
+    }
     return out;
 }
 

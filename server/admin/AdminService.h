@@ -9,6 +9,8 @@
 #include <QElapsedTimer>
 #include <QObject>
 
+#include <functional>
+
 namespace medrelay::server {
 
 class ConnectionManager;
@@ -25,6 +27,9 @@ public:
     Q_DISABLE_COPY_MOVE(AdminService)
 
     void setDraining(bool draining) { m_draining = draining; }
+    // Where /health and /metrics read the audit writer's state from (set
+    // when an audit log is kept).
+    void setAuditHealthSource(std::function<adminapi::AuditHealth()> source) { m_auditHealth = std::move(source); }
     [[nodiscard]] bool isDraining() const { return m_draining; }
 
     [[nodiscard]] adminapi::Health health(bool withRoomDetails) const;
@@ -54,6 +59,7 @@ private:
     EventLog &m_events;
     QElapsedTimer m_uptime;
     bool m_draining = false;
+    std::function<adminapi::AuditHealth()> m_auditHealth;
 };
 
 } // namespace medrelay::server

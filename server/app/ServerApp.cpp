@@ -134,14 +134,17 @@ QString ServerApp::start()
     if (const QString err = m_auth->initialise(); !err.isEmpty())
         return err;
     if (!m_config.dataDir.isEmpty()) {
-        auto opened = security::AuditLog::open(m_config.dataDir);
-        if (!opened.log)
+        const auto opened = AuditRecorder::open(m_config, this);
+        if (!opened.recorder)
             return u"audit log: %1"_s.arg(opened.error);
-        m_audit = new AuditRecorder(std::move(opened.log), this);
+        m_audit = opened.recorder;
         m_audit->observe(*m_connections, *m_auth, *m_admin, m_auth->enabled());
         m_rooms->addObserver(m_audit);
-        connect(m_router, &HttpRouter::unauthorizedRequest, m_audit, &AuditRecorder::recordAdminAuthFailure);
+        connect(m_router, &HttpRouter::adminRequestRefused, m_audit, &AuditRecorder::recordAdminRefusal);
+        m_admin->setAuditHealthSource([audit = m_audit] { return audit->health(); });
         qCInfo(lcServer) << "audit log:" << m_audit->filePath();
+        for (const QString &note : opened.notes)
+            qCInfo(lcServer).noquote() << note;
     }
     if (!m_auth->enabled()) {
         if (m_config.mode == Mode::Production)

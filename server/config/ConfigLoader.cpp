@@ -247,6 +247,16 @@ const QList<Setting> &settings()
                  c.allowedOrigins.append(o.trimmed());
              return std::nullopt;
          }},
+        {u"admin-allowed-origins"_s, u"MEDRELAY_ADMIN_ALLOWED_ORIGINS"_s, u"LIST"_s,
+         u"Comma-separated web Origins allowed to call /stats, /metrics and /admin/* (an operations dashboard); "
+         "a request from any other Origin gets 403. Requests without an Origin (console, curl) are not affected. "
+         "Default none."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             c.adminAllowedOrigins.clear();
+             for (const QString &o : v.split(u',', Qt::SkipEmptyParts))
+                 c.adminAllowedOrigins.append(o.trimmed());
+             return std::nullopt;
+         }},
         {u"trusted-proxies"_s, u"MEDRELAY_TRUSTED_PROXIES"_s, u"LIST"_s,
          u"Comma-separated addresses or subnets of reverse proxies; from these, the client address is taken "
          "from X-Forwarded-For (per-address cap, stats, audit). Default none."_s,
@@ -361,6 +371,32 @@ const QList<Setting> &settings()
              c.historyRetentionMs = n * 1000;
              return std::nullopt;
          }},
+        {u"audit-key-file"_s, u"MEDRELAY_AUDIT_KEY_FILE"_s, u"FILE"_s,
+         u"Key (at least 32 bytes, e.g. openssl rand -hex 32) that signs the audit chain (HMAC-SHA256) and its "
+         "checkpoints; no access for other users. Default <data-dir>/audit.key, created at first start."_s,
+         fileSetting(&ServerConfig::auditKeyFile)},
+        {u"audit-rotate-size"_s, u"MEDRELAY_AUDIT_ROTATE_SIZE"_s, u"BYTES"_s,
+         u"Start a new audit file when the current one reaches this size (0 = never by size). Default 67108864."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             qint64 n = 0;
+             if (intIn(v, 0, qint64(1) << 40, n) || (n != 0 && n < 4096))
+                 return u"must be 0 or a number of bytes from 4096 to 1099511627776"_s;
+             c.auditRotateBytes = n;
+             return std::nullopt;
+         }},
+        {u"audit-rotate-daily"_s, u"MEDRELAY_AUDIT_ROTATE_DAILY"_s, u"BOOL"_s,
+         u"Start a new audit file at each UTC midnight. Default true."_s,
+         [](ServerConfig &c, const QString &v) { return boolFrom(v, c.auditRotateDaily); }},
+        {u"audit-retention-days"_s, u"MEDRELAY_AUDIT_RETENTION_DAYS"_s, u"DAYS"_s,
+         u"Delete rotated audit files whose last record is older than this (0 = keep every file). Default 0."_s,
+         intSetting(&ServerConfig::auditRetentionDays, 0, 36500)},
+        {u"audit-backlog"_s, u"MEDRELAY_AUDIT_BACKLOG"_s, u"RECORDS"_s,
+         u"Audit records kept in memory while the disk refuses writes; beyond it new records are dropped and "
+         "counted. Default 50000."_s,
+         intSetting(&ServerConfig::auditBacklogLimit, 16, 10000000)},
+        {u"audit-checkpoint-interval"_s, u"MEDRELAY_AUDIT_CHECKPOINT_INTERVAL"_s, u"SECONDS"_s,
+         u"Most time between signed audit checkpoints while records are written. Default 30."_s,
+         secondsSetting(&ServerConfig::auditCheckpointIntervalMs, 1, 3600)},
     };
     return table;
 }
@@ -389,13 +425,16 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
     const QCommandLineOption versionOpt({u"v"_s, u"version"_s}, u"Show the version."_s);
     const QCommandLineOption envOpt(u"env"_s, u"development or production."_s, u"MODE"_s);
     const QCommandLineOption configOpt(u"config"_s, u"INI configuration file."_s, u"FILE"_s);
-    const QCommandLineOption verifyOpt(u"verify-audit"_s, u"Check an audit log's hash chain and exit."_s,
-                                       u"FILE"_s);
+    const QCommandLineOption verifyOpt(u"verify-audit"_s, u"Check an audit trail and exit."_s, u"PATH"_s);
+    const QCommandLineOption checkpointOpt(u"audit-checkpoint"_s,
+                                           u"With --verify-audit: checkpoints (e.g. from the system log) to check."_s,
+                                           u"FILE"_s);
     parser.addOption(helpOpt);
     parser.addOption(versionOpt);
     parser.addOption(envOpt);
     parser.addOption(configOpt);
     parser.addOption(verifyOpt);
+    parser.addOption(checkpointOpt);
     QList<QCommandLineOption> options;
     for (const Setting &s : settings()) {
         options.append(s.valueName.isEmpty() ? QCommandLineOption(s.key, s.help)
@@ -404,8 +443,11 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
     }
     if (!parser.parse(arguments))
         return ConfigError{parser.errorText()};
-    if (!parser.positionalArguments().isEmpty())
+    // Only --verify-audit takes more than one path.
+    if (!parser.positionalArguments().isEmpty() && !parser.isSet(verifyOpt))
         return ConfigError{u"unexpected argument '%1'"_s.arg(parser.positionalArguments().constFirst())};
+    if (parser.isSet(checkpointOpt) && !parser.isSet(verifyOpt))
+        return ConfigError{u"--audit-checkpoint is only for --verify-audit"_s};
 
     LoadedConfig loaded;
     if (parser.isSet(helpOpt)) {
@@ -418,7 +460,20 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
     }
     if (parser.isSet(verifyOpt)) {
         loaded.action = ConfigAction::VerifyAudit;
-        loaded.actionArgument = parser.value(verifyOpt);
+        loaded.verifyPaths = parser.values(verifyOpt) + parser.positionalArguments();
+        loaded.verifyCheckpointFiles = parser.values(checkpointOpt);
+        // The key as the server would find it: command line, environment,
+        // configuration file; else the verifier looks beside the log.
+        const QString keyOption = u"audit-key-file"_s;
+        loaded.verifyKeyFiles = parser.values(keyOption);
+        if (loaded.verifyKeyFiles.isEmpty() && env.contains(u"MEDRELAY_AUDIT_KEY_FILE"_s))
+            loaded.verifyKeyFiles.append(env.value(u"MEDRELAY_AUDIT_KEY_FILE"_s));
+        const QString configFile = parser.isSet(configOpt) ? parser.value(configOpt) : env.value(u"MEDRELAY_CONFIG"_s);
+        if (loaded.verifyKeyFiles.isEmpty() && !configFile.isEmpty()) {
+            const QSettings ini(configFile, QSettings::IniFormat);
+            if (ini.contains(keyOption))
+                loaded.verifyKeyFiles.append(ini.value(keyOption).toString());
+        }
         return loaded;
     }
 
@@ -507,7 +562,8 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
     for (const auto &[option, file] : {std::pair{u"--jwt-public-key"_s, c.jwtPublicKeyFile},
                                        std::pair{u"--tls-cert"_s, c.tlsCertFile},
                                        std::pair{u"--tls-key"_s, c.tlsKeyFile},
-                                       std::pair{u"--history-key-file"_s, c.historyKeyFile}}) {
+                                       std::pair{u"--history-key-file"_s, c.historyKeyFile},
+                                       std::pair{u"--audit-key-file"_s, c.auditKeyFile}}) {
         if (!file.isEmpty() && !QFileInfo(file).isReadable())
             return ConfigError{u"%1 names a file that cannot be read: %2"_s.arg(option, file)};
     }
@@ -542,7 +598,8 @@ QString ConfigLoader::helpText()
                   "Precedence: built-in defaults of the mode < --config file < environment < command line.\n\n"
                   "  --env MODE              development or production (env MEDRELAY_ENV or NODE_ENV)\n"
                   "  --config FILE           INI file; keys are the option names below (env MEDRELAY_CONFIG)\n"
-                  "  --verify-audit FILE     check an audit log's hash chain and exit\n"
+                  "  --verify-audit PATH...  check an audit trail (a data directory or audit files) and exit;\n"
+                  "                          with --audit-key-file FILE (repeatable) and --audit-checkpoint FILE\n"
                   "  --help, --version\n"_s.arg(QLatin1StringView(MEDRELAY_VERSION));
     for (const Setting &s : settings()) {
         QString left = u"--"_s + s.key;

@@ -25,7 +25,11 @@ struct LoadedConfig
 {
     ServerConfig config;
     ConfigAction action = ConfigAction::Run;
-    QString actionArgument; // e.g. the audit file for --verify-audit
+    // --verify-audit: the data directory or files, the keys, and checkpoint
+    // copies (e.g. from the system log) to check them against.
+    QStringList verifyPaths;
+    QStringList verifyKeyFiles;
+    QStringList verifyCheckpointFiles;
 };
 
 class ConfigLoader final

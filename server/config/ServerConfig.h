@@ -69,9 +69,23 @@ struct ServerConfig
     int jwtLeewaySeconds = 30;
     QString tlsCertFile;
     QString tlsKeyFile;
-    QStringList allowedOrigins; // empty = any Origin
+    QStringList allowedOrigins; // WebSocket upgrades; empty = any Origin
+    // Origins allowed to call /stats, /metrics and /admin/* (an operations
+    // dashboard). Empty = none: a request that carries an Origin is refused.
+    QStringList adminAllowedOrigins;
     QStringList trustedProxies; // reverse proxies whose X-Forwarded-For is believed
     QString dataDir;
+    // Refused admin requests are audited as one count per source address per
+    // window, never one record each.
+    int auditRefusalWindowMs = 60 * 1000;
+    // The keyed audit chain's key; empty: <dataDir>/audit.key, created at
+    // first start.
+    QString auditKeyFile;
+    qint64 auditRotateBytes = 64 * 1024 * 1024; // 0: never by size
+    bool auditRotateDaily = true;
+    int auditRetentionDays = 0; // 0: keep every file
+    int auditBacklogLimit = 50000;
+    int auditCheckpointIntervalMs = 30 * 1000;
 
     // Consultations
     bool waitingRoomByDefault = false;

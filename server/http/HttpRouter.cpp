@@ -23,6 +23,13 @@ HttpResponse badBody()
     return HttpResponse::error(400, u"invalid_message"_s, u"request body is not the expected JSON object"_s);
 }
 
+// The media type of a Content-Type value, without parameters, lower case.
+QByteArray mediaType(const QByteArray &contentType)
+{
+    const qsizetype semicolon = contentType.indexOf(';');
+    return (semicolon < 0 ? contentType : contentType.left(semicolon)).trimmed().toLower();
+}
+
 std::optional<QJsonObject> jsonBody(const HttpRequest &request)
 {
     if (request.body.trimmed().isEmpty())
@@ -41,6 +48,17 @@ HttpRouter::HttpRouter(const ServerConfig &config, AdminService &admin, QObject 
     , m_config(config)
     , m_admin(admin)
 {}
+
+bool HttpRouter::originAllowed(const HttpRequest &request) const
+{
+    // Browsers send Origin with every cross-origin request and every POST;
+    // the console and command-line tools send none. A page may only reach
+    // the admin API from an origin the operator listed for it: the origins
+    // allowed to open WebSockets (the patients' web application) are not.
+    if (!request.headers.contains("origin"))
+        return true;
+    return m_config.adminAllowedOrigins.contains(QString::fromUtf8(request.header("origin").trimmed()));
+}
 
 bool HttpRouter::authorised(const HttpRequest &request) const
 {
@@ -75,8 +93,14 @@ HttpResponse HttpRouter::handle(const HttpRequest &request)
     if (!isStats && !isMetrics && !isAdmin)
         return HttpResponse::error(404, u"not_found"_s, u"no such endpoint"_s);
 
+    // In every mode, before the token: without a token (development) this is
+    // what keeps a web page from driving the admin API through a browser.
+    if (!originAllowed(request)) {
+        Q_EMIT adminRequestRefused(request.peer, u"origin_forbidden"_s);
+        return HttpResponse::error(403, u"forbidden"_s, u"origin not allowed for the admin API"_s);
+    }
     if (!authorised(request)) {
-        Q_EMIT unauthorizedRequest(path, request.peer);
+        Q_EMIT adminRequestRefused(request.peer, u"unauthorized"_s);
         HttpResponse r = HttpResponse::error(401, u"unauthorized"_s, u"missing or wrong admin bearer token"_s);
         r.extraHeaders.append(qMakePair(QByteArray("WWW-Authenticate"), QByteArray("Bearer realm=\"medrelay\"")));
         return r;
@@ -114,6 +138,11 @@ HttpResponse HttpRouter::routeAdmin(const HttpRequest &request)
 
     if (request.method != "POST")
         return HttpResponse::error(405, u"method_not_allowed"_s, u"admin actions use POST"_s);
+    // JSON only: a browser sends text/plain, form and multipart bodies
+    // cross-site without asking first; application/json it does not.
+    if (mediaType(request.header("content-type")) != "application/json")
+        return HttpResponse::error(415, u"unsupported_media_type"_s,
+                                   u"admin actions take a JSON body: Content-Type: application/json"_s);
     const auto body = jsonBody(request);
     if (!body)
         return badBody();

@@ -1,7 +1,9 @@
 #pragma once
 // Maps HTTP requests onto the AdminService: /health, /stats, /metrics and the
-// /admin/* actions. Checks the admin bearer token where one is configured.
-// Everything else answers a JSON 404.
+// /admin/* actions. Refuses admin requests from web origins not allowed for
+// the admin API (403) and checks the admin bearer token where one is
+// configured (401); admin actions take JSON only (415). Everything else
+// answers a JSON 404.
 
 #include "net/RequestHandlers.h"
 
@@ -22,9 +24,12 @@ public:
     HttpResponse handle(const HttpRequest &request) override;
 
 Q_SIGNALS:
-    void unauthorizedRequest(const QString &path, const QHostAddress &peer);
+    // An admin request refused: `reason` is "origin_forbidden" or
+    // "unauthorized". Nothing of the request itself is passed on.
+    void adminRequestRefused(const QHostAddress &peer, const QString &reason);
 
 private:
+    [[nodiscard]] bool originAllowed(const HttpRequest &request) const;
     [[nodiscard]] bool authorised(const HttpRequest &request) const;
     HttpResponse routeAdmin(const HttpRequest &request);
 

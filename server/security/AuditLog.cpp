@@ -1,18 +1,19 @@
 #include "security/AuditLog.h"
 
-#include <QCryptographicHash>
+#include "security/AuditCheckpoint.h"
+#include "security/AuditFiles.h"
+
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QJsonDocument>
-#include <QJsonObject>
-#include <QJsonParseError>
 #include <QLockFile>
-#include <QMutexLocker>
-#include <QTextStream>
 
-#include <fcntl.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <unistd.h>
 
 namespace medrelay::security {
@@ -21,191 +22,123 @@ using namespace Qt::StringLiterals;
 
 namespace {
 
-constexpr qsizetype kMaxLineBytes = 16 * 1024; // records are well under 2 KiB
-constexpr qsizetype kTailBytes = 64 * 1024;
-constexpr qsizetype kMaxDetail = 200;
-constexpr qsizetype kMaxId = 140;
-const QByteArray kZeroHash(64, '0');
-
-// Every key a record has, in the (sorted) order the compact writer emits.
-constexpr QLatin1StringView kKeys[] = {"actor"_L1, "address"_L1, "appointmentId"_L1, "connectionId"_L1,
-                                       "detail"_L1, "event"_L1, "hash"_L1, "prev"_L1,
-                                       "role"_L1, "roomId"_L1, "seq"_L1, "ts"_L1};
-
-QByteArray sha256Hex(QByteArrayView data)
+QDate dayOf(const QString &ts)
 {
-    return QCryptographicHash::hash(data, QCryptographicHash::Sha256).toHex();
+    // ts is ISO 8601 UTC: the date is its first ten characters.
+    return QDate::fromString(ts.left(10), Qt::ISODate);
 }
 
-QJsonValue textOrNull(QString s, qsizetype maxChars)
+QString tsOfLine(const QByteArray &line)
 {
-    if (s.isEmpty())
-        return QJsonValue::Null;
-    s.truncate(maxChars);
-    for (QChar &c : s) {
-        if (c.unicode() < 0x20 || c.unicode() == 0x7f)
-            c = u'?';
-    }
-    return s;
+    return AuditRecord::check(line, nullptr).ts;
 }
 
-QJsonValue detailOrNull(const QString &detail)
+// Where the chain ends, read from the end of the file that holds its last
+// record. Empty reason: intact (or no records at all).
+struct ChainEnd
 {
-    if (detail.isEmpty())
-        return QJsonValue::Null;
-    QString s = detail.left(kMaxDetail);
-    for (QChar &c : s) {
-        const char16_t u = c.unicode();
-        const bool allowed = (u >= u'a' && u <= u'z') || (u >= u'A' && u <= u'Z') || (u >= u'0' && u <= u'9')
-            || u == u' ' || u == u'_' || u == u'.' || u == u':' || u == u'=' || u == u',' || u == u'/'
-            || u == u'-';
-        if (!allowed)
-            c = u'?';
-    }
-    return s;
-}
-
-bool isLowerHex64(const QString &s)
-{
-    if (s.size() != 64)
-        return false;
-    for (const QChar c : s) {
-        if (!((c >= u'0' && c <= u'9') || (c >= u'a' && c <= u'f')))
-            return false;
-    }
-    return true;
-}
-
-struct LineCheck
-{
-    bool ok = false;
-    QString reason;
-    qint64 seq = 0;
-    QByteArray prev;
+    QString broken;       // why the tail is not a valid end of chain
+    QString keyProblem;   // the tail is keyed and no key was given to continue it
+    quint64 seq = 0;
+    QByteArray prev = AuditRecord::kZeroHash;
+    QString lastTs;
 };
 
-// Checks one line on its own: shape, canonical form and its own hash.
-LineCheck checkLine(const QByteArray &line)
+ChainEnd readChainEnd(const QString &path, const QString &predecessor, const AuditKeyRing &keys)
 {
-    LineCheck r;
-    QJsonParseError err{};
-    const QJsonDocument doc = QJsonDocument::fromJson(line, &err);
-    if (err.error != QJsonParseError::NoError || !doc.isObject()) {
-        r.reason = u"not a JSON object"_s;
-        return r;
+    ChainEnd end;
+    const AuditFiles::Tail tail = AuditFiles::readTail(path);
+    if (!tail.readable) {
+        end.broken = u"cannot be read"_s;
+        return end;
     }
-    QJsonObject obj = doc.object();
-    if (obj.size() != qsizetype(std::size(kKeys))) {
-        r.reason = u"unexpected set of fields"_s;
-        return r;
+    if (!tail.endsWithNewline) {
+        end.broken = u"the last record is incomplete (no line end)"_s;
+        return end;
     }
-    for (const auto key : kKeys) {
-        if (!obj.contains(key)) {
-            r.reason = u"missing field '%1'"_s.arg(key);
-            return r;
-        }
+    if (tail.last.isEmpty())
+        return end;
+    const AuditRecord::Checked c = AuditRecord::check(tail.last, &keys);
+    if (!c.ok && !c.keyMissing) {
+        end.broken = u"the last record is invalid: %1"_s.arg(c.reason);
+        return end;
     }
-    const QJsonValue seq = obj.value("seq"_L1);
-    if (!seq.isDouble() || seq.toInteger(-1) < 1) {
-        r.reason = u"invalid seq"_s;
-        return r;
+    if (c.keyMissing && keys.isEmpty()) {
+        end.keyProblem = u"its records are signed (HMAC): a key is needed to continue the chain"_s;
+        return end;
     }
-    if (!auditEventFromName(obj.value("event"_L1).toString())) {
-        r.reason = u"unknown event"_s;
-        return r;
-    }
-    const QString ts = obj.value("ts"_L1).toString();
-    if (!QDateTime::fromString(ts, Qt::ISODateWithMs).isValid()) {
-        r.reason = u"invalid ts"_s;
-        return r;
-    }
-    const QString hash = obj.value("hash"_L1).toString();
-    const QString prev = obj.value("prev"_L1).toString();
-    if (!isLowerHex64(hash) || !isLowerHex64(prev)) {
-        r.reason = u"invalid hash or prev"_s;
-        return r;
-    }
-    if (QJsonDocument(obj).toJson(QJsonDocument::Compact) != line) {
-        r.reason = u"not in canonical form (edited by hand?)"_s;
-        return r;
-    }
-    obj.remove("hash"_L1);
-    if (sha256Hex(QJsonDocument(obj).toJson(QJsonDocument::Compact)) != hash.toLatin1()) {
-        r.reason = u"hash does not match the record's content"_s;
-        return r;
-    }
-    r.ok = true;
-    r.seq = seq.toInteger();
-    r.prev = prev.toLatin1();
-    return r;
-}
-
-bool fsyncDirectory(const QString &dir)
-{
-    const int fd = ::open(QFile::encodeName(dir).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    const bool ok = ::fsync(fd) == 0;
-    ::close(fd);
-    return ok;
+    // A record signed with another key (the key was replaced) is taken as it
+    // stands: the chain continues under the new key and the verifier needs
+    // both.
+    QByteArray before = tail.beforeLast;
+    if (before.isEmpty() && c.seq > 1 && !predecessor.isEmpty())
+        before = AuditFiles::readTail(predecessor).last; // the first record of a file after rotation
+    if (!before.isEmpty() && c.prev != AuditRecord::lineHash(before))
+        end.broken = u"the last record does not chain to the one before"_s;
+    else if (before.isEmpty() && c.seq == 1 && c.prev != AuditRecord::kZeroHash)
+        end.broken = u"the only record does not start a chain"_s;
+    if (!end.broken.isEmpty())
+        return end;
+    end.seq = quint64(c.seq);
+    end.prev = AuditRecord::lineHash(tail.last);
+    end.lastTs = c.ts;
+    return end;
 }
 
 } // namespace
 
-QLatin1StringView auditEventName(AuditEvent event)
+AuditLog::AuditLog(AuditLogOptions options)
+    : m_options(std::move(options))
 {
-    switch (event) {
-    case AuditEvent::Connect: return "connect"_L1;
-    case AuditEvent::Disconnect: return "disconnect"_L1;
-    case AuditEvent::Join: return "join"_L1;
-    case AuditEvent::Leave: return "leave"_L1;
-    case AuditEvent::JoinDenied: return "join_denied"_L1;
-    case AuditEvent::AuthFailed: return "auth_failed"_L1;
-    case AuditEvent::AdminAction: return "admin_action"_L1;
-    case AuditEvent::RoomClosed: return "room_closed"_L1;
-    case AuditEvent::Waiting: return "waiting"_L1;
-    case AuditEvent::Admission: return "admission"_L1;
-    case AuditEvent::RoomSettings: return "room_settings"_L1;
-    case AuditEvent::ConsultationEnded: return "consultation_ended"_L1;
-    }
-    return "unknown"_L1;
+    m_prev = AuditRecord::kZeroHash;
 }
-
-std::optional<AuditEvent> auditEventFromName(QStringView name)
-{
-    for (int i = 0; i <= int(AuditEvent::Last); ++i) {
-        const auto e = AuditEvent(i);
-        if (name == auditEventName(e))
-            return e;
-    }
-    return std::nullopt;
-}
-
-AuditLog::AuditLog() = default;
 
 AuditLog::~AuditLog()
 {
     {
-        std::lock_guard lock(m_queueMutex);
+        std::lock_guard lock(m_mutex);
         m_stopping = true;
-        m_queueChanged.notify_all();
+        if (m_gapCount > 0) {
+            AuditEntry marker;
+            marker.event = AuditEvent::RecordsDropped;
+            marker.actor = u"system"_s;
+            marker.detail = u"count=%1 first=%2 last=%3"_s.arg(m_gapCount).arg(m_gapFirst, m_gapLast);
+            m_queue.push_back({marker, now().toString(Qt::ISODateWithMs)});
+            ++m_posted;
+            m_gapCount = 0;
+        }
+        m_changed.notify_all();
     }
     if (m_writer.joinable())
-        m_writer.join(); // writes what is still queued
+        m_writer.join();
 }
 
 QString AuditLog::filePath() const
 {
-    return m_file->fileName();
+    return m_activePath;
+}
+
+QString AuditLog::directory() const
+{
+    return m_dir;
 }
 
 quint64 AuditLog::lastSeq() const
 {
-    QMutexLocker lock(&m_mutex);
-    return m_seq;
+    std::lock_guard lock(m_mutex);
+    return m_durableSeq;
 }
 
-AuditLog::Opened AuditLog::open(const QString &dataDir, OpenMode mode)
+AuditLogStatus AuditLog::status() const
+{
+    std::lock_guard lock(m_mutex);
+    AuditLogStatus s = m_status;
+    s.backlog = m_queue.size() + m_inFlight;
+    s.lastSeq = m_durableSeq;
+    return s;
+}
+
+AuditLog::Opened AuditLog::open(const QString &dataDir, const AuditLogOptions &options, OpenMode mode)
 {
     Opened out;
     QDir dir(dataDir);
@@ -216,9 +149,11 @@ AuditLog::Opened AuditLog::open(const QString &dataDir, OpenMode mode)
         }
         QFile::setPermissions(dataDir, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
     }
-    const QString path = dir.filePath(kFileName);
+    std::unique_ptr<AuditLog> log(new AuditLog(options));
+    log->m_dir = dir.absolutePath();
+    log->m_activePath = dir.absoluteFilePath(AuditFiles::kActive);
+    const QString &path = log->m_activePath;
 
-    std::unique_ptr<AuditLog> log(new AuditLog);
     log->m_lock = std::make_unique<QLockFile>(path + ".lock"_L1);
     if (!log->m_lock->tryLock(0)) {
         qint64 pid = 0;
@@ -228,244 +163,477 @@ AuditLog::Opened AuditLog::open(const QString &dataDir, OpenMode mode)
         return out;
     }
 
-    log->m_prev = kZeroHash;
-    QFile existing(path);
-    if (existing.exists() && existing.size() > 0) {
-        if (!existing.open(QIODevice::ReadOnly)) {
-            out.error = u"cannot read audit log '%1': %2"_s.arg(path, existing.errorString());
-            return out;
-        }
-        const qint64 size = existing.size();
-        const qint64 start = qMax<qint64>(0, size - kTailBytes);
-        existing.seek(start);
-        const QByteArray tail = existing.readAll();
-        existing.close();
+    AuditKeyRing keys;
+    if (options.key)
+        keys.insert(options.key->id, options.key->secret);
 
-        QString broken;
-        if (!tail.endsWith('\n')) {
-            broken = u"the last record is incomplete (no line end)"_s;
-        } else {
-            QList<QByteArray> lines = tail.chopped(1).split('\n');
-            if (start > 0 && lines.size() > 1)
-                lines.removeFirst(); // may begin mid-line
-            const QByteArray &last = lines.constLast();
-            const LineCheck c = checkLine(last);
-            if (!c.ok) {
-                broken = u"the last record is invalid: %1"_s.arg(c.reason);
-            } else if (lines.size() >= 2 && c.prev != sha256Hex(lines.at(lines.size() - 2))) {
-                broken = u"the last record does not chain to the one before"_s;
-            } else if (lines.size() == 1 && start == 0 && (c.seq != 1 || c.prev != kZeroHash)) {
-                broken = u"the only record does not start a chain"_s;
-            } else {
-                log->m_seq = quint64(c.seq);
-                log->m_prev = sha256Hex(last);
-            }
-        }
-        if (!broken.isEmpty()) {
+    // The chain ends in the active file, or, when that is missing or empty
+    // (a rotation interrupted between its two steps), in the newest rotated one.
+    const QList<AuditFiles::Rotated> rotated = AuditFiles::rotatedFiles(log->m_dir);
+    const QString newestRotated = rotated.isEmpty() ? QString() : rotated.constLast().path;
+    const bool activeHasRecords = QFileInfo(path).size() > 0;
+    ChainEnd end;
+    if (activeHasRecords) {
+        end = readChainEnd(path, newestRotated, keys);
+        if (!end.broken.isEmpty()) {
             if (mode == OpenMode::ContinueChain) {
                 out.error = u"audit log '%1' is broken: %2. Check it with --verify-audit, then move it aside "
-                            "to start a new chain"_s.arg(path, broken);
+                            "to start a new file"_s.arg(path, end.broken);
                 return out;
             }
             const QString aside = path + ".broken-"_L1
-                + QDateTime::currentDateTimeUtc().toString(u"yyyyMMddTHHmmsszzzZ"_s);
+                + QDateTime::currentDateTimeUtc().toString(u"yyyyMMdd'T'HHmmsszzz'Z'"_s);
             if (!QFile::rename(path, aside)) {
-                out.error = u"audit log '%1' is broken (%2) and cannot be moved aside"_s.arg(path, broken);
+                out.error = u"audit log '%1' is broken (%2) and cannot be moved aside"_s.arg(path, end.broken);
                 return out;
             }
             out.movedAside = aside;
-            log->m_seq = 0;
-            log->m_prev = kZeroHash;
+            end = ChainEnd{};
+        }
+    }
+    if (!activeHasRecords || !out.movedAside.isEmpty()) {
+        if (!newestRotated.isEmpty()) {
+            const QString before = rotated.size() >= 2 ? rotated.at(rotated.size() - 2).path : QString();
+            end = readChainEnd(newestRotated, before, keys);
+            if (!end.broken.isEmpty()) {
+                out.error = u"audit log '%1' is broken: %2. Check it with --verify-audit"_s.arg(newestRotated,
+                                                                                                end.broken);
+                return out;
+            }
+        }
+    }
+    if (!end.keyProblem.isEmpty()) {
+        out.error = u"audit log '%1': %2"_s.arg(path, end.keyProblem);
+        return out;
+    }
+
+    // Records removed from the end are found by the checkpoint, which only
+    // the key holder can write.
+    const QString checkpointPath = dir.absoluteFilePath(AuditFiles::kCheckpoint);
+    if (options.key && QFileInfo::exists(checkpointPath)) {
+        QFile f(checkpointPath);
+        const auto cp = f.open(QIODevice::ReadOnly) ? AuditCheckpoint::parse(f.readAll()) : std::nullopt;
+        if (!cp) {
+            out.error = u"audit checkpoint '%1' cannot be read. Check the log with --verify-audit, then move "
+                        "the checkpoint aside"_s.arg(checkpointPath);
+            return out;
+        }
+        const auto mac = cp->checkMac(keys);
+        if (mac == AuditCheckpoint::Mac::Invalid) {
+            out.error = u"audit checkpoint '%1' does not verify with the audit key (forged or damaged). Check the "
+                        "log with --verify-audit, then move the checkpoint aside"_s.arg(checkpointPath);
+            return out;
+        }
+        if (mac == AuditCheckpoint::Mac::Valid) {
+            if (quint64(cp->seq) > end.seq) {
+                out.error = u"audit log '%1' ends at record %2, but its checkpoint of %3 names record %4: records "
+                            "were removed from its end. Check it with --verify-audit, keep the files as evidence, "
+                            "then move them and the checkpoint aside"_s
+                                .arg(path)
+                                .arg(end.seq)
+                                .arg(cp->ts)
+                                .arg(cp->seq);
+                return out;
+            }
+            if (quint64(cp->seq) == end.seq && cp->line != end.prev) {
+                out.error = u"audit log '%1': its last record differs from the one its checkpoint of %2 names. "
+                            "Check it with --verify-audit"_s.arg(path, cp->ts);
+                return out;
+            }
+            log->m_checkpointSeq = quint64(cp->seq);
         }
     }
 
     const bool created = !QFile::exists(path);
     log->m_file = std::make_unique<QFile>(path);
-    if (!log->m_file->open(QIODevice::WriteOnly | QIODevice::Append)) {
+    if (!log->m_file->open(QIODevice::WriteOnly | QIODevice::Append | QIODevice::Unbuffered)) {
         out.error = u"cannot open audit log '%1' for appending: %2"_s.arg(path, log->m_file->errorString());
         return out;
     }
     if (created) {
         log->m_file->setPermissions(QFile::ReadOwner | QFile::WriteOwner);
-        fsyncDirectory(dir.absolutePath()); // make the new name itself durable
+        AuditFiles::fsyncDirectory(log->m_dir); // make the new name itself durable
     }
+    log->m_seq = end.seq;
+    log->m_prev = end.prev;
+    log->m_lastTs = end.lastTs;
+    log->m_durableSeq = end.seq;
+    log->m_status.lastSeq = end.seq;
+    log->m_fileBytes = log->m_file->size();
+    if (log->m_fileBytes > 0)
+        log->m_fileDay = dayOf(tsOfLine(AuditFiles::readFirstLine(path)));
+    log->m_checkpointDueAt = Clock::now(); // the first records are checkpointed at once
+    log->m_writer = std::thread([raw = log.get()] { raw->writerLoop(); });
     out.log = std::move(log);
     return out;
 }
 
-QByteArray AuditLog::buildLine(const AuditEntry &entry, const QString &ts) const
-{
-    QJsonObject rec;
-    rec.insert("seq"_L1, qint64(m_seq + 1));
-    rec.insert("ts"_L1, ts);
-    rec.insert("event"_L1, auditEventName(entry.event));
-    rec.insert("actor"_L1, textOrNull(entry.actor.isEmpty() ? u"system"_s : entry.actor, kMaxId));
-    rec.insert("role"_L1, textOrNull(entry.role, 32));
-    rec.insert("connectionId"_L1,
-               entry.connectionId.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(entry.connectionId.left(64)));
-    rec.insert("address"_L1, textOrNull(entry.address, 64));
-    rec.insert("roomId"_L1, textOrNull(entry.roomId, kMaxId));
-    rec.insert("appointmentId"_L1,
-               entry.appointmentId ? QJsonValue(*entry.appointmentId) : QJsonValue(QJsonValue::Null));
-    rec.insert("detail"_L1, detailOrNull(entry.detail));
-    rec.insert("prev"_L1, QString::fromLatin1(m_prev));
-    const QByteArray canonical = QJsonDocument(rec).toJson(QJsonDocument::Compact);
-    rec.insert("hash"_L1, QString::fromLatin1(sha256Hex(canonical)));
-    return QJsonDocument(rec).toJson(QJsonDocument::Compact);
-}
-
-bool AuditLog::writeAndSync(const QList<QByteArray> &lines, QString *error)
-{
-    const qint64 before = m_file->size();
-    QByteArray bytes;
-    for (const QByteArray &l : lines) {
-        bytes += l;
-        bytes += '\n';
-    }
-    const bool written = m_file->write(bytes) == bytes.size() && m_file->flush()
-        && ::fdatasync(m_file->handle()) == 0;
-    if (!written) {
-        if (error)
-            *error = u"audit write to '%1' failed: %2"_s.arg(m_file->fileName(), m_file->errorString());
-        // Take back a partial write so the chain still ends at a whole record.
-        m_file->resize(before);
-    }
-    return written;
-}
-
-bool AuditLog::append(const AuditEntry &entry, QString *error)
-{
-    QMutexLocker lock(&m_mutex);
-    const QByteArray line = buildLine(entry, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
-    if (!writeAndSync({line}, error))
-        return false;
-    ++m_seq;
-    m_prev = sha256Hex(line);
-    return true;
-}
-
 void AuditLog::post(const AuditEntry &entry)
 {
-    std::lock_guard lock(m_queueMutex);
-    if (!m_writer.joinable())
-        m_writer = std::thread([this] { writerLoop(); });
-    m_queue.push_back({entry, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)});
+    enqueue(entry);
+}
+
+std::optional<quint64> AuditLog::enqueue(const AuditEntry &entry)
+{
+    const QString ts = now().toString(Qt::ISODateWithMs);
+    std::lock_guard lock(m_mutex);
+    const size_t backlog = m_queue.size() + m_inFlight;
+    if (qsizetype(backlog) >= m_options.backlogLimit) {
+        // Explicit, counted, and written into the chain once there is room.
+        ++m_status.droppedRecords;
+        if (m_gapCount++ == 0) {
+            m_gapFirst = ts;
+            alert(u"audit backlog full (%1 records waiting for the disk): dropping new records until writes "
+                  "succeed again"_s.arg(backlog));
+        }
+        m_gapLast = ts;
+        return std::nullopt;
+    }
+    if (m_gapCount > 0) {
+        AuditEntry marker;
+        marker.event = AuditEvent::RecordsDropped;
+        marker.actor = u"system"_s;
+        marker.detail = u"count=%1 first=%2 last=%3"_s.arg(m_gapCount).arg(m_gapFirst, m_gapLast);
+        m_queue.push_back({marker, ts});
+        ++m_posted;
+        m_gapCount = 0;
+    }
+    m_queue.push_back({entry, ts});
     ++m_posted;
-    m_queueChanged.notify_all();
+    m_changed.notify_all();
+    return m_posted;
+}
+
+bool AuditLog::append(const AuditEntry &entry, QString *error, int timeoutMs)
+{
+    const auto ticket = enqueue(entry);
+    if (!ticket) {
+        if (error)
+            *error = u"audit backlog full: the record was dropped (and counted)"_s;
+        return false;
+    }
+    std::unique_lock lock(m_mutex);
+    const quint64 failedBefore = m_status.failedWrites;
+    const bool done = m_changed.wait_for(lock, std::chrono::milliseconds(timeoutMs), [&] {
+        return m_done >= *ticket || m_status.failedWrites != failedBefore;
+    });
+    if (done && m_done >= *ticket)
+        return true;
+    if (error)
+        *error = done ? u"audit write failed; the record waits in the backlog"_s : u"audit write timed out"_s;
+    return false;
 }
 
 bool AuditLog::flush(int timeoutMs)
 {
-    std::unique_lock lock(m_queueMutex);
+    std::unique_lock lock(m_mutex);
     const quint64 target = m_posted;
-    const quint64 failedBefore = m_failed;
-    const bool reached = m_queueChanged.wait_for(lock, std::chrono::milliseconds(timeoutMs),
-                                                 [&] { return m_done >= target; });
-    return reached && m_failed == failedBefore;
+    const quint64 failedBefore = m_status.failedWrites;
+    const quint64 checkpointFailuresBefore = m_status.checkpointFailures;
+    m_checkpointRequested = m_options.key.has_value();
+    m_changed.notify_all();
+    const auto covered = [&] {
+        return m_done >= target && (!m_options.key || m_checkpointSeq >= m_durableSeq);
+    };
+    m_changed.wait_for(lock, std::chrono::milliseconds(timeoutMs), [&] {
+        return covered() || m_status.failedWrites != failedBefore
+            || m_status.checkpointFailures != checkpointFailuresBefore;
+    });
+    return covered();
 }
 
-quint64 AuditLog::failedRecords() const
+QDateTime AuditLog::now() const
 {
-    std::lock_guard lock(m_queueMutex);
-    return m_failed;
+    return m_options.clock ? m_options.clock().toUTC() : QDateTime::currentDateTimeUtc();
+}
+
+void AuditLog::alert(const QString &message) const
+{
+    qWarning("%s", qPrintable(message));
+    if (m_options.onAlert)
+        m_options.onAlert(message);
 }
 
 void AuditLog::writerLoop()
 {
+    std::unique_lock lock(m_mutex);
     for (;;) {
-        std::deque<Pending> batch;
-        {
-            std::unique_lock lock(m_queueMutex);
-            m_queueChanged.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
-            if (m_queue.empty())
-                return; // stopping, and everything is written
+        if (m_retentionDue && m_options.retentionDays > 0) {
+            m_retentionDue = false;
+            lock.unlock();
+            applyRetention();
+            lock.lock();
+            continue;
+        }
+        const auto tick = Clock::now();
+        const bool waitingToRetry = m_status.behind && tick < m_retryAt && !m_stopping;
+        const bool canWrite = !m_queue.empty() && !waitingToRetry;
+        const bool uncovered = m_options.key && m_durableSeq > m_checkpointSeq;
+        const bool checkpointDue = uncovered && (m_checkpointRequested || m_stopping || tick >= m_checkpointDueAt);
+        if (!canWrite && !checkpointDue) {
+            if (m_stopping)
+                return;
+            auto until = Clock::time_point::max();
+            if (m_status.behind && !m_queue.empty())
+                until = std::min(until, m_retryAt);
+            if (uncovered)
+                until = std::min(until, m_checkpointDueAt);
+            // Only what can be acted on wakes the writer: a checkpoint asked
+            // for while there is nothing new to cover waits for new records.
+            const auto wake = [this] {
+                return m_stopping || (m_checkpointRequested && m_options.key && m_durableSeq > m_checkpointSeq)
+                    || (!m_status.behind && !m_queue.empty());
+            };
+            if (until == Clock::time_point::max())
+                m_changed.wait(lock, wake);
+            else
+                m_changed.wait_until(lock, until, wake);
+            continue;
+        }
+
+        if (canWrite) {
+            std::deque<Pending> batch;
             batch.swap(m_queue);
-        }
-        bool ok = false;
-        {
-            QMutexLocker lock(&m_mutex);
-            const quint64 seqBefore = m_seq;
-            const QByteArray prevBefore = m_prev;
-            QList<QByteArray> lines;
-            lines.reserve(qsizetype(batch.size()));
-            for (const Pending &p : batch) {
-                lines.append(buildLine(p.entry, p.ts));
-                ++m_seq;
-                m_prev = sha256Hex(lines.constLast());
-            }
+            m_inFlight = batch.size();
+            lock.unlock();
             QString error;
-            ok = writeAndSync(lines, &error);
-            if (!ok) {
-                m_seq = seqBefore;
-                m_prev = prevBefore;
-                qWarning("%s (%lld records lost)", qPrintable(error), qlonglong(batch.size()));
+            const size_t written = writeBatch(batch, &error);
+            const quint64 seq = m_seq;
+            lock.lock();
+            m_inFlight = 0;
+            m_done += written;
+            m_status.written += written;
+            m_durableSeq = seq;
+            if (written < batch.size()) {
+                // Back to the front of the queue, in order, for the next try.
+                m_queue.insert(m_queue.begin(), std::make_move_iterator(batch.begin() + qsizetype(written)),
+                               std::make_move_iterator(batch.end()));
+                ++m_status.failedWrites;
+                m_retryAt = Clock::now() + std::chrono::milliseconds(m_options.retryIntervalMs);
+                if (!m_status.behind)
+                    alert(u"%1; %2 audit record(s) kept in memory and retried"_s.arg(error).arg(m_queue.size()));
+                m_status.behind = true;
+                if (m_stopping) {
+                    alert(u"audit log closing with %1 record(s) that could not be written: they are lost"_s.arg(
+                        m_queue.size()));
+                    m_done += m_queue.size();
+                    m_queue.clear();
+                }
+            } else if (m_status.behind) {
+                m_status.behind = false;
+                alert(u"audit writes succeed again; the backlog is being written"_s);
+            }
+            m_changed.notify_all();
+            continue;
+        }
+
+        m_checkpointRequested = false;
+        lock.unlock();
+        QString error;
+        const bool ok = writeCheckpoint(&error);
+        const quint64 seq = m_seq;
+        lock.lock();
+        if (ok) {
+            m_checkpointSeq = seq;
+            m_checkpointDueAt = Clock::now() + std::chrono::milliseconds(m_options.checkpointIntervalMs);
+        } else {
+            ++m_status.checkpointFailures;
+            m_checkpointDueAt = Clock::now() + std::chrono::milliseconds(m_options.retryIntervalMs);
+            if (m_stopping) {
+                alert(error);
+                m_checkpointSeq = seq; // give up: nothing more can be done at close
             }
         }
-        std::lock_guard lock(m_queueMutex);
-        m_done += batch.size();
-        if (!ok)
-            m_failed += batch.size();
-        m_queueChanged.notify_all();
+        m_changed.notify_all();
     }
 }
 
-AuditVerifyResult AuditLog::verify(const QString &path)
+size_t AuditLog::writeBatch(const std::deque<Pending> &batch, QString *error)
 {
-    AuditVerifyResult r;
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) {
-        r.reason = u"cannot open: %1"_s.arg(file.errorString());
-        return r;
+    const AuditKey *key = m_options.key ? &*m_options.key : nullptr;
+    size_t written = 0;
+    size_t inChunk = 0;
+    QByteArray chunk;
+    quint64 seqBefore = m_seq;
+    QByteArray prevBefore = m_prev;
+    QString tsBefore = m_lastTs;
+    m_rotationFailing = false; // a failed rotation is tried again once per batch
+    const auto writeOut = [&]() -> bool {
+        if (chunk.isEmpty())
+            return true;
+        if (!writeChunk(chunk, error)) {
+            m_seq = seqBefore;
+            m_prev = prevBefore;
+            m_lastTs = tsBefore;
+            return false;
+        }
+        written += inChunk;
+        inChunk = 0;
+        chunk.clear();
+        seqBefore = m_seq;
+        prevBefore = m_prev;
+        tsBefore = m_lastTs;
+        return true;
+    };
+    for (const Pending &p : batch) {
+        if (rotationDue(p.ts, chunk.size())) {
+            if (!writeOut())
+                return written;
+            QString rotateError;
+            if (!rotate(&rotateError)) {
+                // Keep writing to the current file rather than lose records.
+                if (!m_rotationAlerted)
+                    alert(rotateError);
+                m_rotationAlerted = true;
+                m_rotationFailing = true;
+            } else {
+                m_rotationAlerted = false;
+            }
+        }
+        const QByteArray line = AuditRecord::build(p.entry, m_seq + 1, m_prev, p.ts, key);
+        if (m_fileBytes == 0 && chunk.isEmpty())
+            m_fileDay = dayOf(p.ts);
+        chunk += line;
+        chunk += '\n';
+        ++inChunk;
+        ++m_seq;
+        m_prev = AuditRecord::lineHash(line);
+        m_lastTs = p.ts;
     }
-    QByteArray prevHash = kZeroHash;
-    qint64 expectedSeq = 1;
-    qint64 lineNo = 0;
-    while (!file.atEnd()) {
-        ++lineNo;
-        QByteArray line = file.readLine(kMaxLineBytes + 1);
-        auto fail = [&](const QString &why) {
-            r.badLine = lineNo;
-            r.reason = why;
-            return r;
-        };
-        if (!line.endsWith('\n'))
-            return fail(line.size() > kMaxLineBytes ? u"line too long"_s : u"incomplete last record"_s);
-        line.chop(1);
-        const LineCheck c = checkLine(line);
-        if (!c.ok)
-            return fail(c.reason);
-        if (c.seq != expectedSeq)
-            return fail(u"seq is %1, expected %2 (record missing or out of order)"_s.arg(c.seq).arg(expectedSeq));
-        if (c.prev != prevHash)
-            return fail(u"prev does not match the previous record"_s);
-        prevHash = sha256Hex(line);
-        ++expectedSeq;
-        r.records = lineNo;
-    }
-    r.ok = true;
-    r.lastLineHash = r.records > 0 ? prevHash : QByteArray();
-    return r;
+    writeOut();
+    return written;
 }
 
-int runVerifyAuditCommand(const QString &path, QTextStream &out)
+bool AuditLog::writeChunk(const QByteArray &bytes, QString *error)
 {
-    if (!QFileInfo(path).isReadable()) {
-        out << "audit log " << path << ": cannot read file" << Qt::endl;
-        return 2;
+    if (!m_file->isOpen() && !m_file->open(QIODevice::WriteOnly | QIODevice::Append | QIODevice::Unbuffered)) {
+        if (error)
+            *error = u"cannot open audit log '%1': %2"_s.arg(m_file->fileName(), m_file->errorString());
+        return false;
     }
-    const AuditVerifyResult r = AuditLog::verify(path);
-    if (r.ok) {
-        out << "audit log " << path << ": OK, " << r.records << " records, last line sha256 "
-            << (r.lastLineHash.isEmpty() ? QByteArray("-") : r.lastLineHash) << Qt::endl;
-        return 0;
+    // Straight to the descriptor (opened O_APPEND), so the reason for a
+    // failure (ENOSPC, EIO, ...) is errno's and nothing stays buffered.
+    const int fd = m_file->handle();
+    const char *data = bytes.constData();
+    qsizetype left = bytes.size();
+    int failure = 0;
+    while (left > 0) {
+        const ssize_t n = ::write(fd, data, size_t(left));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            failure = n < 0 ? errno : EIO;
+            break;
+        }
+        data += n;
+        left -= n;
     }
-    if (r.badLine == 0) {
-        out << "audit log " << path << ": cannot read file: " << r.reason << Qt::endl;
-        return 2;
+    if (failure == 0 && ::fdatasync(fd) != 0)
+        failure = errno;
+    if (failure != 0) {
+        if (error)
+            *error = u"audit write to '%1' failed: %2"_s.arg(m_file->fileName(),
+                                                            QString::fromLocal8Bit(::strerror(failure)));
+        // Take back a partial write so the chain still ends at a whole record.
+        if (::ftruncate(fd, m_fileBytes) != 0)
+            alert(u"cannot truncate '%1' after a failed write"_s.arg(m_file->fileName()));
+        return false;
     }
-    out << "audit log " << path << ": BROKEN at line " << r.badLine << ": " << r.reason << " ("
-        << r.records << " records intact before it)" << Qt::endl;
-    return 1;
+    m_fileBytes += bytes.size();
+    return true;
+}
+
+bool AuditLog::rotationDue(const QString &ts, qint64 pendingBytes) const
+{
+    if (m_rotationFailing || m_fileBytes + pendingBytes == 0)
+        return false;
+    if (m_options.rotateBytes > 0 && m_fileBytes + pendingBytes >= m_options.rotateBytes)
+        return true;
+    return m_options.rotateDaily && m_fileDay.isValid() && dayOf(ts) != m_fileDay;
+}
+
+bool AuditLog::rotate(QString *error)
+{
+    const QString target = QDir(m_dir).filePath(
+        AuditFiles::rotatedName(QDateTime::fromString(m_lastTs, Qt::ISODateWithMs), m_seq));
+    if (QFile::exists(target)) {
+        *error = u"cannot rotate the audit log: '%1' exists"_s.arg(target);
+        return false;
+    }
+    m_file->close();
+    if (::rename(QFile::encodeName(m_activePath).constData(), QFile::encodeName(target).constData()) != 0) {
+        *error = u"cannot rotate the audit log to '%1'"_s.arg(target);
+        m_file->open(QIODevice::WriteOnly | QIODevice::Append | QIODevice::Unbuffered);
+        return false;
+    }
+    // The rotated file is complete; a crash from here on continues the chain
+    // from it (see open()).
+    AuditFiles::fsyncDirectory(m_dir);
+    m_file = std::make_unique<QFile>(m_activePath);
+    if (!m_file->open(QIODevice::WriteOnly | QIODevice::Append | QIODevice::Unbuffered)) {
+        *error = u"cannot open the new audit log '%1': %2"_s.arg(m_activePath, m_file->errorString());
+        return false;
+    }
+    m_file->setPermissions(QFile::ReadOwner | QFile::WriteOwner);
+    AuditFiles::fsyncDirectory(m_dir);
+    m_fileBytes = 0;
+    m_fileDay = QDate();
+    m_retentionDue = true;
+    std::lock_guard lock(m_mutex);
+    ++m_status.rotations;
+    m_checkpointRequested = m_options.key.has_value();
+    return true;
+}
+
+void AuditLog::applyRetention()
+{
+    const QDateTime cutoff = now().addDays(-m_options.retentionDays);
+    const AuditKey *key = m_options.key ? &*m_options.key : nullptr;
+    for (const AuditFiles::Rotated &r : AuditFiles::rotatedFiles(m_dir)) {
+        if (r.lastRecordTime >= cutoff)
+            break; // ordered by sequence, so by age too
+        const AuditFiles::Tail tail = AuditFiles::readTail(r.path);
+        if (tail.last.isEmpty())
+            continue;
+        // The deletion is recorded (and durable) before the file goes, so the
+        // verifier can tell a file removed by policy from one that is missing.
+        AuditEntry e;
+        e.event = AuditEvent::FilesDeleted;
+        e.actor = u"system"_s;
+        e.detail = u"file=%1 last_seq=%2 last_line=%3 retention_days=%4"_s.arg(QFileInfo(r.path).fileName())
+                       .arg(r.lastSeq)
+                       .arg(QString::fromLatin1(AuditRecord::lineHash(tail.last)))
+                       .arg(m_options.retentionDays);
+        const QString ts = now().toString(Qt::ISODateWithMs);
+        const QByteArray line = AuditRecord::build(e, m_seq + 1, m_prev, ts, key);
+        QString error;
+        if (!writeChunk(line + '\n', &error)) {
+            alert(error); // tried again after the next rotation or start
+            return;
+        }
+        ++m_seq;
+        m_prev = AuditRecord::lineHash(line);
+        m_lastTs = ts;
+        if (m_fileDay.isNull())
+            m_fileDay = dayOf(ts);
+        if (!QFile::remove(r.path))
+            alert(u"cannot delete expired audit file '%1'"_s.arg(r.path));
+        AuditFiles::fsyncDirectory(m_dir);
+        std::lock_guard lock(m_mutex);
+        m_durableSeq = m_seq;
+        ++m_status.written;
+    }
+}
+
+bool AuditLog::writeCheckpoint(QString *error)
+{
+    const AuditCheckpoint cp = AuditCheckpoint::make(qint64(m_seq), m_prev, *m_options.key);
+    const QByteArray json = cp.toJson();
+    if (!writeCheckpointFile(QDir(m_dir).filePath(AuditFiles::kCheckpoint), json, error))
+        return false;
+    if (m_options.onCheckpoint)
+        m_options.onCheckpoint(json);
+    return true;
 }
 
 } // namespace medrelay::security

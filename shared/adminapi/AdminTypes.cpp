@@ -142,6 +142,26 @@ std::optional<RoomInfo> RoomInfo::fromJson(const QJsonObject &o)
     return r;
 }
 
+QJsonObject AuditHealth::toJson() const
+{
+    return {{u"backlog"_s, static_cast<double>(backlog)},
+            {u"failedWrites"_s, static_cast<double>(failedWrites)},
+            {u"droppedRecords"_s, static_cast<double>(droppedRecords)},
+            {u"recordsWritten"_s, static_cast<double>(recordsWritten)},
+            {u"behind"_s, behind}};
+}
+
+AuditHealth AuditHealth::fromJson(const QJsonObject &o)
+{
+    AuditHealth a;
+    a.backlog = toInt64(o.value("backlog"_L1));
+    a.failedWrites = toInt64(o.value("failedWrites"_L1));
+    a.droppedRecords = toInt64(o.value("droppedRecords"_L1));
+    a.recordsWritten = toInt64(o.value("recordsWritten"_L1));
+    a.behind = o.value("behind"_L1).toBool();
+    return a;
+}
+
 QJsonObject Health::toJson() const
 {
     QJsonObject o{{u"status"_s, status},
@@ -157,6 +177,8 @@ QJsonObject Health::toJson() const
     }
     if (insecure)
         o.insert(u"insecure"_s, true);
+    if (audit)
+        o.insert(u"audit"_s, audit->toJson());
     return o;
 }
 
@@ -171,6 +193,8 @@ std::optional<Health> Health::fromJson(const QJsonObject &o)
     h.connections = o.value("connections"_L1).toInt();
     h.rooms = o.value("rooms"_L1).toInt();
     h.insecure = o.value("insecure"_L1).toBool();
+    if (o.value("audit"_L1).isObject())
+        h.audit = AuditHealth::fromJson(o.value("audit"_L1).toObject());
     if (o.contains("roomDetails"_L1)) {
         QList<RoomInfo> rooms;
         for (const QJsonValue &v : o.value("roomDetails"_L1).toArray()) {

@@ -64,16 +64,32 @@ struct RoomInfo
     friend bool operator==(const RoomInfo &, const RoomInfo &) = default;
 };
 
+// The audit trail's writer, in /health: records waiting for the disk and
+// what went wrong. While `behind`, /health's status is "degraded".
+struct AuditHealth
+{
+    qint64 backlog = 0;        // records accepted, not yet on disk
+    qint64 failedWrites = 0;   // write attempts that failed (each retry counts)
+    qint64 droppedRecords = 0; // dropped because the backlog was full
+    qint64 recordsWritten = 0;
+    bool behind = false;       // the last write failed; records wait in memory
+
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static AuditHealth fromJson(const QJsonObject &o);
+    friend bool operator==(const AuditHealth &, const AuditHealth &) = default;
+};
+
 // GET /health. roomDetails is only filled where the server shows room ids.
 struct Health
 {
-    QString status; // "healthy" or "draining"
+    QString status; // "healthy", "degraded" (audit writes failing) or "draining"
     QDateTime timestamp;
     double uptimeSeconds = 0;
     int connections = 0;
     int rooms = 0;
     std::optional<QList<RoomInfo>> roomDetails;
     bool insecure = false; // started with --insecure-no-auth
+    std::optional<AuditHealth> audit; // when an audit log is kept
 
     [[nodiscard]] QJsonObject toJson() const;
     [[nodiscard]] static std::optional<Health> fromJson(const QJsonObject &o);

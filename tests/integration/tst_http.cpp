@@ -28,6 +28,7 @@ private Q_SLOTS:
     void unknownPathsAre404();
     void adminEndpointsNeedToken_data();
     void adminEndpointsNeedToken();
+    void adminRefusesCrossSiteRequests();
     void closeRoomNotifiesMembers();
     void closeIdleRoomsClosesOnlyIdle();
     void disconnectClosesOneConnection();
@@ -196,6 +197,78 @@ void TestHttp::adminEndpointsNeedToken()
                  200);
     // /health stays open.
     QCOMPARE(httpGet(server.port(), "/health").status, 200);
+}
+
+namespace {
+
+// An admin POST exactly as a browser (or a script) would send it.
+medrelay::test::HttpResult adminPost(quint16 port, const QByteArray &path, const QByteArray &contentType,
+                                     const QByteArray &origin = {}, const QByteArray &bearer = {})
+{
+    const QByteArray body = R"({"idleSeconds":0})";
+    QByteArray req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:9003\r\n";
+    if (!contentType.isEmpty())
+        req += "Content-Type: " + contentType + "\r\n";
+    if (!origin.isEmpty())
+        req += "Origin: " + origin + "\r\n";
+    if (!bearer.isEmpty())
+        req += "Authorization: Bearer " + bearer + "\r\n";
+    req += "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+    return rawHttp(port, req);
+}
+
+} // namespace
+
+void TestHttp::adminRefusesCrossSiteRequests()
+{
+    // Development without an admin token: the API is open to local tools,
+    // but not to whatever web page a browser on this machine happens to show.
+    TestServer dev([](auto &c) { c.allowedOrigins = {u"https://portal.clinic.example"_s}; });
+    QVERIFY(dev.started());
+    TestClient member;
+    QVERIFY(member.open(dev.wsUrl()));
+    member.join(u"consultation"_s, 1, 1, u"A"_s);
+    const QByteArray closeIdle = "/admin/rooms/close-idle";
+
+    // A "simple" cross-site form or fetch (no preflight): text/plain.
+    auto r = adminPost(dev.port(), closeIdle, "text/plain");
+    QCOMPARE(r.status, 415);
+    QCOMPARE(r.json().value("error"_L1).toObject().value("code"_L1).toString(), u"unsupported_media_type"_s);
+    QCOMPARE(adminPost(dev.port(), closeIdle, "application/x-www-form-urlencoded").status, 415);
+    QCOMPARE(adminPost(dev.port(), closeIdle, "multipart/form-data; boundary=x").status, 415);
+    QCOMPARE(adminPost(dev.port(), closeIdle, {}).status, 415);
+    // What a browser adds to any cross-origin POST: its Origin.
+    r = adminPost(dev.port(), closeIdle, "application/json", "https://evil.example");
+    QCOMPARE(r.status, 403);
+    QCOMPARE(r.json().value("error"_L1).toObject().value("code"_L1).toString(), u"forbidden"_s);
+    QCOMPARE(adminPost(dev.port(), closeIdle, "text/plain", "null").status, 403);
+    // The web application's origin may open WebSockets, not use the admin API.
+    QCOMPARE(adminPost(dev.port(), closeIdle, "application/json", "https://portal.clinic.example").status, 403);
+    QCOMPARE(rawHttp(dev.port(), "GET /stats HTTP/1.1\r\nOrigin: https://evil.example\r\n\r\n").status, 403);
+    QCOMPARE(rawHttp(dev.port(), "GET /admin/events HTTP/1.1\r\nOrigin: https://evil.example\r\n\r\n").status, 403);
+    QVERIFY(dev.app().rooms().find(u"consultation"_s)); // nothing was closed
+    QVERIFY(member.staysQuiet(u"room_closed"_s, 100));
+    // /health stays open to everyone.
+    QCOMPARE(rawHttp(dev.port(), "GET /health HTTP/1.1\r\nOrigin: https://evil.example\r\n\r\n").status, 200);
+
+    // The console and curl send JSON and no Origin.
+    r = adminPost(dev.port(), closeIdle, "application/json; charset=utf-8");
+    QCOMPARE(r.status, 200);
+    QVERIFY(member.waitFor(u"room_closed"_s));
+
+    // Production, right token, wrong Origin: still refused.
+    TestServer prod([](auto &c) {
+        c.mode = medrelay::server::Mode::Production;
+        c.adminToken = QString::fromLatin1(kToken);
+        c.adminAllowedOrigins = {u"https://ops.clinic.example"_s};
+    });
+    QVERIFY(prod.started());
+    QCOMPARE(adminPost(prod.port(), closeIdle, "application/json", "https://evil.example", kToken).status, 403);
+    QCOMPARE(adminPost(prod.port(), closeIdle, "text/plain", {}, kToken).status, 415);
+    QCOMPARE(adminPost(prod.port(), closeIdle, "application/json", {}, kToken).status, 200);
+    // An origin on the admin allow-list (an operations dashboard) is let through to the token check.
+    QCOMPARE(adminPost(prod.port(), closeIdle, "application/json", "https://ops.clinic.example").status, 401);
+    QCOMPARE(adminPost(prod.port(), closeIdle, "application/json", "https://ops.clinic.example", kToken).status, 200);
 }
 
 void TestHttp::closeRoomNotifiesMembers()

@@ -8,9 +8,14 @@
 #include "Tokens.h"
 
 #include "audit/AuditRecorder.h"
-#include "security/AuditLog.h"
+#include "security/AuditFiles.h"
+#include "security/AuditKeyFile.h"
+#include "security/AuditVerifier.h"
 
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
 #include <QJsonArray>
 #include <QTemporaryDir>
 #include <QTest>
@@ -47,6 +52,23 @@ auto authConfig(int requestTimeoutMs = 10000)
     };
 }
 
+// What --verify-audit DIR checks: every file, with the key and checkpoint
+// the server keeps beside them.
+medrelay::security::AuditVerifyResult verifyAuditDir(const QString &dir)
+{
+    using namespace medrelay::security;
+    AuditVerifyOptions o;
+    const auto key = loadAuditKeyFile(QDir(dir).filePath(AuditFiles::kKey), false);
+    if (key.key)
+        o.keys.insert(key.key->id, key.key->secret);
+    QFile cp(QDir(dir).filePath(AuditFiles::kCheckpoint));
+    if (cp.open(QIODevice::ReadOnly)) {
+        if (const auto c = AuditCheckpoint::parse(cp.readAll()))
+            o.checkpoints.append(*c);
+    }
+    return verifyAuditFiles(AuditFiles::chainFiles(dir), o);
+}
+
 QJsonObject join(const QString &room, qint64 appointment, const QJsonValue &claimedUser = {})
 {
     QJsonObject m{{u"type"_s, u"telemedicine_user_joined"_s}, {u"roomId"_s, room},
@@ -73,6 +95,8 @@ private Q_SLOTS:
     void refreshForAnotherUserCloses();
     void abuseTableKeepsServingOthers();
     void auditTrailRecordsWhoDidWhat();
+    void failedLoginNamesItsSource();
+    void refusedAdminRequestsAreCounted();
     void originAllowList();
 };
 
@@ -347,7 +371,7 @@ void TestSecurity::auditTrailRecordsWhoDidWhat()
 
     QFile f(path);
     QVERIFY(f.open(QIODevice::ReadOnly));
-    const QByteArray log = f.readAll();
+    QByteArray log = f.readAll();
     f.close();
     QVERIFY(!log.contains("rash"));       // no chat
     QVERIFY(!log.contains("Pat Ient"));   // no names
@@ -369,12 +393,15 @@ void TestSecurity::auditTrailRecordsWhoDidWhat()
     QVERIFY(has("admin_action", "admin:"));
     QVERIFY(has("room_closed", "appointment_123"));
     QVERIFY(has("disconnect", "\"actor\":\"42\""));
-    QVERIFY(has("auth_failed", "admin_token"));
     QVERIFY(has("leave", "\"actor\":\"42\"")); // a socket closing leaves, and the record names who
 
-    server.reset(); // releases the log
-    const auto intact = medrelay::security::AuditLog::verify(path);
-    QVERIFY2(intact.ok, qPrintable(intact.reason));
+    server.reset(); // releases the log, and writes the refused admin requests counted so far
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    log = f.readAll();
+    f.close();
+    QVERIFY(has("admin_refused", "unauthorized=1"));
+    const auto intact = verifyAuditDir(dir.path());
+    QVERIFY2(intact.ok(), qPrintable(intact.reason));
     QVERIFY(intact.records >= 9);
     // Tampering with one record is caught, and names the record.
     QByteArray tampered = log;
@@ -382,10 +409,158 @@ void TestSecurity::auditTrailRecordsWhoDidWhat()
     QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
     f.write(tampered);
     f.close();
-    const auto broken = medrelay::security::AuditLog::verify(path);
-    QVERIFY(!broken.ok);
+    const auto broken = verifyAuditDir(dir.path());
+    QVERIFY(!broken.ok());
     QVERIFY(broken.badLine >= 1);
     QVERIFY(log.split('\n').at(broken.badLine - 1).contains("dr-7"));
+}
+
+namespace {
+
+QList<QJsonObject> auditRecords(const QString &path)
+{
+    QFile f(path);
+    QList<QJsonObject> out;
+    if (!f.open(QIODevice::ReadOnly))
+        return out;
+    for (const QByteArray &line : f.readAll().split('\n')) {
+        if (!line.isEmpty())
+            out.append(QJsonDocument::fromJson(line).object());
+    }
+    return out;
+}
+
+QList<QJsonObject> recordsOf(const QList<QJsonObject> &records, const QString &event)
+{
+    QList<QJsonObject> out;
+    for (const QJsonObject &r : records) {
+        if (r.value("event"_L1).toString() == event)
+            out.append(r);
+    }
+    return out;
+}
+
+} // namespace
+
+void TestSecurity::failedLoginNamesItsSource()
+{
+    QTemporaryDir dir;
+    TestServer server([&dir](ServerConfig &c) {
+        authConfig(400)(c);
+        c.dataDir = dir.path();
+    });
+    QVERIFY(server.started());
+    AuditRecorder *audit = server.app().audit();
+    QVERIFY(audit);
+    // Refused in the URL (before the socket could say anything), in an auth
+    // message, and by saying nothing at all.
+    TestClient url, message, silent;
+    url.open(withToken(server, "bogus.token.here"));
+    QVERIFY(url.waitDisconnected());
+    QVERIFY(message.open(server.wsUrl()));
+    message.send({{u"type"_s, u"auth"_s}, {u"token"_s, u"also.bogus.token"_s}});
+    QVERIFY(message.waitDisconnected());
+    QVERIFY(silent.open(server.wsUrl()));
+    QVERIFY(silent.waitDisconnected());
+
+    QList<QJsonObject> records;
+    QTRY_VERIFY_WITH_TIMEOUT((audit->flush(), records = auditRecords(audit->filePath()),
+                              recordsOf(records, u"disconnect"_s).size() == 3),
+                             5000);
+    const auto failed = recordsOf(records, u"auth_failed"_s);
+    QCOMPARE(failed.size(), 3);
+    QStringList reasons;
+    for (const QJsonObject &r : failed) {
+        reasons.append(r.value("detail"_L1).toString());
+        QCOMPARE(r.value("actor"_L1).toString(), u"anonymous"_s);
+        QCOMPARE(r.value("address"_L1).toString(), u"127.0.0.1"_s);
+        const QString id = r.value("connectionId"_L1).toString();
+        QVERIFY2(!id.isEmpty(), qPrintable(reasons.constLast()));
+        // The same connection's disconnect closes its story.
+        bool closed = false;
+        for (const QJsonObject &d : recordsOf(records, u"disconnect"_s))
+            closed = closed || d.value("connectionId"_L1).toString() == id;
+        QVERIFY(closed);
+    }
+    reasons.sort();
+    QCOMPARE(reasons, (QStringList{u"auth_timeout"_s, u"malformed"_s, u"malformed"_s}));
+    // Every record names its source: no connection-level record is the system's.
+    for (const QJsonObject &r : records)
+        QVERIFY2(r.value("actor"_L1).toString() != u"system"_s, qPrintable(r.value("event"_L1).toString()));
+}
+
+void TestSecurity::refusedAdminRequestsAreCounted()
+{
+    QTemporaryDir dir;
+    const QByteArray token = "audit-admin-token-0123456789";
+    const auto countOf = [](const QJsonObject &record, const QString &key) {
+        for (const QString &part : record.value("detail"_L1).toString().split(u' ')) {
+            if (part.startsWith(key + u'='))
+                return part.mid(key.size() + 1).toLongLong();
+        }
+        return qint64(-1);
+    };
+    auto server = std::make_unique<TestServer>([&](ServerConfig &c) {
+        c.dataDir = dir.path();
+        c.adminToken = QString::fromLatin1(token);
+    });
+    QVERIFY(server->started());
+    const QString path = server->app().audit()->filePath();
+    QVERIFY(server->app().audit()->flush());
+    const qint64 sizeBefore = QFileInfo(path).size();
+
+    // A scanner guessing tokens, with attacker-chosen text in every path,
+    // and a cross-site page trying the admin API with the right token.
+    constexpr int kUnauthorised = 60;
+    constexpr int kCrossSite = 15;
+    for (int i = 0; i < kUnauthorised; ++i) {
+        const QByteArray target = "/admin/rooms/attacker-text-" + QByteArray::number(i) + "-DROP_TABLE/close";
+        QCOMPARE(httpPost(server->port(), target, {}, "guess-" + QByteArray::number(i) + "-0123456789abcdef").status,
+                 401);
+    }
+    for (int i = 0; i < kCrossSite; ++i)
+        QCOMPARE(rawHttp(server->port(), "GET /stats?attacker-text HTTP/1.1\r\nOrigin: https://evil.example\r\n"
+                                         "Authorization: Bearer " + token + "\r\n\r\n").status,
+                 403);
+    // The legitimate administrator is still served.
+    QCOMPARE(httpGet(server->port(), "/stats", token).status, 200);
+    server.reset(); // closing writes the window counted so far
+
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QByteArray log = f.readAll();
+    f.close();
+    const auto refused = recordsOf(auditRecords(path), u"admin_refused"_s);
+    // One record for the one source in the one window, not one per request.
+    QCOMPARE(refused.size(), 1);
+    QCOMPARE(refused.at(0).value("address"_L1).toString(), u"127.0.0.1"_s);
+    QCOMPARE(countOf(refused.at(0), u"count"_s), kUnauthorised + kCrossSite);
+    QCOMPARE(countOf(refused.at(0), u"unauthorized"_s), kUnauthorised);
+    QCOMPARE(countOf(refused.at(0), u"origin_forbidden"_s), kCrossSite);
+    QVERIFY(!log.contains("attacker"));
+    QVERIFY(!log.contains("DROP_TABLE"));
+    QVERIFY(!log.contains("guess-"));
+    QVERIFY(!log.contains("evil"));
+    QVERIFY(!log.contains("auth_failed")); // refusals are not failed logins of a connection
+    QVERIFY2(log.size() - sizeBefore < 2000, qPrintable(QString::number(log.size() - sizeBefore)));
+
+    // Each window is written when it ends, while the server runs.
+    server = std::make_unique<TestServer>([&](ServerConfig &c) {
+        c.dataDir = dir.path();
+        c.adminToken = QString::fromLatin1(token);
+        c.auditRefusalWindowMs = 200;
+    });
+    QVERIFY(server->started());
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(httpGet(server->port(), "/metrics", "wrong-token-0123456789").status, 401);
+    QList<QJsonObject> later;
+    QTRY_VERIFY_WITH_TIMEOUT((server->app().audit()->flush(),
+                              later = recordsOf(auditRecords(path), u"admin_refused"_s), later.size() >= 2),
+                             5000);
+    qint64 total = 0;
+    for (qsizetype i = 1; i < later.size(); ++i)
+        total += countOf(later.at(i), u"unauthorized"_s);
+    QCOMPARE(total, 3);
 }
 
 void TestSecurity::originAllowList()

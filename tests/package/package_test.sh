@@ -460,6 +460,8 @@ step_install() {
     ok "purge removed /etc/medrelay, /etc/default/medrelay-server, enablement and mask"
     [ -s /var/lib/medrelay/audit.jsonl ] && ok "purge kept the audit log /var/lib/medrelay/audit.jsonl" \
         || fail "purge removed the audit log"
+    [ -s /var/lib/medrelay/audit.key ] && ok "purge kept the audit key beside the log (/var/lib/medrelay/audit.key)" \
+        || fail "purge lost the audit key that verifies the kept log"
     getent passwd medrelay >/dev/null && ok "purge kept the medrelay user (owner of the kept data)" \
         || fail "purge removed the medrelay user"
     grep -iE 'warning|error' "$work/dpkg-i.log" "$work/dpkg-r.log" "$work/dpkg-p.log" >&2 \

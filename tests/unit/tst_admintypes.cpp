@@ -77,6 +77,13 @@ void TestAdminTypes::healthRoundTrip()
     back = Health::fromJson(h.toJson());
     QVERIFY(back && !back->roomDetails);
     QVERIFY(!h.toJson().contains("roomDetails"_L1));
+    QVERIFY(!back->audit && !h.toJson().contains("audit"_L1));
+    h.status = u"degraded"_s;
+    h.audit = AuditHealth{12, 3, 1, 4000, true};
+    back = Health::fromJson(h.toJson());
+    QVERIFY(back && back->audit);
+    QCOMPARE(back->status, u"degraded"_s);
+    QCOMPARE(*back->audit, *h.audit);
 }
 
 void TestAdminTypes::requestsValidate()

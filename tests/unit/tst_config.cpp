@@ -44,6 +44,8 @@ private Q_SLOTS:
     void precedence();
     void debugEnvironment();
     void errorsNameTheSetting();
+    void auditSettings();
+    void verifyAuditArguments();
 };
 
 void TestConfig::defaultsByMode()
@@ -139,6 +141,56 @@ void TestConfig::errorsNameTheSetting()
     QVERIFY(error(load({u"--trusted-proxies"_s, u"10.0.0.1,nonsense"_s})).contains(u"nonsense"_s));
     QCOMPARE(ok(load({u"--trusted-proxies"_s, u"10.0.0.0/8, ::1"_s})).trustedProxies,
              (QStringList{u"10.0.0.0/8"_s, u"::1"_s}));
+}
+
+void TestConfig::auditSettings()
+{
+    const ServerConfig dev = ok(load({}));
+    QVERIFY(dev.auditKeyFile.isEmpty()); // <data-dir>/audit.key
+    QCOMPARE(dev.auditRotateBytes, 64 * 1024 * 1024);
+    QVERIFY(dev.auditRotateDaily);
+    QCOMPARE(dev.auditRetentionDays, 0); // keep everything
+    QVERIFY(dev.adminAllowedOrigins.isEmpty());
+    const ServerConfig c = ok(load({u"--audit-rotate-size"_s, u"0"_s, u"--audit-rotate-daily"_s, u"false"_s,
+                                    u"--audit-retention-days"_s, u"2192"_s, u"--audit-backlog"_s, u"1000"_s,
+                                    u"--audit-checkpoint-interval"_s, u"5"_s, u"--admin-allowed-origins"_s,
+                                    u"https://ops.example, https://noc.example"_s}));
+    QCOMPARE(c.auditRotateBytes, 0);
+    QVERIFY(!c.auditRotateDaily);
+    QCOMPARE(c.auditRetentionDays, 2192);
+    QCOMPARE(c.auditBacklogLimit, 1000);
+    QCOMPARE(c.auditCheckpointIntervalMs, 5000);
+    QCOMPARE(c.adminAllowedOrigins, (QStringList{u"https://ops.example"_s, u"https://noc.example"_s}));
+    QVERIFY(ok(load({}, {{u"MEDRELAY_AUDIT_RETENTION_DAYS"_s, u"30"_s}})).auditRetentionDays == 30);
+    QVERIFY(error(load({u"--audit-rotate-size"_s, u"100"_s})).startsWith(u"--audit-rotate-size"_s));
+    QVERIFY(error(load({u"--audit-retention-days"_s, u"-1"_s})).startsWith(u"--audit-retention-days"_s));
+    QVERIFY(error(load({u"--audit-key-file"_s, u"/nonexistent/audit.key"_s})).startsWith(u"--audit-key-file"_s));
+    QVERIFY(error(load({u"--audit-rotate-daily"_s, u"maybe"_s})).startsWith(u"--audit-rotate-daily"_s));
+}
+
+void TestConfig::verifyAuditArguments()
+{
+    auto r = load({u"--verify-audit"_s, u"/var/lib/medrelay"_s, u"--audit-key-file"_s, u"/etc/k1"_s,
+                   u"--audit-key-file"_s, u"/etc/k2"_s, u"--audit-checkpoint"_s, u"/tmp/journal.txt"_s});
+    auto lc = std::get<LoadedConfig>(r);
+    QCOMPARE(lc.action, ConfigAction::VerifyAudit);
+    QCOMPARE(lc.verifyPaths, QStringList{u"/var/lib/medrelay"_s});
+    QCOMPARE(lc.verifyKeyFiles, (QStringList{u"/etc/k1"_s, u"/etc/k2"_s}));
+    QCOMPARE(lc.verifyCheckpointFiles, QStringList{u"/tmp/journal.txt"_s});
+    // Several files, and the key as the server would find it.
+    lc = std::get<LoadedConfig>(load({u"--verify-audit"_s, u"a.jsonl"_s, u"b.jsonl"_s},
+                                     {{u"MEDRELAY_AUDIT_KEY_FILE"_s, u"/etc/medrelay/audit.key"_s}}));
+    QCOMPARE(lc.verifyPaths, (QStringList{u"a.jsonl"_s, u"b.jsonl"_s}));
+    QCOMPARE(lc.verifyKeyFiles, QStringList{u"/etc/medrelay/audit.key"_s});
+    QTemporaryFile ini;
+    QVERIFY(ini.open());
+    ini.write("env=production\naudit-key-file=/etc/medrelay/from-config.key\n");
+    ini.flush();
+    lc = std::get<LoadedConfig>(load({u"--config"_s, ini.fileName(), u"--verify-audit"_s, u"/d"_s}));
+    QCOMPARE(lc.verifyKeyFiles, QStringList{u"/etc/medrelay/from-config.key"_s});
+    // Extra paths belong to --verify-audit only.
+    QVERIFY(error(load({u"stray"_s})).contains(u"stray"_s));
+    QVERIFY(error(load({u"--audit-checkpoint"_s, u"x"_s})).contains(u"--verify-audit"_s));
 }
 
 QTEST_GUILESS_MAIN(TestConfig)

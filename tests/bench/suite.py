@@ -109,6 +109,7 @@ class Suite:
             "commit": commit(),
             "machine": machine(self.bun),
             "serverBuild": build_type(self.build),
+            "note": args.note or "",
             "settings": {"equalLoads": EQUAL_LOADS, "ramp": RAMP, "roomSizes": self.rooms,
                          "p99BoundMs": P99_BOUND_MS, "marginal": list(MARGINAL), "params": self.params},
             "commands": {},
@@ -472,7 +473,8 @@ def provenance(results):
             f"{m['cpus']} cores ({m['cpuModel']}), {m.get('memoryMiB', 0) // 1024} GiB, kernel {m.get('kernel', '?')}, "
             f"Node {m.get('node', '?')}{bun}; server built {results.get('serverBuild') or '?'}; "
             f"load average {load} at the start. Command: `{results.get('command', '?')}`. "
-            f"Server and load generator share the machine.")
+            f"Server and load generator share the machine."
+            + (f" Note: {results['note']}" if results.get("note") else ""))
 
 
 def document(results, readme):
@@ -657,6 +659,7 @@ def main():
     ap.add_argument("--clinic-seconds", type=float, help="clinic profile duration (default 60, quick 20)")
     ap.add_argument("--out", help="results directory (default results/<timestamp>)")
     ap.add_argument("--command-line", help="the command that started the suite, for the results file")
+    ap.add_argument("--note", help="a remark about the run, kept in results.json and shown with the tables")
     ap.add_argument("--report", help="print the table and redraw the plots of an existing results.json")
     ap.add_argument("--markdown", action="store_true", help="with --report: print the Markdown tables")
     ap.add_argument("--update-docs", action="store_true",

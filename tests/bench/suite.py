@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -480,16 +481,20 @@ def provenance(results):
 def document(results, readme):
     rows = summarise(results)
     bound = results.get("settings", {}).get("p99BoundMs", P99_BOUND_MS)
-    parts = [provenance(results), "", markdown_table(rows, readme=readme), "",
-             f"Each cell: the figure, and beside it p50 / p99 latency where it applies. † marks a server that did "
+    parts = [wrap(provenance(results)), "", markdown_table(rows, readme=readme), "",
+             wrap(f"Each cell: the figure, and beside it p50 / p99 latency where it applies. † marks a server that did "
              f"not sustain that offered load (loss, p99 above {fmt(bound)} ms, or under 90 % of it delivered). "
              f"Ratios are medrelay's figure over the reference's (below 1 is better where lower is better). The "
-             f"trivial relay column is the load generator's own ceiling and the least a relay can spend."]
+             f"trivial relay column is the load generator's own ceiling and the least a relay can spend.")]
     if not readme:
         probs = problems(results)
         if probs:
             parts += ["", "Notes from the run:", ""] + [f"- {p}" for p in probs]
     return "\n".join(parts)
+
+
+def wrap(text):
+    return textwrap.fill(text, width=115, break_long_words=False, break_on_hyphens=False)
 
 
 def problems(results):

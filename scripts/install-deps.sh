@@ -17,8 +17,8 @@ packages=(
     libhiredis-dev libjwt-dev libhttp-parser-dev libssl-dev openssl
     # Tests: sanitizers and fuzzers (clang), offscreen console, services
     clang libclang-rt-14-dev llvm redis-server xvfb xauth fonts-dejavu-core
-    # Benchmarks: plots, process statistics
-    gnuplot-nox procps
+    # Benchmarks: the suite's driver, plots, process statistics, listen backlogs (ss)
+    python3 gnuplot-nox procps iproute2
 )
 
 $SUDO apt-get update

@@ -274,7 +274,9 @@ def build_type(build):
 # -- summary ---------------------------------------------------------------------
 
 def normalise(results):
-    """Results written before Bun joined call the Node server 'reference'."""
+    """Results written before Bun joined call the Node server 'reference',
+    and their ramp stopped at p99 above 50 ms."""
+    results.setdefault("settings", {"p99BoundMs": 50, "equalLoads": EQUAL_LOADS, "marginal": list(MARGINAL)})
     def walk(d):
         if isinstance(d, dict):
             if "reference" in d and "node" not in d:

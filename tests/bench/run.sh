@@ -16,7 +16,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build="${MEDRELAY_BENCH_BUILD:-$root/build-bench}"
-command_line="tests/bench/run.sh${*:+ $*}"
+command_line="tests/bench/run.sh"
+if [[ $# -gt 0 ]]; then command_line+="$(printf ' %q' "$@")"; fi
 
 for tool in cmake node npm python3; do
     command -v "$tool" >/dev/null || { echo "run.sh: $tool is required" >&2; exit 1; }

@@ -688,6 +688,10 @@ def main():
         return 0
     if not args.build:
         ap.error("--build is required (or --report)")
+    for option, known in ((args.only, ALL), (args.servers, SERVERS)):
+        unknown = [x for x in (option.split(",") if option else []) if x not in known]
+        if unknown:
+            ap.error(f"unknown {', '.join(unknown)}: choose from {', '.join(known)}")
     if args.update_docs and (args.quick or args.only or args.rooms or args.servers or args.clinic_seconds):
         ap.error("--update-docs needs a full run of the whole suite (no --quick, --only, --rooms, --servers, "
                  "--clinic-seconds)")

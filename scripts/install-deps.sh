@@ -19,8 +19,8 @@ packages=(
     libsystemd-dev
     # Tests: sanitizers and fuzzers (clang), offscreen console, services
     clang libclang-rt-14-dev llvm redis-server xvfb xauth fonts-dejavu-core
-    # Benchmarks: plots, process statistics
-    gnuplot-nox procps
+    # Benchmarks: the suite's driver, plots, process statistics, listen backlogs (ss)
+    python3 gnuplot-nox procps iproute2
     # Packages and their test: cpack's DEB generator (dpkg-shlibdeps, file),
     # installing and running the .deb (adduser, curl), the unit
     # (systemd-analyze, the system's units), the desktop entry, the nginx

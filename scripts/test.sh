@@ -7,25 +7,49 @@
 #   MEDRELAY_TEST_SANITIZE=0 ...    skip the sanitizer pass
 #   MEDRELAY_TEST_FUZZ=0 ...        skip the fuzz pass
 #   MEDRELAY_FUZZ_SECONDS=N         seconds per fuzzer (default 10)
+#
+# Each ctest pass prints its own count; the last line is the total,
+# "N passed, N failed" (", N skipped" when any), which CI reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
-ctest_args=(--output-on-failure --timeout 300 -j "$jobs")
+# --no-tests=error: a pass that finds no tests (a broken build directory, a
+# label that matches nothing) fails instead of passing with zero.
+# The e2e dependencies are installed below, not counted as a test: its
+# fixture's setup test (e2e_npm_ci) is left out of the runs.
+ctest_args=(--output-on-failure --timeout 300 -j "$jobs" --no-tests=error
+            -E '^e2e_npm_ci$' --fixture-exclude-setup medrelay_e2e_node_modules)
 export QT_QPA_PLATFORM=offscreen
-passed=0
-skipped=0
+
+total_passed=0
+total_failed=0
+total_skipped=0
+status=0
 skip_reasons=()
-# Runs ctest and adds its counts to the closing summary. CTest counts a
-# skipped test (exit code 77, QSKIP) among the passed ones; here it is
-# counted apart, with the reason the test printed.
+
+# run_ctest TITLE ctest-arguments...: one ctest pass. Prints the pass's own
+# count and adds it to the totals; a pass that fails without a failing test
+# (no tests found, a crash of ctest itself) counts as one failure.
 run_ctest() {
-    local log
+    local title=$1
+    shift
+    local log rc counts passed failed skipped
     log=$(mktemp)
+    set +e
     ctest "$@" 2>&1 | tee "$log"
-    local n s
-    n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-    s=$(grep -cE '^[[:space:]]*[0-9]+ - .* \(Skipped\)$' "$log" || true)
+    rc=${PIPESTATUS[0]}
+    set -e
+    # Result lines look like " 3/52 Test  #3: tst_rooms ....   Passed    0.05 sec".
+    counts=$(awk '
+        /^ *[0-9]+\/[0-9]+ +Test +#[0-9]+: / {
+            if ($0 ~ /\*\*\*Skipped|Not Run \(Disabled\)/) s++
+            else if ($0 ~ / Passed +[0-9.]+ sec/) p++
+            else f++
+        }
+        END { print p + 0, f + 0, s + 0 }' "$log")
+    # Each skipped test with the reason it printed (QSKIP or "SKIP: ..."),
+    # from the output CTest keeps in the build directory.
     local name dir="" reason i j
     for ((i = 1; i <= $#; i++)); do
         [ "${!i}" = "--test-dir" ] && { j=$((i + 1)); dir=${!j}; }
@@ -33,39 +57,66 @@ run_ctest() {
     while read -r name; do
         reason=$(sed -n "/^[0-9]*\/[0-9]* Test: $name\$/,/^<end of output>/p" "$dir/Testing/Temporary/LastTest.log" \
             2>/dev/null | sed '1,/^Output:/d' | grep -m 1 -E 'SKIPPED: |SKIP +: ' | sed 's/^.*SKIP[A-Z]* *: *//')
-        skip_reasons+=("$name: ${reason:-no reason printed}")
-    done < <(sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (Skipped)$/\1/p' "$log")
+        skip_reasons+=("$title: $name: ${reason:-no reason printed}")
+    done < <(sed -n 's/^ *[0-9]*\/[0-9]* *Test *#[0-9]*: \([^ ]*\) .*\*\*\*Skipped.*$/\1/p' "$log")
     rm -f "$log"
-    passed=$((passed + ${n:-0} - s))
-    skipped=$((skipped + s))
+    read -r passed failed skipped <<<"$counts"
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+        echo "== $title: ctest exited with status $rc without a failing test (no tests found?) =="
+        failed=1
+    fi
+    if [ "$rc" -ne 0 ] || [ "$failed" -gt 0 ]; then
+        status=1
+    fi
+    local line="$passed passed, $failed failed"
+    [ "$skipped" -gt 0 ] && line+=", $skipped skipped"
+    echo "== $title: $line =="
+    total_passed=$((total_passed + passed))
+    total_failed=$((total_failed + failed))
+    total_skipped=$((total_skipped + skipped))
 }
-set -o pipefail
 
 echo "== build (warnings as errors) =="
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEDRELAY_WERROR=ON
 cmake --build build -j "$jobs"
+echo "== e2e dependencies (npm ci, pinned by tests/e2e/package-lock.json) =="
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 echo "== tests =="
-run_ctest --test-dir build "${ctest_args[@]}"
+run_ctest "tests" --test-dir build "${ctest_args[@]}"
 
 if [ "${MEDRELAY_TEST_SANITIZE:-1}" = "1" ]; then
     echo "== build (ASan + UBSan) =="
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMEDRELAY_WERROR=ON -DMEDRELAY_SANITIZE=ON
     cmake --build build-asan -j "$jobs"
     echo "== tests under ASan + UBSan =="
-    # Qt and libjwt allocate process-lifetime singletons; leaks are reported
-    # for our code through the suppressions file, not ignored wholesale.
+    # Added to the defaults each test gets from tests/CMakeLists.txt (a later
+    # flag wins). Qt and libjwt allocate process-lifetime singletons; leaks are
+    # reported for our code through the suppressions file, not ignored
+    # wholesale.
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
     export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-    run_ctest --test-dir build-asan "${ctest_args[@]}" -LE bench-smoke
+    run_ctest "tests under ASan + UBSan" --test-dir build-asan "${ctest_args[@]}" -LE bench-smoke
 fi
 
 if [ "${MEDRELAY_TEST_FUZZ:-1}" = "1" ] && [ -x tests/fuzz/run.sh ]; then
     echo "== fuzzers (${MEDRELAY_FUZZ_SECONDS:-10} s each) =="
-    tests/fuzz/run.sh "${MEDRELAY_FUZZ_SECONDS:-10}"
+    if ! tests/fuzz/run.sh "${MEDRELAY_FUZZ_SECONDS:-10}"; then
+        echo "== fuzzers: failed (counted as one failure) =="
+        total_failed=$((total_failed + 1))
+        status=1
+    fi
 fi
-echo "== all tests passed =="
+
+if [ "$status" -eq 0 ]; then
+    echo "== all tests passed =="
+else
+    echo "== FAILURES =="
+fi
 for r in "${skip_reasons[@]}"; do
     echo "skipped: $r"
 done
-echo "$passed passed, $skipped skipped, 0 failed"
+summary="$total_passed passed, $total_failed failed"
+[ "$total_skipped" -gt 0 ] && summary+=", $total_skipped skipped"
+echo "$summary"
+exit "$status"

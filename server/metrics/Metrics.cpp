@@ -2,6 +2,10 @@
 
 #include <QFile>
 
+#ifdef Q_OS_LINUX
+#include <unistd.h>
+#endif
+
 namespace medrelay::server {
 
 using namespace Qt::StringLiterals;
@@ -128,7 +132,10 @@ qint64 residentMemoryBytes()
     const QList<QByteArray> parts = f.readAll().split(' ');
     if (parts.size() < 2)
         return 0;
-    return parts.at(1).toLongLong() * 4096;
+    // statm counts pages, and pages are 16 or 64 KiB on some arm64 and
+    // ppc64 kernels, not always 4 KiB.
+    const long pageSize = ::sysconf(_SC_PAGESIZE);
+    return parts.at(1).toLongLong() * (pageSize > 0 ? pageSize : 4096);
 #else
     return 0;
 #endif

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole medrelay benchmark suite: builds the server (Release) and the
-# load generator, installs the Node reference from npm, runs every scenario
-# against both servers and writes tests/bench/results/<timestamp>/.
+# load generator, installs the two reference servers from npm (Node ws and
+# Bun, pinned by their package-lock.json), runs every scenario against all
+# three and writes tests/bench/results/<timestamp>/.
 #
-#   tests/bench/run.sh [--quick] [--only idle,fanout,latency,storm,clinic] [--clinic-seconds S]
+#   tests/bench/run.sh [--quick] [--only fanout,idle,storm,clinic] [--rooms 2,3]
+#                      [--servers medrelay,node,bun] [--clinic-seconds S]
+#   tests/bench/run.sh --update-docs     full run, then rewrites the tables in
+#                                        README.md and docs/BENCHMARKS.md and
+#                                        makes it results/latest/
 #
 # Environment: MEDRELAY_BENCH_BUILD (default <repo>/build-bench).
 set -euo pipefail
@@ -11,6 +16,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build="${MEDRELAY_BENCH_BUILD:-$root/build-bench}"
+command_line="tests/bench/run.sh"
+if [[ $# -gt 0 ]]; then command_line+="$(printf ' %q' "$@")"; fi
 
 for tool in cmake node npm python3; do
     command -v "$tool" >/dev/null || { echo "run.sh: $tool is required" >&2; exit 1; }
@@ -26,13 +33,19 @@ if [[ "$build_type" != "Release" ]]; then
     echo "run.sh: $build is a '$build_type' build; benchmarks need Release (reconfiguring)" >&2
     cmake "$build" -DCMAKE_BUILD_TYPE=Release
 fi
-cmake --build "$build" -j2 --target medrelay-server medrelay-loadgen
+cmake --build "$build" -j "$(nproc)" --target medrelay-server medrelay-loadgen
 
-# The reference is pinned by package-lock.json; reinstall only when it changed.
-ref="$here/reference"
-if [[ ! -d "$ref/node_modules/ws" || "$ref/package-lock.json" -nt "$ref/node_modules/.package-lock.json" ]]; then
-    (cd "$ref" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# The references are pinned by package-lock.json; reinstall only when it changed.
+install_reference() {
+    local dir=$1 marker=$2
+    if [[ ! -e "$dir/node_modules/$marker" || "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+}
+install_reference "$here/reference" ws
+install_reference "$here/reference-bun" .bin/bun
+"$here/reference-bun/node_modules/.bin/bun" --version >/dev/null \
+    || { echo "run.sh: the bun binary from npm does not run on this machine" >&2; exit 1; }
 
 load="$(cut -d' ' -f1 /proc/loadavg)"
 if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
@@ -40,4 +53,4 @@ if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
 fi
 echo "run.sh: file-descriptor limit $(ulimit -n); large connection counts are split over worker processes" >&2
 
-exec python3 "$here/suite.py" --build "$build" "$@"
+exec python3 "$here/suite.py" --build "$build" --command-line "$command_line" "$@"

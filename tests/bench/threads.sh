@@ -20,7 +20,7 @@ for room in 2 10; do
         "$build/tests/bench/medrelay-loadgen" run --scenario fanout --clients 1000 --room-size "$room" --workers 1 \
             --rates 20000,40000,80000,140000,200000,280000,400000,560000,800000 --step-seconds 3 \
             --drain-seconds 5 --p99-limit-ms 50 --json "$out/r$room-t$t.json" -- \
-            "$build/server/medrelay-server" --env production --insecure-no-auth \
+            "$build/server/medrelay-server" --env production --insecure-no-auth --history off \
             --admin-token bench-admin-token-0123456789 --host 127.0.0.1 --port 0 --rate-limit 0 \
             --max-connections-per-ip 0 --data-dir "$data" --io-threads "$t" >/dev/null 2>&1 || true
         rm -rf "$data"

@@ -310,10 +310,20 @@ void TestSecurity::abuseTableKeepsServingOthers()
         {"unknown type", [](TestClient &c) { c.sendRaw(u"{\"type\":\"x\"}"_s); }, u"unknown_type"_s, 0},
         {"other room", [](TestClient &c) { c.send(join(u"appointment_999"_s, 999)); }, u"forbidden"_s, 0},
         {"oversized", [](TestClient &c) { c.sendRaw(QString(5000, u'x')); }, {}, 1009},
-        {"flood", [](TestClient &c) { for (int i = 0; i < 200; ++i) c.sendRaw(u"{\"type\":\"auth\",\"token\":\"x\"}"_s); },
-         {}, 0},
+        // Valid messages, ten times the burst at once: the first burst is
+        // served, the next are refused with one rate_limited error, and a
+        // burst refused in a row closes the connection with 1008.
+        {"flood",
+         [](TestClient &c) {
+             c.send(join(u"appointment_555"_s, 555));
+             for (int i = 0; i < 200; ++i)
+                 c.send({{u"type"_s, u"telemedicine_chat_message"_s}, {u"roomId"_s, u"appointment_555"_s},
+                         {u"appointmentId"_s, 555}, {u"message"_s, u"flood %1"_s.arg(i)}});
+         },
+         u"rate_limited"_s, 1008},
     };
     for (const Abuse &a : table) {
+        const qint64 floodsClosed = server.app().metrics().rejections(Rejection::RateLimited);
         TestClient attacker;
         const bool wrongToken = QByteArray(a.name) == "wrong token";
         attacker.open(withToken(server, wrongToken ? makeHs256Token("wrong-wrong-wrong-wrong-wrong-wrong!", {})
@@ -328,6 +338,7 @@ void TestSecurity::abuseTableKeepsServingOthers()
             QVERIFY2(attacker.waitDisconnected(), a.name);
             QCOMPARE(attacker.closeCode(), a.closeCode);
         }
+        QCOMPARE(server.app().metrics().rejections(Rejection::RateLimited) - floodsClosed, a.closeCode == 1008 ? 1 : 0);
         QVERIFY2(stillServed(), a.name);
     }
 }

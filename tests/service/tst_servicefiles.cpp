@@ -168,12 +168,13 @@ void TestServiceFiles::shippedConfigurationsLoad()
     QProcessEnvironment env;
     env.insert(u"MEDRELAY_ADMIN_TOKEN"_s, u"0123456789abcdef0123"_s);
     env.insert(u"MEDRELAY_JWT_SECRET"_s, u"a-secret-for-the-test"_s);
-    // The key the Debian package generates at installation, here a stand-in.
+    // The keys the Debian package generates at installation, here a stand-in.
     QTemporaryFile key;
     QVERIFY(key.open());
     key.write(QByteArray(32, 'k'));
     key.close();
     env.insert(u"MEDRELAY_HISTORY_KEY_FILE"_s, key.fileName());
+    env.insert(u"MEDRELAY_AUDIT_KEY_FILE"_s, key.fileName());
     const auto loaded = ConfigLoader::load({u"medrelay-server"_s, u"--config"_s, source(file)}, env);
     const auto *error = std::get_if<ConfigError>(&loaded);
     QVERIFY2(!error, error ? qPrintable(error->message) : "");

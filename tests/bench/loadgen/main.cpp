@@ -52,6 +52,7 @@ struct Options
     double stepSeconds = 5;
     double drainSeconds = 5;
     double p99LimitMs = 50;
+    double alwaysTo = 0; // fanout: steps at or below this rate run even after a step failed
     std::vector<int> checkpoints;
     double settleSeconds = 2;
     double durationS = 60;
@@ -65,6 +66,7 @@ struct Options
     std::string jsonPath;
     bool failOnLoss = false;
     std::vector<std::string> spawn;
+    std::string commandLine; // this program's own arguments, for the results file
 };
 
 [[noreturn]] void usage(const char *why)
@@ -76,7 +78,7 @@ struct Options
                  "       medrelay-loadgen run --scenario idle|storm|fanout|latency|clinic [options] [-- server cmd]\n"
                  "options: --host H --port P --path /ws --clients N --room-size K --workers W --inflight N\n"
                  "         --connect-timeout S --rates D1,D2,... (deliveries/s per step) --step-seconds S\n"
-                 "         --drain-seconds S --p99-limit-ms X --checkpoints N1,N2,... --settle-seconds S\n"
+                 "         --drain-seconds S --p99-limit-ms X --always-to D --checkpoints N1,N2,... --settle-seconds S\n"
                  "         --duration S --chat-interval S --whiteboard-rate R --ice-burst N --signal-spread S\n"
                  "         --payload BYTES --server-pid PID --room-prefix P --json FILE --fail-on-loss\n");
     std::exit(64);
@@ -97,6 +99,11 @@ std::vector<T> parseList(const std::string &s)
 Options parseOptions(int argc, char **argv, int first)
 {
     Options o;
+    for (int i = 0; i < argc; ++i) {
+        if (i > 0)
+            o.commandLine += ' ';
+        o.commandLine += argv[i];
+    }
     for (int i = first; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--") {
@@ -125,6 +132,7 @@ Options parseOptions(int argc, char **argv, int first)
         else if (a == "--step-seconds") o.stepSeconds = d;
         else if (a == "--drain-seconds") o.drainSeconds = d;
         else if (a == "--p99-limit-ms") o.p99LimitMs = d;
+        else if (a == "--always-to") o.alwaysTo = d;
         else if (a == "--checkpoints") o.checkpoints = parseList<int>(v);
         else if (a == "--settle-seconds") o.settleSeconds = d;
         else if (a == "--duration") o.durationS = d;
@@ -203,6 +211,51 @@ long long listenOverflows()
                 return std::atoll(value.c_str());
     }
     return 0;
+}
+
+// Cores and CPU model of this machine, for the results file.
+struct Machine
+{
+    long cpus = 0;
+    std::string cpuModel;
+};
+
+Machine machine()
+{
+    Machine m;
+    m.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    std::ifstream f("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(f, line)) {
+        if (line.rfind("model name", 0) == 0) {
+            const std::size_t colon = line.find(':');
+            if (colon != std::string::npos)
+                m.cpuModel = line.substr(line.find_first_not_of(' ', colon + 1));
+            break;
+        }
+    }
+    return m;
+}
+
+// The listen backlog of the socket listening on `port` (what listen() was
+// given, capped by net.core.somaxconn), as ss reports it in the Send-Q
+// column of a listening socket; 0 where ss is missing.
+long listenBacklog(int port)
+{
+    const std::string cmd = "ss -Hltn 'sport = :" + std::to_string(port) + "' 2>/dev/null";
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p)
+        return 0;
+    char buf[512];
+    long backlog = 0;
+    if (std::fgets(buf, sizeof buf, p)) {
+        std::stringstream ss(buf);
+        std::string state, recvQ, sendQ;
+        if (ss >> state >> recvQ >> sendQ)
+            backlog = std::atol(sendQ.c_str());
+    }
+    pclose(p);
+    return backlog;
 }
 
 // --- JSON output ------------------------------------------------------------
@@ -394,7 +447,9 @@ private:
     bool waitAcks(double timeoutS);
     Totals totals();
     bool connectUpTo(int target, double timeoutS);
-    void drain();
+    // Waits until every expected delivery arrived or none has for 2 s, at
+    // most `seconds`.
+    void drain(double seconds);
     std::string firstError(bool reply = false) const;
     void stopWorkers();
     void connectJson(Json &j, const Totals &before, const Totals &after);
@@ -569,12 +624,12 @@ bool Coordinator::connectUpTo(int target, double timeoutS)
     return quick().joined > 0;
 }
 
-void Coordinator::drain()
+void Coordinator::drain(double seconds)
 {
     const std::uint64_t t0 = monotonicNs();
     std::uint64_t lastDelivered = 0;
     std::uint64_t lastChange = t0;
-    while (secondsSince(t0) < m_o.drainSeconds) {
+    while (secondsSince(t0) < seconds) {
         const Quick t = quick();
         if (t.delivered >= t.expected)
             return;
@@ -634,7 +689,7 @@ bool Coordinator::trafficStep(Json &j, double targetDeliveries, double seconds, 
     setPhase(Phase::Send, sendRate / m_o.workers);
     sleepSeconds(seconds);
     setPhase(Phase::Idle);
-    drain();
+    drain(m_o.drainSeconds);
     const Totals after = totals();
     const double span = static_cast<double>(after.atNs - before.atNs) / 1e9;
     const std::uint64_t delivered = after.delivered - before.delivered;
@@ -681,6 +736,10 @@ int Coordinator::run()
 {
     Json j;
     j.open().str("scenario", m_o.scenario).num("serverPid", m_serverPid).num("port", m_o.port);
+    const Machine host = machine();
+    j.str("command", m_o.commandLine);
+    j.open("machine").num("cpus", static_cast<double>(host.cpus)).str("cpuModel", host.cpuModel).close();
+    j.num("listenBacklog", static_cast<double>(listenBacklog(m_o.port)));
     j.open("config")
         .num("clients", m_o.clients)
         .num("roomSize", m_o.roomSize)
@@ -742,8 +801,15 @@ int Coordinator::run()
                 const bool ok = trafficStep(j, rate, m_o.stepSeconds, achieved);
                 if (ok)
                     sustained = std::max(sustained, achieved);
-                if (!ok && m_o.scenario == "fanout")
+                // The ramp stops at its first failed step, but not below
+                // --always-to: those steps are the equal-load comparison.
+                if (!ok && m_o.scenario == "fanout" && rate >= m_o.alwaysTo)
                     break;
+                // A step the server fell behind in leaves deliveries in
+                // flight (counted lost above); let them arrive before the
+                // next step, so it starts from an idle server.
+                if (!ok)
+                    drain(60);
             }
             j.closeArray();
         }
@@ -766,7 +832,7 @@ int Coordinator::run()
         setPhase(Phase::Signal, steady / m_o.workers);
         sleepSeconds(m_o.durationS);
         setPhase(Phase::Idle);
-        drain();
+        drain(m_o.drainSeconds);
         const Totals after = totals();
         const double span = static_cast<double>(after.atNs - before.atNs) / 1e9;
         const std::uint64_t delivered = after.delivered - before.delivered;

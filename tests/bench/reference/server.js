@@ -5,7 +5,9 @@
 // the original did and no more: parse each message once, serialise each relay
 // once, send the same string to every recipient.
 //
-// Usage: node server.js [--port N] [--host H]   (port 0 = ephemeral)
+// Usage: node server.js [--port N] [--host H] [--backlog N]   (port 0 = ephemeral)
+// --backlog is the listen backlog; Node's default is 511, medrelay's 4096,
+// and the benchmark suite gives both the same.
 
 const http = require('http');
 const { WebSocketServer } = require('ws');
@@ -17,6 +19,7 @@ function arg(name, fallback) {
 
 const port = Number(arg('--port', process.env.WS_PORT || 9003));
 const host = arg('--host', '127.0.0.1');
+const backlog = Number(arg('--backlog', 511));
 const PING_INTERVAL_MS = 30000;
 const MAX_PAYLOAD = 1024 * 1024;
 
@@ -152,7 +155,7 @@ const heartbeat = setInterval(() => {
   }
 }, PING_INTERVAL_MS);
 
-httpServer.listen(port, host, () => {
+httpServer.listen({ port, host, backlog }, () => {
   console.log(`reference listening on ${host}:${httpServer.address().port}`);
 });
 

@@ -35,6 +35,7 @@ struct Member
     Peer *peer = nullptr;  // null while Away
     QString connectionId;  // while Away: the connection that dropped
     Identity identity;     // as of its join or last token refresh
+    QByteArray stamp;      // its server-owned fields, encoded once (see Stamp.h)
     bool host = false;
     MemberState state = MemberState::Joining;
     qint64 joinedAtMs = 0;

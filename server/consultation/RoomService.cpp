@@ -316,6 +316,7 @@ void RoomService::enter(Room &room, Peer &peer, const protocol::JsonObjectView &
     member.peer = &peer;
     member.connectionId = cid;
     member.identity = peer.identity();
+    member.stamp = senderFields(member.identity, cid);
     member.host = m_access.isHost(member.identity);
     member.state = MemberState::Joining;
     member.joinedAtMs = now;
@@ -328,8 +329,7 @@ void RoomService::enter(Room &room, Peer &peer, const protocol::JsonObjectView &
                                  member.identity.role, member.host, false});
     if (announce) {
         const QByteArray appointment = "\"appointmentId\":" + QByteArray::number(room.appointmentId());
-        const QByteArray text = stampRelayed(join, member.identity, cid, now,
-                                             {"appointmentId"_L1, "lastSeq"_L1}, appointment);
+        const QByteArray text = stampRelayed(join, member.stamp, now, {"appointmentId"_L1, "lastSeq"_L1}, appointment);
         deliver(room, room.recipients(cid, std::nullopt), OutboundMessage(MessageKind::UserJoined, text));
     }
     fetchRoomState(room, cid, lastSeq, requestId);
@@ -343,6 +343,7 @@ void RoomService::takeOver(Room &room, Member &away, Peer &peer, std::optional<q
     away.peer = &peer;
     away.connectionId = peer.connectionId();
     away.identity = peer.identity();
+    away.stamp = senderFields(away.identity, away.connectionId);
     away.host = m_access.isHost(away.identity);
     away.state = MemberState::Joining;
     away.lastActivityMs = nowMs();
@@ -522,7 +523,7 @@ void RoomService::relay(const Request &request, const protocol::Envelope &envelo
             return;
         // Only traffic that reaches somebody keeps a room active.
         room->m_lastActivityMs = now;
-        deliver(*room, recipients, OutboundMessage(kind, stampRelayed(envelope.json, peer->identity(), cid, now)));
+        deliver(*room, recipients, OutboundMessage(kind, stampRelayed(envelope.json, sender->stamp, now)));
         return;
     }
 
@@ -530,7 +531,7 @@ void RoomService::relay(const Request &request, const protocol::Envelope &envelo
     store::AppendRequest append;
     append.roomId = m.roomId;
     append.cls = classOf(kind);
-    append.body = stampRelayed(envelope.json, peer->identity(), cid, now, {"seq"_L1});
+    append.body = stampRelayed(envelope.json, sender->stamp, now, {"seq"_L1});
     append.createdAtMs = now;
     const QString clientMessageId = m.clientMessageId.value_or(QString());
     if (!clientMessageId.isEmpty())
@@ -619,11 +620,10 @@ QByteArray RoomService::leaveText(const Room &room, const Member &member, const 
     head.append(",\"reason\":");
     protocol::appendJsonString(head, reason);
     if (leave) {
-        return stampRelayed(*leave, member.identity, member.connectionId, nowMs(),
-                            {"type"_L1, "roomId"_L1, "appointmentId"_L1, "reason"_L1}, head);
+        return stampRelayed(*leave, member.stamp, nowMs(), {"type"_L1, "roomId"_L1, "appointmentId"_L1, "reason"_L1},
+                            head);
     }
-    QByteArray text = "{" + head + ',' + senderFields(member.identity, member.connectionId, nowMs()) + '}';
-    return text;
+    return "{" + head + ',' + member.stamp + ",\"timestamp\":" + QByteArray::number(nowMs()) + '}';
 }
 
 void RoomService::leave(const Request &request, const protocol::Envelope &envelope, const protocol::LeaveRoom &m)
@@ -763,6 +763,7 @@ void RoomService::identityChanged(Peer *peer)
         }
         if (Member *m = room->member(cid)) {
             m->identity = identity;
+            m->stamp = senderFields(identity, cid);
             m->host = m_access.isHost(identity);
         }
         for (WaitingGuest &g : room->m_waiting) {

@@ -4,9 +4,11 @@
 
 #include <QVarLengthArray>
 
+#include <charconv>
+
 namespace medrelay::server {
 
-QByteArray senderFields(const Identity &sender, const QString &connectionId, qint64 nowMs)
+QByteArray senderFields(const Identity &sender, const QString &connectionId)
 {
     QByteArray out;
     out.reserve(160 + sender.userName.size());
@@ -26,38 +28,45 @@ QByteArray senderFields(const Identity &sender, const QString &connectionId, qin
         out.append(",\"role\":");
         protocol::appendJsonString(out, sender.role);
     }
-    out.append(",\"timestamp\":");
-    out.append(QByteArray::number(nowMs));
     return out;
 }
 
-QByteArray stampRelayed(const protocol::JsonObjectView &json, const Identity &sender, const QString &connectionId,
-                        qint64 nowMs, std::initializer_list<QLatin1StringView> alsoDrop, QByteArrayView extraMembers)
+QByteArray stampRelayed(const protocol::JsonObjectView &json, const QByteArray &senderFields, qint64 nowMs,
+                        std::initializer_list<QLatin1StringView> alsoDrop, QByteArrayView extraMembers)
 {
-    QByteArray extra;
-    extra.reserve(extraMembers.size() + 200);
-    if (!extraMembers.isEmpty()) {
-        extra.append(extraMembers);
-        extra.append(',');
-    }
-    extra.append(senderFields(sender, connectionId, nowMs));
+    char time[40] = ",\"timestamp\":";
+    constexpr qsizetype prefix = 13;
+    const auto end = std::to_chars(time + prefix, time + sizeof(time), nowMs).ptr;
+    const QByteArrayView timestamp(time, end - time);
+    const QByteArrayView comma(",", extraMembers.isEmpty() ? 0 : 1);
+    const QByteArrayView chunks[] = {extraMembers, comma, senderFields, timestamp};
     if (alsoDrop.size() == 0)
-        return json.rewritten(std::begin(kServerOwnedFields), std::end(kServerOwnedFields), extra);
-    // Rare (joins and leaves): build the combined list.
+        return json.rewritten(std::begin(kServerOwnedFields), std::end(kServerOwnedFields), std::begin(chunks),
+                              std::end(chunks));
+    // Rare (joins, leaves, stored kinds): build the combined list.
     QVarLengthArray<QLatin1StringView, 16> drop(std::begin(kServerOwnedFields), std::end(kServerOwnedFields));
     for (const QLatin1StringView d : alsoDrop)
         drop.append(d);
-    return json.rewritten(drop.cbegin(), drop.cend(), extra);
+    return json.rewritten(drop.cbegin(), drop.cend(), std::begin(chunks), std::end(chunks));
 }
 
 QByteArray withSeq(const QByteArray &body, qint64 seq)
 {
-    QByteArray out;
-    out.reserve(body.size() + 24);
-    out.append(QByteArrayView(body).chopped(1));
-    out.append(body.size() > 2 ? ",\"seq\":" : "\"seq\":");
-    out.append(QByteArray::number(seq));
-    out.append('}');
+    char number[24];
+    const auto end = std::to_chars(number, number + sizeof(number), seq).ptr;
+    const qsizetype digits = end - number;
+    const bool empty = body.size() <= 2;
+    QByteArray out(body.size() + (empty ? 6 : 7) + digits, Qt::Uninitialized);
+    char *w = out.data();
+    std::memcpy(w, body.constData(), size_t(body.size() - 1));
+    w += body.size() - 1;
+    const char *key = empty ? "\"seq\":" : ",\"seq\":";
+    const size_t keyLength = empty ? 6 : 7;
+    std::memcpy(w, key, keyLength);
+    w += keyLength;
+    std::memcpy(w, number, size_t(digits));
+    w += digits;
+    *w = '}';
     return out;
 }
 

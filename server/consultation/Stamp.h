@@ -20,15 +20,15 @@ inline constexpr QLatin1StringView kServerOwnedFields[] = {
     QLatin1StringView("timestamp"),
 };
 
-// The server-owned fields for `sender`, encoded as "k":v,... (no braces).
-[[nodiscard]] QByteArray senderFields(const Identity &sender, const QString &connectionId, qint64 nowMs);
+// The sender's server-owned fields but the timestamp, encoded as
+// "k":v,... (no braces): made once per member, used for every message.
+[[nodiscard]] QByteArray senderFields(const Identity &sender, const QString &connectionId);
 
 // The relayed text: `json` without the server-owned fields (and without
 // `alsoDrop`), then `extraMembers` (encoded "k":v,...; may be empty), then
-// the sender's fields.
-[[nodiscard]] QByteArray stampRelayed(const protocol::JsonObjectView &json, const Identity &sender,
-                                      const QString &connectionId, qint64 nowMs,
-                                      std::initializer_list<QLatin1StringView> alsoDrop = {},
+// the sender's fields (from senderFields()) and the timestamp.
+[[nodiscard]] QByteArray stampRelayed(const protocol::JsonObjectView &json, const QByteArray &senderFields,
+                                      qint64 nowMs, std::initializer_list<QLatin1StringView> alsoDrop = {},
                                       QByteArrayView extraMembers = {});
 
 // A stored message's text with its seq: the object's last member.

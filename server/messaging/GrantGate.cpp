@@ -9,12 +9,13 @@ using namespace Qt::StringLiterals;
 std::optional<protocol::ProtocolError> GrantGate::check(Connection &connection, const protocol::Envelope &envelope)
 {
     if (!m_access.authEnabled() || envelope.kind == protocol::MessageKind::Auth
-        || envelope.kind == protocol::MessageKind::UserJoined || envelope.roomId.isEmpty())
+        || envelope.kind == protocol::MessageKind::UserJoined)
         return std::nullopt;
-    if (m_access.mayEnter(connection.identity(), envelope.roomId))
+    const QString roomId = envelope.roomId();
+    if (roomId.isEmpty() || m_access.mayEnter(connection.identity(), roomId))
         return std::nullopt;
     return protocol::ProtocolError{protocol::ErrorCode::Forbidden,
-                                   u"this token does not grant room '%1'"_s.arg(envelope.roomId)};
+                                   u"this token does not grant room '%1'"_s.arg(roomId)};
 }
 
 } // namespace medrelay::server

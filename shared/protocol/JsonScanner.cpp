@@ -102,12 +102,35 @@ std::optional<JsonScanError> Scanner::utf8Sequence()
     return std::nullopt;
 }
 
+// Whether any byte of the 8 in `w` is '"', '\\', a control character
+// (< 0x20) or not ASCII (>= 0x80): the bytes a string scan must stop at.
+// Bit tricks on one 64-bit word ("SWAR"): exact, no false positives or
+// misses, because each test only ever sets a byte's high bit.
+inline bool hasSpecialByte(quint64 w)
+{
+    constexpr quint64 ones = 0x0101010101010101ULL;
+    constexpr quint64 high = 0x8080808080808080ULL;
+    const auto has = [](quint64 x) { return (x - ones) & ~x & high; }; // a zero byte in x
+    const quint64 quote = has(w ^ (ones * '"'));
+    const quint64 backslash = has(w ^ (ones * '\\'));
+    // Bytes below 0x20: (b | 0x80) - 0x20 keeps the high bit only for b >= 0x20.
+    const quint64 control = ~((w | high) - ones * 0x20) & high;
+    return (quote | backslash | control | (w & high)) != 0;
+}
+
 std::optional<JsonScanError> Scanner::string(bool &escaped)
 {
     ++m_p; // opening quote
     escaped = false;
     for (;;) {
-        // Fast path over plain ASCII.
+        // Fast path over plain ASCII, eight bytes at a time.
+        while (m_p + 8 <= m_n) {
+            quint64 w;
+            std::memcpy(&w, m_s + m_p, 8);
+            if (hasSpecialByte(w))
+                break;
+            m_p += 8;
+        }
         while (m_p < m_n) {
             const auto c = static_cast<unsigned char>(m_s[m_p]);
             if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
@@ -431,8 +454,11 @@ std::optional<JsonScanError> JsonObjectView::scan(const QByteArray &json, JsonOb
         const JsonMember &a = out.m_members[i];
         for (qsizetype j = 0; j < i; ++j) {
             const JsonMember &b = out.m_members[j];
-            const bool same = (a.keyEscaped || b.keyEscaped) ? out.key(a) == out.key(b)
-                                                             : out.rawKey(a) == out.rawKey(b);
+            const bool same = (a.keyEscaped || b.keyEscaped)
+                ? out.key(a) == out.key(b)
+                : (a.keyEnd - a.keyBegin == b.keyEnd - b.keyBegin
+                   && std::memcmp(json.constData() + a.keyBegin, json.constData() + b.keyBegin,
+                                  size_t(a.keyEnd - a.keyBegin)) == 0);
             if (same)
                 return JsonScanError{a.keyBegin, u"duplicate field '%1'"_s.arg(out.key(a).left(64))};
         }
@@ -446,12 +472,22 @@ bool JsonObjectView::isValidJson(QByteArrayView json)
     return !scanner.run().has_value();
 }
 
+namespace {
+
+// Whether a member's raw (unescaped) key is exactly `key`.
+inline bool rawKeyIs(const char *bytes, const JsonMember &m, QLatin1StringView key)
+{
+    const qsizetype length = m.keyEnd - m.keyBegin - 2;
+    return length == key.size() && std::memcmp(bytes + m.keyBegin + 1, key.data(), size_t(length)) == 0;
+}
+
+} // namespace
+
 const JsonMember *JsonObjectView::find(QLatin1StringView key) const
 {
-    const QByteArrayView wanted(key.data(), key.size());
     for (const JsonMember &m : m_members) {
         if (!m.keyEscaped) {
-            if (rawKey(m) == wanted)
+            if (rawKeyIs(m_bytes.constData(), m, key))
                 return &m;
         } else if (key == this->key(m)) {
             return &m;
@@ -491,6 +527,15 @@ qsizetype JsonObjectView::stringLength(const JsonMember &m) const
     if (m.type != JsonType::String)
         return 0;
     const QByteArrayView inner = rawValue(m).sliced(1, m.valueEnd - m.valueBegin - 2);
+    if (!m.valueEscaped) {
+        // UTF-16 units of valid UTF-8: one per lead byte, two for 4-byte ones.
+        qsizetype units = 0;
+        for (const char ch : inner) {
+            const auto c = static_cast<unsigned char>(ch);
+            units += ((c & 0xC0) != 0x80) + (c >= 0xF0);
+        }
+        return units;
+    }
     qsizetype units = 0;
     for (qsizetype i = 0; i < inner.size();) {
         const auto c = static_cast<unsigned char>(inner[i]);
@@ -514,11 +559,36 @@ qsizetype JsonObjectView::stringLength(const JsonMember &m) const
     return units;
 }
 
+bool JsonObjectView::stringLengthWithin(const JsonMember &m, qsizetype min, qsizetype max) const
+{
+    if (m.type != JsonType::String)
+        return false;
+    // Never more UTF-16 units than bytes, and at least one unit when there
+    // is a byte: within the bound in bytes settles it for a lower bound of
+    // at most 1.
+    const qsizetype bytes = m.valueEnd - m.valueBegin - 2;
+    if (bytes <= max && min <= 1)
+        return bytes >= min;
+    const qsizetype units = stringLength(m);
+    return units >= min && units <= max;
+}
+
 double JsonObjectView::number(const JsonMember &m) const
 {
     if (m.type != JsonType::Number)
         return 0;
     const QByteArrayView raw = rawValue(m);
+    // Most numbers in messages are small integers (ids, appointment ids):
+    // read them without the general conversion.
+    if (raw.size() <= 15) {
+        qint64 n = 0;
+        qsizetype i = raw.front() == '-' ? 1 : 0;
+        const qsizetype first = i;
+        for (; i < raw.size() && isDigit(raw[i]); ++i)
+            n = n * 10 + (raw[i] - '0');
+        if (i == raw.size() && i > first)
+            return static_cast<double>(first == 1 ? -n : n);
+    }
     double value = 0;
     const auto [ptr, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), value);
     Q_UNUSED(ptr);
@@ -559,16 +629,22 @@ void appendEscaped(QByteArray &out, QByteArrayView utf8)
 } // namespace
 
 QByteArray JsonObjectView::rewritten(const QLatin1StringView *dropBegin, const QLatin1StringView *dropEnd,
-                                     QByteArrayView extraMembers) const
+                                     const QByteArrayView *extraBegin, const QByteArrayView *extraEnd) const
 {
-    QByteArray out;
-    out.reserve(m_close - m_open + extraMembers.size() + 2);
-    out.append('{');
+    qsizetype extraSize = 0;
+    for (const QByteArrayView *e = extraBegin; e != extraEnd; ++e)
+        extraSize += e->size();
+    // One allocation of the largest size it can be, filled with memcpy.
+    QByteArray out(m_close - m_open + 2 + extraSize, Qt::Uninitialized);
+    char *const start = out.data();
+    char *w = start;
+    const char *bytes = m_bytes.constData();
+    *w++ = '{';
     bool first = true;
     for (const JsonMember &m : m_members) {
         bool dropped = false;
         for (const QLatin1StringView *d = dropBegin; d != dropEnd; ++d) {
-            if (m.keyEscaped ? key(m) == *d : rawKey(m) == QByteArrayView(d->data(), d->size())) {
+            if (m.keyEscaped ? key(m) == *d : rawKeyIs(bytes, m, *d)) {
                 dropped = true;
                 break;
             }
@@ -576,16 +652,22 @@ QByteArray JsonObjectView::rewritten(const QLatin1StringView *dropBegin, const Q
         if (dropped)
             continue;
         if (!first)
-            out.append(',');
+            *w++ = ',';
         first = false;
-        out.append(QByteArrayView(m_bytes).sliced(m.keyBegin, m.valueEnd - m.keyBegin));
+        const qsizetype length = m.valueEnd - m.keyBegin;
+        std::memcpy(w, bytes + m.keyBegin, size_t(length));
+        w += length;
     }
-    if (!extraMembers.isEmpty()) {
+    if (extraSize > 0) {
         if (!first)
-            out.append(',');
-        out.append(extraMembers);
+            *w++ = ',';
+        for (const QByteArrayView *e = extraBegin; e != extraEnd; ++e) {
+            std::memcpy(w, e->data(), size_t(e->size()));
+            w += e->size();
+        }
     }
-    out.append('}');
+    *w++ = '}';
+    out.truncate(w - start);
     return out;
 }
 

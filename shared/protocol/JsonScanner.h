@@ -72,18 +72,23 @@ public:
     [[nodiscard]] QString string(const JsonMember &m) const;
     // A string member's length in UTF-16 code units, without decoding it.
     [[nodiscard]] qsizetype stringLength(const JsonMember &m) const;
+    // Whether a string member's length in UTF-16 code units is from `min`
+    // to `max`; cheaper than stringLength() for long strings well within
+    // the bound (a string never has more UTF-16 units than bytes).
+    [[nodiscard]] bool stringLengthWithin(const JsonMember &m, qsizetype min, qsizetype max) const;
     // A number member's value as a double (exact for integers up to 2^53).
     [[nodiscard]] double number(const JsonMember &m) const;
 
-    // The object's text with the members named in `drop` cut out and
-    // `extraMembers` (already encoded: "k":v,"k2":v2, or empty) added at the
-    // end. Every other member keeps its exact bytes and its place.
+    // The object's text with the members named in `drop` cut out and the
+    // extra members added at the end: the chunks, concatenated, encode them
+    // ("k":v,"k2":v2; may be empty). Every other member keeps its exact bytes
+    // and its place.
     [[nodiscard]] QByteArray rewritten(const QLatin1StringView *dropBegin, const QLatin1StringView *dropEnd,
-                                       QByteArrayView extraMembers) const;
+                                       const QByteArrayView *extraBegin, const QByteArrayView *extraEnd) const;
     [[nodiscard]] QByteArray rewritten(std::initializer_list<QLatin1StringView> drop,
                                        QByteArrayView extraMembers) const
     {
-        return rewritten(drop.begin(), drop.end(), extraMembers);
+        return rewritten(drop.begin(), drop.end(), &extraMembers, &extraMembers + 1);
     }
 
 private:

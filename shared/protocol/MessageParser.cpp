@@ -40,10 +40,15 @@ Result<Envelope> parseEnvelope(const QByteArray &utf8)
         return ProtocolError{ErrorCode::UnknownType, u"unknown message type '%1'"_s.arg(shown), env.requestId};
     }
     env.kind = *kind;
-    if (const JsonMember *room = o.find("roomId"_L1); room && room->type == JsonType::String
-        && o.stringLength(*room) <= kMaxIdLength)
-        env.roomId = o.string(*room);
     return env;
+}
+
+QString Envelope::roomId() const
+{
+    const JsonMember *room = json.find("roomId"_L1);
+    if (!room || room->type != JsonType::String || json.stringLength(*room) > kMaxIdLength)
+        return {};
+    return json.string(*room);
 }
 
 } // namespace medrelay::protocol

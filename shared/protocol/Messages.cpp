@@ -60,9 +60,11 @@ std::optional<ProtocolError> readRoomId(const JsonObjectView &o, QString &out)
     const JsonMember *m = present(o, "roomId"_L1);
     if (!m)
         return missing("roomId"_L1);
-    if (m->type != JsonType::String || o.stringLength(*m) > kMaxIdLength || !isValidId(o.string(*m)))
+    if (m->type != JsonType::String || !o.stringLengthWithin(*m, 1, kMaxIdLength))
         return invalid("roomId"_L1, "a string of 1-128 letters, digits or _ . : @ -"_L1);
     out = o.string(*m);
+    if (!isValidId(out))
+        return invalid("roomId"_L1, "a string of 1-128 letters, digits or _ . : @ -"_L1);
     return std::nullopt;
 }
 
@@ -295,8 +297,7 @@ Result<RoomMessage> RoomMessage::fromJson(MessageKind kind, const JsonObjectView
             return missing(field);
         if (payload->type != JsonType::String)
             return invalid(field, "a string"_L1);
-        const qsizetype length = o.stringLength(*payload);
-        if (length == 0 || length > limits.maxChatLength)
+        if (!o.stringLengthWithin(*payload, 1, limits.maxChatLength))
             return ProtocolError{ErrorCode::InvalidField,
                                  u"field 'message' must be a string of 1-%1 characters"_s.arg(limits.maxChatLength)};
         break;

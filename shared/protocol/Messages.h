@@ -75,9 +75,10 @@ struct Envelope
     MessageKind kind = MessageKind::Error;
     JsonObjectView json;
     QJsonValue requestId;
-    // The roomId field when it is a string, else empty (gates use it before
-    // the kind's own validation).
-    QString roomId;
+    // The roomId field when it is a string of at most 128 characters, else
+    // empty (gates use it before the kind's own validation). Decoded on
+    // demand: most messages never need it twice.
+    [[nodiscard]] QString roomId() const;
 };
 
 struct JoinRoom

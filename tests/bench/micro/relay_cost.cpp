@@ -6,6 +6,7 @@
 // rooms of 2 and 10. Run it under valgrind --tool=callgrind for instruction
 // counts that do not depend on the machine's load:
 //   build/tests/bench/medrelay-relay-cost [messages]
+//   RELAY_COST_ONLY="chat, history off/2" ... one row only
 
 #include "consultation/Fanout.h"
 #include "consultation/RoomService.h"
@@ -47,6 +48,13 @@ private:
 
 double run(const char *label, const QByteArray &frame, int roomSize, int messages, int maxStored)
 {
+    // RELAY_COST_ONLY="offer" or "chat, history off/2" runs the matching rows only.
+    const QByteArray only = qgetenv("RELAY_COST_ONLY");
+    if (!only.isEmpty()) {
+        const QList<QByteArray> parts = only.split('/');
+        if (!QByteArray(label).contains(parts.value(0)) || (parts.size() > 1 && parts[1].toInt() != roomSize))
+            return 0;
+    }
     store::StoreLimits limits;
     limits.maxMessagesPerRoom = maxStored;
     store::MemoryHistoryStore history(limits);

@@ -52,10 +52,10 @@ QByteArray hmacLabel(QByteArrayView key, const char *label)
 {
     QByteArray out(32, '\0');
     size_t outLen = 0;
-    if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), size_t(key.size()), bytes(QByteArrayView(label)),
-                  std::strlen(label), bytes(out), size_t(out.size()), &outLen)
-            == nullptr
-        || outLen != 32)
+    const void *mac = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), size_t(key.size()),
+                                bytes(QByteArrayView(label)), std::strlen(label), bytes(out), size_t(out.size()),
+                                &outLen);
+    if (mac == nullptr || outLen != 32)
         return {};
     return out;
 }
@@ -116,11 +116,12 @@ HistoryCipher::LoadedKey HistoryCipher::parseKey(QByteArrayView contents)
                 out.key = decoded.decoded;
         }
         if (out.key.isEmpty()) {
+            const QString trimmed = text.size() != contents.size()
+                ? u", %1 without surrounding whitespace"_s.arg(text.size())
+                : QString();
             out.error = u"the history key must be 32 raw bytes, 64 hex characters or base64 of 32 bytes"
-                        " (found %1 bytes%2)"_s
-                            .arg(contents.size())
-                            .arg(text.size() != contents.size() ? u", %1 without surrounding whitespace"_s.arg(text.size())
-                                                                : QString());
+                        " (found %1 bytes%2)"_s.arg(contents.size())
+                            .arg(trimmed);
             return out;
         }
     }
@@ -154,8 +155,9 @@ HistoryCipher::LoadedKey HistoryCipher::loadKeyFile(const QString &path)
     }
     struct stat st = {};
     if (::fstat(file.handle(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        out.warning = u"history key file '%1' is accessible to group or others (mode %2); chmod 0600 it"_s.arg(path).arg(
-            st.st_mode & 07777, 4, 8, QLatin1Char('0'));
+        out.warning = u"history key file '%1' is accessible to group or others (mode %2); chmod 0600 it"_s
+                          .arg(path)
+                          .arg(st.st_mode & 07777, 4, 8, QLatin1Char('0'));
     }
     return out;
 }

@@ -43,6 +43,10 @@ const QString kSchema[] = {
     " ended_seq INTEGER NOT NULL DEFAULT 0,"
     " retain_until INTEGER NOT NULL DEFAULT 0,"
     " refuse_joins_until INTEGER NOT NULL DEFAULT 0)"_s,
+    // The age bound works room by room from here: within a room created_at
+    // never decreases, so what is too old is a prefix of its seqs, and no
+    // index on every message's time is needed.
+    u"CREATE INDEX IF NOT EXISTS rooms_last_created ON rooms(last_created_at)"_s,
     u"CREATE INDEX IF NOT EXISTS rooms_retain ON rooms(retain_until) WHERE retain_until > 0"_s,
     u"CREATE INDEX IF NOT EXISTS rooms_refuse ON rooms(refuse_joins_until) WHERE refuse_joins_until > 0"_s,
     u"CREATE TABLE IF NOT EXISTS messages ("
@@ -53,7 +57,6 @@ const QString kSchema[] = {
     " created_at INTEGER NOT NULL,"
     " body BLOB NOT NULL)"_s,
     u"CREATE UNIQUE INDEX IF NOT EXISTS messages_room_seq ON messages(room, seq)"_s,
-    u"CREATE INDEX IF NOT EXISTS messages_created ON messages(created_at)"_s,
     u"CREATE TABLE IF NOT EXISTS dedup ("
     " room INTEGER NOT NULL,"
     " seq INTEGER NOT NULL,"
@@ -61,8 +64,14 @@ const QString kSchema[] = {
     " created_at INTEGER NOT NULL,"
     " PRIMARY KEY (room, seq)) WITHOUT ROWID"_s,
     u"CREATE UNIQUE INDEX IF NOT EXISTS dedup_room_tag ON dedup(room, tag)"_s,
-    u"CREATE INDEX IF NOT EXISTS dedup_created ON dedup(created_at)"_s,
 };
+
+// How far past a count bound a room may go on disk before its surplus is
+// deleted in one statement.
+qint64 trimSlack(qint64 bound)
+{
+    return std::max<qint64>(16, bound / 16);
+}
 
 QString sqlError(const QSqlError &e)
 {
@@ -83,13 +92,14 @@ bool isBusy(const QSqlError &e)
 struct SqliteHistoryDatabase::Statements
 {
     explicit Statements(const QSqlDatabase &db)
-        : selectRoom(db), insertRoom(db), updateRoom(db), insertMessage(db), trimMessages(db), selectDedup(db),
-          insertDedup(db), trimDedup(db), readMessages(db), oldestMessage(db), lastClear(db), readClassDesc(db),
-          selectRecord(db), endRoom(db), deleteMessages(db), deleteDedup(db)
+        : selectRoom(db), insertRoom(db), updateRoom(db), insertMessage(db), trimMessages(db), claimDedup(db),
+          selectDedup(db), trimDedup(db), readMessages(db), oldestMessage(db), lastClear(db), readClassDesc(db),
+          selectRecord(db), endRoom(db), deleteMessages(db), deleteDedup(db), expireMessages(db), expireDedup(db)
     {
     }
-    QSqlQuery selectRoom, insertRoom, updateRoom, insertMessage, trimMessages, selectDedup, insertDedup, trimDedup,
-        readMessages, oldestMessage, lastClear, readClassDesc, selectRecord, endRoom, deleteMessages, deleteDedup;
+    QSqlQuery selectRoom, insertRoom, updateRoom, insertMessage, trimMessages, claimDedup, selectDedup, trimDedup,
+        readMessages, oldestMessage, lastClear, readClassDesc, selectRecord, endRoom, deleteMessages, deleteDedup,
+        expireMessages, expireDedup;
 };
 
 SqliteHistoryDatabase::SqliteHistoryDatabase(QString connectionName, QString path,
@@ -170,10 +180,13 @@ bool SqliteHistoryDatabase::initialise(QString *error)
     // EXCLUSIVE before WAL: this connection holds the file alone (no shared
     // memory index), so two servers cannot hand out the same seq.
     // synchronous=FULL syncs the WAL at every commit: a completed batch
-    // survives kill -9 and power loss.
-    const QString pragmas[] = {u"PRAGMA locking_mode=EXCLUSIVE"_s, u"PRAGMA synchronous=FULL"_s,
-                               u"PRAGMA journal_size_limit=67108864"_s, u"PRAGMA cache_size=-8192"_s,
-                               u"PRAGMA foreign_keys=OFF"_s};
+    // survives kill -9 and power loss. Checkpoints every 4096 pages (16 MiB
+    // of WAL) rather than SQLite's 1000: pages written again and again (the
+    // newest leaf of each index) are copied back to the database less often.
+    const QString pragmas[] = {
+        u"PRAGMA locking_mode=EXCLUSIVE"_s,  u"PRAGMA synchronous=FULL"_s,    u"PRAGMA wal_autocheckpoint=4096"_s,
+        u"PRAGMA journal_size_limit=67108864"_s, u"PRAGMA cache_size=-8192"_s, u"PRAGMA foreign_keys=OFF"_s,
+    };
     for (const QString &p : pragmas) {
         QSqlQuery q(m_db);
         if (!q.exec(p)) {
@@ -256,28 +269,43 @@ bool SqliteHistoryDatabase::initialise(QString *error)
 
     m_q = std::make_unique<Statements>(m_db);
     Statements &s = *m_q;
+    // Named placeholders: Qt's positional binding formats a name for every
+    // value bound, which costs more than the rest of binding together.
     const std::pair<QSqlQuery *, QString> statements[] = {
-        {&s.selectRoom, u"SELECT id, last_seq, last_created_at FROM rooms WHERE room_id = ?"_s},
-        {&s.insertRoom, u"INSERT INTO rooms(room_id) VALUES (?)"_s},
-        {&s.updateRoom, u"UPDATE rooms SET last_seq = ?, last_created_at = ? WHERE id = ?"_s},
-        {&s.insertMessage, u"INSERT INTO messages(room, seq, class, created_at, body) VALUES (?, ?, ?, ?, ?)"_s},
-        {&s.trimMessages, u"DELETE FROM messages WHERE room = ? AND seq <= ?"_s},
-        {&s.selectDedup,
-         u"SELECT seq FROM dedup WHERE room = ? AND tag = ? AND seq > ? AND created_at >= ?"_s},
-        {&s.insertDedup, u"INSERT OR REPLACE INTO dedup(room, seq, tag, created_at) VALUES (?, ?, ?, ?)"_s},
-        {&s.trimDedup, u"DELETE FROM dedup WHERE room = ? AND seq <= ?"_s},
-        {&s.readMessages, u"SELECT seq, class, created_at, body FROM messages"
-                          " WHERE room = ? AND seq > ? AND seq <= ? AND created_at >= ? ORDER BY seq LIMIT ?"_s},
-        {&s.oldestMessage, u"SELECT seq FROM messages WHERE room = ? AND seq > ? AND created_at >= ? ORDER BY seq LIMIT 1"_s},
-        {&s.lastClear, u"SELECT seq FROM messages WHERE room = ? AND class = 3"
-                       " AND seq > ? AND seq <= ? AND created_at >= ? ORDER BY seq DESC LIMIT 1"_s},
-        {&s.readClassDesc, u"SELECT seq, class, created_at, body FROM messages WHERE room = ? AND class = ?"
-                           " AND seq > ? AND seq <= ? AND created_at >= ? ORDER BY seq DESC LIMIT ?"_s},
-        {&s.selectRecord, u"SELECT ended_at, ended_by, refuse_joins_until FROM rooms WHERE id = ?"_s},
-        {&s.endRoom, u"UPDATE rooms SET ended_at = ?, ended_by = ?, ended_seq = ?, retain_until = ?,"
-                     " refuse_joins_until = ? WHERE id = ?"_s},
-        {&s.deleteMessages, u"DELETE FROM messages WHERE room = ? AND seq <= ?"_s},
-        {&s.deleteDedup, u"DELETE FROM dedup WHERE room = ? AND seq <= ?"_s},
+        {&s.selectRoom, u"SELECT id, last_seq, last_created_at FROM rooms WHERE room_id = :room_id"_s},
+        {&s.insertRoom, u"INSERT INTO rooms(room_id) VALUES (:room_id)"_s},
+        {&s.updateRoom, u"UPDATE rooms SET last_seq = :seq, last_created_at = :created WHERE id = :room"_s},
+        {&s.insertMessage, u"INSERT INTO messages(room, seq, class, created_at, body)"
+                           " VALUES (:room, :seq, :class, :created, :body)"_s},
+        {&s.trimMessages, u"DELETE FROM messages WHERE room = :room AND seq <= :seq"_s},
+        // Takes the key for this seq unless a live message holds it: one
+        // statement for the common case of a key not seen before. A key
+        // held by a seq outside the window, or too old, is taken over.
+        {&s.claimDedup, u"INSERT INTO dedup(room, seq, tag, created_at) VALUES (:room, :seq, :tag, :created)"
+                        " ON CONFLICT(room, tag) DO UPDATE SET seq = excluded.seq, created_at = excluded.created_at"
+                        " WHERE dedup.seq <= :lowest OR dedup.created_at < :cutoff"_s},
+        {&s.selectDedup, u"SELECT seq FROM dedup WHERE room = :room AND tag = :tag"_s},
+        {&s.trimDedup, u"DELETE FROM dedup WHERE room = :room AND seq <= :seq"_s},
+        {&s.readMessages, u"SELECT seq, class, created_at, body FROM messages WHERE room = :room AND seq > :after"
+                          " AND seq <= :upto AND created_at >= :cutoff ORDER BY seq LIMIT :limit"_s},
+        {&s.oldestMessage, u"SELECT seq FROM messages WHERE room = :room AND seq > :after"
+                           " AND created_at >= :cutoff ORDER BY seq LIMIT 1"_s},
+        {&s.lastClear, u"SELECT seq FROM messages WHERE room = :room AND class = 3 AND seq > :after"
+                       " AND seq <= :upto AND created_at >= :cutoff ORDER BY seq DESC LIMIT 1"_s},
+        {&s.readClassDesc, u"SELECT seq, class, created_at, body FROM messages WHERE room = :room AND class = :class"
+                           " AND seq > :after AND seq <= :upto AND created_at >= :cutoff"
+                           " ORDER BY seq DESC LIMIT :limit"_s},
+        {&s.selectRecord, u"SELECT ended_at, ended_by, refuse_joins_until FROM rooms WHERE id = :room"_s},
+        {&s.endRoom, u"UPDATE rooms SET ended_at = :ended_at, ended_by = :ended_by, ended_seq = :seq,"
+                     " retain_until = :retain, refuse_joins_until = :refuse WHERE id = :room"_s},
+        {&s.deleteMessages, u"DELETE FROM messages WHERE room = :room AND seq <= :seq"_s},
+        {&s.deleteDedup, u"DELETE FROM dedup WHERE room = :room AND seq <= :seq"_s},
+        // The too-old prefix of one room (nothing when all of it is too old:
+        // the caller deletes the room's rows whole then).
+        {&s.expireMessages, u"DELETE FROM messages WHERE room = :room AND seq < (SELECT seq FROM messages"
+                            " WHERE room = :room AND created_at >= :cutoff ORDER BY seq LIMIT 1)"_s},
+        {&s.expireDedup, u"DELETE FROM dedup WHERE room = :room AND seq < (SELECT seq FROM dedup"
+                         " WHERE room = :room AND created_at >= :cutoff ORDER BY seq LIMIT 1)"_s},
     };
     for (const auto &[q, sql] : statements) {
         q->setForwardOnly(true);
@@ -352,6 +380,7 @@ bool SqliteHistoryDatabase::commit()
 void SqliteHistoryDatabase::rollback()
 {
     m_rooms.clear();
+    m_dirty.clear();
     QSqlQuery q(m_db);
     q.exec(u"ROLLBACK"_s); // fails harmlessly when SQLite already rolled back
 }
@@ -362,7 +391,7 @@ SqliteHistoryDatabase::RoomState *SqliteHistoryDatabase::roomState(const QString
     if (it != m_rooms.end())
         return &it.value();
     QSqlQuery &sel = m_q->selectRoom;
-    sel.bindValue(0, roomId);
+    sel.bindValue(u":room_id"_s, roomId);
     if (!run(sel))
         return nullptr;
     RoomState st;
@@ -370,13 +399,18 @@ SqliteHistoryDatabase::RoomState *SqliteHistoryDatabase::roomState(const QString
         st.id = sel.value(0).toLongLong();
         st.lastSeq = sel.value(1).toLongLong();
         st.lastCreatedAtMs = sel.value(2).toLongLong();
+        // At most a slack's worth may be left above the bounds; the room's
+        // next batch trims it.
+        const qint64 maxMessages = m_settings.limits.maxMessagesPerRoom;
+        st.trimmedTo = std::max<qint64>(0, st.lastSeq - maxMessages - trimSlack(maxMessages));
+        st.keysTrimmedTo = std::max<qint64>(0, st.lastSeq - m_dedupWindow - trimSlack(m_dedupWindow));
         sel.finish();
     } else {
         sel.finish();
         if (!create)
             return nullptr;
         QSqlQuery &ins = m_q->insertRoom;
-        ins.bindValue(0, roomId);
+        ins.bindValue(u":room_id"_s, roomId);
         if (!run(ins))
             return nullptr;
         st.id = ins.lastInsertId().toLongLong();
@@ -387,34 +421,41 @@ SqliteHistoryDatabase::RoomState *SqliteHistoryDatabase::roomState(const QString
 bool SqliteHistoryDatabase::writeRoomCounters()
 {
     const int maxMessages = m_settings.limits.maxMessagesPerRoom;
-    for (RoomState &st : m_rooms) {
-        if (!st.dirty)
+    for (const QString &roomId : std::as_const(m_dirty)) {
+        const auto it = m_rooms.find(roomId);
+        if (it == m_rooms.end())
             continue;
+        RoomState &st = it.value();
         QSqlQuery &upd = m_q->updateRoom;
-        upd.bindValue(0, st.lastSeq);
-        upd.bindValue(1, st.lastCreatedAtMs);
-        upd.bindValue(2, st.id);
+        upd.bindValue(u":seq"_s, st.lastSeq);
+        upd.bindValue(u":created"_s, st.lastCreatedAtMs);
+        upd.bindValue(u":room"_s, st.id);
         if (!run(upd))
             return false;
-        if (st.appended) {
-            // The count bound and the deduplication window, once per room per
-            // batch rather than once per append.
-            if (maxMessages > 0) {
-                QSqlQuery &trim = m_q->trimMessages;
-                trim.bindValue(0, st.id);
-                trim.bindValue(1, st.lastSeq - maxMessages);
-                if (!run(trim))
-                    return false;
-            }
+        // The count bound and the deduplication window, in chunks: a room at
+        // its bound would otherwise delete one row (and dirty its pages) per
+        // append. Reads apply the bounds exactly meanwhile.
+        const qint64 beyond = st.lastSeq - maxMessages;
+        if (maxMessages > 0 && beyond - st.trimmedTo >= trimSlack(maxMessages)) {
+            QSqlQuery &trim = m_q->trimMessages;
+            trim.bindValue(u":room"_s, st.id);
+            trim.bindValue(u":seq"_s, beyond);
+            if (!run(trim))
+                return false;
+            st.trimmedTo = beyond;
+        }
+        const qint64 keysBeyond = st.lastSeq - m_dedupWindow;
+        if (keysBeyond - st.keysTrimmedTo >= trimSlack(m_dedupWindow)) {
             QSqlQuery &trimKeys = m_q->trimDedup;
-            trimKeys.bindValue(0, st.id);
-            trimKeys.bindValue(1, st.lastSeq - m_dedupWindow);
+            trimKeys.bindValue(u":room"_s, st.id);
+            trimKeys.bindValue(u":seq"_s, keysBeyond);
             if (!run(trimKeys))
                 return false;
+            st.keysTrimmedTo = keysBeyond;
         }
         st.dirty = false;
-        st.appended = false;
     }
+    m_dirty.clear();
     return true;
 }
 
@@ -432,59 +473,61 @@ AppendResult SqliteHistoryDatabase::append(const AppendRequest &request)
         return result;
     }
     const qint64 roomKey = st->id;
+    const qint64 seq = st->lastSeq + 1;
+    const qint64 createdAt = std::max(request.createdAtMs > 0 ? request.createdAtMs : nowMs, st->lastCreatedAtMs);
 
-    QByteArray tag;
     if (!request.dedupKey.isEmpty()) {
-        tag = m_cipher->dedupTag(request.roomId, request.dedupKey);
+        const QByteArray tag = m_cipher->dedupTag(request.roomId, request.dedupKey);
         if (tag.isEmpty()) {
             result.error = u"cannot key the deduplication key"_s;
             return result;
         }
-        QSqlQuery &sel = m_q->selectDedup;
-        sel.bindValue(0, roomKey);
-        sel.bindValue(1, tag);
-        sel.bindValue(2, st->lastSeq - m_dedupWindow);
-        sel.bindValue(3, ageCutoff(nowMs));
-        if (!run(sel)) {
+        QSqlQuery &claim = m_q->claimDedup;
+        claim.bindValue(u":room"_s, roomKey);
+        claim.bindValue(u":seq"_s, seq);
+        claim.bindValue(u":tag"_s, tag);
+        claim.bindValue(u":created"_s, createdAt);
+        claim.bindValue(u":lowest"_s, st->lastSeq - m_dedupWindow);
+        claim.bindValue(u":cutoff"_s, ageCutoff(nowMs));
+        if (!run(claim)) {
             result.error = u"history write failed"_s;
             return result;
         }
-        if (sel.next()) {
+        if (claim.numRowsAffected() == 0) {
+            // A live message holds the key: answer with its seq.
+            QSqlQuery &sel = m_q->selectDedup;
+            sel.bindValue(u":room"_s, roomKey);
+            sel.bindValue(u":tag"_s, tag);
+            if (!run(sel) || !sel.next()) {
+                sel.finish();
+                if (!failed())
+                    m_failure = u"deduplication key vanished"_s;
+                result.error = u"history write failed"_s;
+                return result;
+            }
             result.ok = true;
             result.seq = sel.value(0).toLongLong();
             result.duplicate = true;
             sel.finish();
             return result;
         }
-        sel.finish();
     }
 
-    const qint64 seq = st->lastSeq + 1;
-    const qint64 createdAt = std::max(request.createdAtMs > 0 ? request.createdAtMs : nowMs, st->lastCreatedAtMs);
     if (m_settings.limits.maxMessagesPerRoom > 0) {
         const std::optional<QByteArray> sealed =
             m_cipher->seal(request.body, {request.roomId, seq, quint8(request.cls)});
         if (!sealed) {
-            result.error = u"cannot encrypt the message"_s;
+            // The claimed key must not outlive a message that was not stored.
+            m_failure = u"cannot encrypt the message"_s;
+            result.error = m_failure;
             return result;
         }
         QSqlQuery &ins = m_q->insertMessage;
-        ins.bindValue(0, roomKey);
-        ins.bindValue(1, seq);
-        ins.bindValue(2, int(request.cls));
-        ins.bindValue(3, createdAt);
-        ins.bindValue(4, *sealed);
-        if (!run(ins)) {
-            result.error = u"history write failed"_s;
-            return result;
-        }
-    }
-    if (!tag.isEmpty()) {
-        QSqlQuery &ins = m_q->insertDedup;
-        ins.bindValue(0, roomKey);
-        ins.bindValue(1, seq);
-        ins.bindValue(2, tag);
-        ins.bindValue(3, createdAt);
+        ins.bindValue(u":room"_s, roomKey);
+        ins.bindValue(u":seq"_s, seq);
+        ins.bindValue(u":class"_s, int(request.cls));
+        ins.bindValue(u":created"_s, createdAt);
+        ins.bindValue(u":body"_s, *sealed);
         if (!run(ins)) {
             result.error = u"history write failed"_s;
             return result;
@@ -492,8 +535,10 @@ AppendResult SqliteHistoryDatabase::append(const AppendRequest &request)
     }
     st->lastSeq = seq;
     st->lastCreatedAtMs = createdAt;
-    st->dirty = true;
-    st->appended = true;
+    if (!st->dirty) {
+        st->dirty = true;
+        m_dirty.append(request.roomId);
+    }
     result.ok = true;
     result.seq = seq;
     return result;
@@ -550,16 +595,18 @@ ReadResult SqliteHistoryDatabase::read(const ReadRequest &request)
     result.oldestAvailable = st->lastSeq + 1;
     if (m_settings.limits.maxMessagesPerRoom == 0)
         return result;
+    auto failRead = [&](const QString &why) {
+        result = ReadResult{};
+        result.error = why;
+        return result;
+    };
 
     QSqlQuery &oldest = m_q->oldestMessage;
-    oldest.bindValue(0, st->id);
-    oldest.bindValue(1, floor);
-    oldest.bindValue(2, cutoff);
-    if (!run(oldest)) {
-        result = ReadResult{};
-        result.error = u"history read failed"_s;
-        return result;
-    }
+    oldest.bindValue(u":room"_s, st->id);
+    oldest.bindValue(u":after"_s, floor);
+    oldest.bindValue(u":cutoff"_s, cutoff);
+    if (!run(oldest))
+        return failRead(u"history read failed"_s);
     if (oldest.next())
         result.oldestAvailable = oldest.value(0).toLongLong();
     oldest.finish();
@@ -567,22 +614,16 @@ ReadResult SqliteHistoryDatabase::read(const ReadRequest &request)
     if (request.limit <= 0 || request.upToSeq <= request.afterSeq)
         return result;
     QSqlQuery &q = m_q->readMessages;
-    q.bindValue(0, st->id);
-    q.bindValue(1, std::max(request.afterSeq, floor));
-    q.bindValue(2, request.upToSeq);
-    q.bindValue(3, cutoff);
-    q.bindValue(4, request.limit);
-    if (!run(q)) {
-        result = ReadResult{};
-        result.error = u"history read failed"_s;
-        return result;
-    }
+    q.bindValue(u":room"_s, st->id);
+    q.bindValue(u":after"_s, std::max(request.afterSeq, floor));
+    q.bindValue(u":upto"_s, request.upToSeq);
+    q.bindValue(u":cutoff"_s, cutoff);
+    q.bindValue(u":limit"_s, request.limit);
+    if (!run(q))
+        return failRead(u"history read failed"_s);
     std::optional<QList<StoredMessage>> rows = decryptRows(q, request.roomId, false);
-    if (!rows) {
-        result = ReadResult{};
-        result.error = u"a stored message failed authentication (altered, or written with another key)"_s;
-        return result;
-    }
+    if (!rows)
+        return failRead(u"a stored message failed authentication (altered, or written with another key)"_s);
     result.messages = std::move(*rows);
     return result;
 }
@@ -612,10 +653,10 @@ Snapshot SqliteHistoryDatabase::snapshot(const SnapshotRequest &request)
 
     qint64 boardFloor = floor;
     QSqlQuery &clear = m_q->lastClear;
-    clear.bindValue(0, st->id);
-    clear.bindValue(1, floor);
-    clear.bindValue(2, request.upToSeq);
-    clear.bindValue(3, cutoff);
+    clear.bindValue(u":room"_s, st->id);
+    clear.bindValue(u":after"_s, floor);
+    clear.bindValue(u":upto"_s, request.upToSeq);
+    clear.bindValue(u":cutoff"_s, cutoff);
     if (!run(clear))
         return failRead(u"history read failed"_s);
     if (clear.next())
@@ -630,12 +671,12 @@ Snapshot SqliteHistoryDatabase::snapshot(const SnapshotRequest &request)
         if (range.second <= 0)
             continue;
         QSqlQuery &q = m_q->readClassDesc;
-        q.bindValue(0, st->id);
-        q.bindValue(1, int(cls));
-        q.bindValue(2, range.first);
-        q.bindValue(3, request.upToSeq);
-        q.bindValue(4, cutoff);
-        q.bindValue(5, range.second);
+        q.bindValue(u":room"_s, st->id);
+        q.bindValue(u":class"_s, int(cls));
+        q.bindValue(u":after"_s, range.first);
+        q.bindValue(u":upto"_s, request.upToSeq);
+        q.bindValue(u":cutoff"_s, cutoff);
+        q.bindValue(u":limit"_s, range.second);
         if (!run(q))
             return failRead(u"history read failed"_s);
         std::optional<QList<StoredMessage>> rows = decryptRows(q, request.roomId, true);
@@ -663,7 +704,7 @@ RoomRecord SqliteHistoryDatabase::room(const QString &roomId)
         return record;
     record.lastSeq = st->lastSeq;
     QSqlQuery &q = m_q->selectRecord;
-    q.bindValue(0, st->id);
+    q.bindValue(u":room"_s, st->id);
     if (!run(q)) {
         record = RoomRecord{};
         record.error = u"history read failed"_s;
@@ -692,11 +733,11 @@ RoomRecord SqliteHistoryDatabase::room(const QString &roomId)
 bool SqliteHistoryDatabase::deleteHeld(qint64 roomKey, qint64 upToSeq)
 {
     QSqlQuery &msgs = m_q->deleteMessages;
-    msgs.bindValue(0, roomKey);
-    msgs.bindValue(1, upToSeq);
+    msgs.bindValue(u":room"_s, roomKey);
+    msgs.bindValue(u":seq"_s, upToSeq);
     QSqlQuery &keys = m_q->deleteDedup;
-    keys.bindValue(0, roomKey);
-    keys.bindValue(1, upToSeq);
+    keys.bindValue(u":room"_s, roomKey);
+    keys.bindValue(u":seq"_s, upToSeq);
     return run(msgs) && run(keys);
 }
 
@@ -718,12 +759,12 @@ bool SqliteHistoryDatabase::endRoom(const QString &roomId, qint64 endedAtMs, con
     }
     const bool retain = retainUntilMs > now();
     QSqlQuery &q = m_q->endRoom;
-    q.bindValue(0, endedAtMs);
-    q.bindValue(1, sealedBy);
-    q.bindValue(2, st->lastSeq);
-    q.bindValue(3, retain ? retainUntilMs : 0);
-    q.bindValue(4, refuseJoinsUntilMs);
-    q.bindValue(5, st->id);
+    q.bindValue(u":ended_at"_s, endedAtMs);
+    q.bindValue(u":ended_by"_s, sealedBy);
+    q.bindValue(u":seq"_s, st->lastSeq);
+    q.bindValue(u":retain"_s, retain ? retainUntilMs : 0);
+    q.bindValue(u":refuse"_s, refuseJoinsUntilMs);
+    q.bindValue(u":room"_s, st->id);
     if (!run(q))
         return false;
     return retain || deleteHeld(st->id, st->lastSeq);
@@ -737,9 +778,24 @@ bool SqliteHistoryDatabase::deleteRoom(const QString &roomId)
     if (st == nullptr)
         return !failed();
     QSqlQuery q(m_db);
-    q.prepare(u"UPDATE rooms SET retain_until = 0 WHERE id = ?"_s);
-    q.bindValue(0, st->id);
+    q.prepare(u"UPDATE rooms SET retain_until = 0 WHERE id = :room"_s);
+    q.bindValue(u":room"_s, st->id);
     return run(q) && deleteHeld(st->id, st->lastSeq);
+}
+
+QList<qint64> SqliteHistoryDatabase::roomKeys(const QString &sql, const QList<std::pair<QString, qint64>> &binds)
+{
+    QList<qint64> out;
+    QSqlQuery q(m_db);
+    q.setForwardOnly(true);
+    q.prepare(sql);
+    for (const auto &[name, value] : binds)
+        q.bindValue(name, value);
+    if (!run(q))
+        return out;
+    while (q.next())
+        out.append(q.value(0).toLongLong());
+    return out;
 }
 
 void SqliteHistoryDatabase::prune()
@@ -753,8 +809,8 @@ void SqliteHistoryDatabase::prune()
     {
         QSqlQuery due(m_db);
         due.setForwardOnly(true);
-        due.prepare(u"SELECT id, ended_seq FROM rooms WHERE retain_until > 0 AND retain_until <= ?"_s);
-        due.bindValue(0, nowMs);
+        due.prepare(u"SELECT id, ended_seq FROM rooms WHERE retain_until > 0 AND retain_until <= :now"_s);
+        due.bindValue(u":now"_s, nowMs);
         if (!run(due))
             return;
         QList<std::pair<qint64, qint64>> rooms;
@@ -766,8 +822,8 @@ void SqliteHistoryDatabase::prune()
                 return;
         }
         QSqlQuery done(m_db);
-        done.prepare(u"UPDATE rooms SET retain_until = 0 WHERE retain_until > 0 AND retain_until <= ?"_s);
-        done.bindValue(0, nowMs);
+        done.prepare(u"UPDATE rooms SET retain_until = 0 WHERE retain_until > 0 AND retain_until <= :now"_s);
+        done.bindValue(u":now"_s, nowMs);
         if (!run(done))
             return;
     }
@@ -775,21 +831,37 @@ void SqliteHistoryDatabase::prune()
     {
         QSqlQuery q(m_db);
         q.prepare(u"UPDATE rooms SET refuse_joins_until = 0, ended_by = NULL"
-                  " WHERE refuse_joins_until > 0 AND refuse_joins_until <= ?"_s);
-        q.bindValue(0, nowMs);
+                  " WHERE refuse_joins_until > 0 AND refuse_joins_until <= :now"_s);
+        q.bindValue(u":now"_s, nowMs);
         if (!run(q))
             return;
     }
-    // The age bound.
+    // The age bound. Rooms whose newest message is too old lose all of it;
+    // only those that went quiet since the last prune need looking at (all
+    // of them at the first prune after opening). Rooms written to within
+    // the bound lose their too-old prefix.
     if (lim.maxAgeMs > 0) {
-        for (const QString &sql : {u"DELETE FROM messages WHERE created_at < ?"_s,
-                                   u"DELETE FROM dedup WHERE created_at < ?"_s}) {
-            QSqlQuery q(m_db);
-            q.prepare(sql);
-            q.bindValue(0, nowMs - lim.maxAgeMs);
-            if (!run(q))
+        const qint64 cutoff = nowMs - lim.maxAgeMs;
+        const QList<qint64> quiet =
+            roomKeys(u"SELECT id FROM rooms WHERE last_created_at >= :from AND last_created_at < :cutoff"_s,
+                     {{u":from"_s, m_quietBefore}, {u":cutoff"_s, cutoff}});
+        for (qint64 id : quiet) {
+            if (!deleteHeld(id, std::numeric_limits<qint64>::max()))
                 return;
         }
+        const QList<qint64> active =
+            roomKeys(u"SELECT id FROM rooms WHERE last_created_at >= :cutoff"_s, {{u":cutoff"_s, cutoff}});
+        for (qint64 id : active) {
+            for (QSqlQuery *q : {&m_q->expireMessages, &m_q->expireDedup}) {
+                q->bindValue(u":room"_s, id);
+                q->bindValue(u":cutoff"_s, cutoff);
+                if (!run(*q))
+                    return;
+            }
+        }
+        if (failed())
+            return;
+        m_quietBefore = cutoff;
     }
     // The count bound and the deduplication window, for every room (appends
     // keep them per batch; this catches limits lowered since the last run).
@@ -798,8 +870,8 @@ void SqliteHistoryDatabase::prune()
         QSqlQuery q(m_db);
         if (lim.maxMessagesPerRoom > 0) {
             q.prepare(u"DELETE FROM messages WHERE id IN (SELECT m.id FROM rooms r"
-                      " JOIN messages m ON m.room = r.id AND m.seq <= r.last_seq - ?)"_s);
-            q.bindValue(0, lim.maxMessagesPerRoom);
+                      " JOIN messages m ON m.room = r.id AND m.seq <= r.last_seq - :max)"_s);
+            q.bindValue(u":max"_s, lim.maxMessagesPerRoom);
         } else {
             q.prepare(u"DELETE FROM messages"_s);
         }
@@ -807,8 +879,8 @@ void SqliteHistoryDatabase::prune()
             return;
         QSqlQuery keys(m_db);
         keys.prepare(u"DELETE FROM dedup WHERE (room, seq) IN (SELECT d.room, d.seq FROM rooms r"
-                     " JOIN dedup d ON d.room = r.id AND d.seq <= r.last_seq - ?)"_s);
-        keys.bindValue(0, m_dedupWindow);
+                     " JOIN dedup d ON d.room = r.id AND d.seq <= r.last_seq - :window)"_s);
+        keys.bindValue(u":window"_s, m_dedupWindow);
         run(keys);
     }
 }

@@ -77,8 +77,9 @@ private:
         qint64 id = 0;
         qint64 lastSeq = 0;
         qint64 lastCreatedAtMs = 0;
-        bool dirty = false;     // counter changed in this transaction
-        bool appended = false;  // bounds to apply at commit
+        bool dirty = false; // appended to in this transaction: counter and bounds to write
+        qint64 trimmedTo = 0;     // no message at or below this seq is left on disk
+        qint64 keysTrimmedTo = 0; // the same for deduplication keys
     };
 
     SqliteHistoryDatabase(QString connectionName, QString path, std::unique_ptr<HistoryCipher> cipher,
@@ -95,6 +96,7 @@ private:
     RoomState *roomState(const QString &roomId, bool create);
     bool writeRoomCounters();
     bool deleteHeld(qint64 roomKey, qint64 upToSeq);
+    QList<qint64> roomKeys(const QString &sql, const QList<std::pair<QString, qint64>> &binds);
     std::optional<QList<StoredMessage>> decryptRows(QSqlQuery &q, const QString &roomId, bool reverse);
 
     struct Statements;
@@ -108,6 +110,9 @@ private:
     std::unique_ptr<Statements> m_q; // prepared once, reused for every call
     QString m_failure;
     QHash<QString, RoomState> m_rooms; // cache of counters; cleared when large
+    QList<QString> m_dirty;            // rooms appended to in this transaction
+    // Rooms quiet since before this were emptied by the age bound already.
+    qint64 m_quietBefore = std::numeric_limits<qint64>::min();
 };
 
 } // namespace medrelay::store

@@ -614,8 +614,11 @@ void TestHistoryStore::statsCountAppends()
     QFETCH_GLOBAL(QString, backend);
     QCOMPARE(store->stats().backend, backend);
     QCOMPARE(store->stats().encrypted, backend == "sqlite"_L1);
-    for (int i = 0; i < 4; ++i)
-        QVERIFY(append(*store, &m_ctx, message(u"r%1"_s.arg(i % 2), MessageClass::Chat, "x", "k" + QByteArray::number(i))).ok);
+    for (int i = 0; i < 4; ++i) {
+        const AppendResult r =
+            append(*store, &m_ctx, message(u"r%1"_s.arg(i % 2), MessageClass::Chat, "x", "k" + QByteArray::number(i)));
+        QVERIFY(r.ok);
+    }
     QVERIFY(append(*store, &m_ctx, message(u"r0"_s, MessageClass::Chat, "x", "k0")).duplicate);
     prune(*store); // refreshes the room count of the SQLite store
     QVERIFY(read(*store, &m_ctx, u"r0"_s).ok);

@@ -8,6 +8,7 @@
 #include "store/HistoryStoreFactory.h"
 
 #include <QDirIterator>
+#include <QMap>
 #include <QSemaphore>
 #include <QSqlDatabase>
 #include <QSqlQuery>
@@ -88,6 +89,7 @@ private slots:
     void alteredRecordIsRefused();
     void movedRecordIsRefused();
     void lowerLimitsApplyOnReopen();
+    void ageBoundRemovesRowsFromDisk();
     void fullQueueRefusesAppendsInOrder();
     void factoryBackends();
     void factoryRefusals();
@@ -117,8 +119,10 @@ void TestSqliteHistoryStore::seqAndMessagesSurviveReopen()
     {
         auto store = openSqlite(m_dir->path(), m_clock, {});
         QVERIFY(store);
-        for (int i = 1; i <= 3; ++i)
-            QVERIFY(append(*store, &m_ctx, message(u"kept"_s, MessageClass::Chat, "m" + QByteArray::number(i), "k" + QByteArray::number(i))).ok);
+        for (int i = 1; i <= 3; ++i) {
+            const QByteArray n = QByteArray::number(i);
+            QVERIFY(append(*store, &m_ctx, message(u"kept"_s, MessageClass::Chat, "m" + n, "k" + n)).ok);
+        }
         for (int i = 1; i <= 2; ++i) {
             QVERIFY(append(*store, &m_ctx, message(u"deleted"_s, MessageClass::Chat, "x")).ok);
             QVERIFY(append(*store, &m_ctx, message(u"ended"_s, MessageClass::Chat, "x")).ok);
@@ -192,9 +196,8 @@ void TestSqliteHistoryStore::noPlaintextOnDisk()
     auto store = openSqlite(m_dir->path(), m_clock, {});
     QVERIFY(store);
     for (int i = 0; i < 20; ++i) {
-        QVERIFY(append(*store, &m_ctx, message(u"room-visible-in-clear"_s, MessageClass::Chat, body + QByteArray::number(i),
-                                               key + QByteArray::number(i)))
-                    .ok);
+        const QByteArray n = QByteArray::number(i);
+        QVERIFY(append(*store, &m_ctx, message(u"room-visible-in-clear"_s, MessageClass::Chat, body + n, key + n)).ok);
     }
     QVERIFY(endRoom(*store, &m_ctx, u"room-visible-in-clear"_s, kEpochMs, QString::fromLatin1(ended),
                     kEpochMs + 3'600'000, kEpochMs + 3'600'000));
@@ -230,7 +233,8 @@ void TestSqliteHistoryStore::wrongKeyIsRefused()
     other.key = testKey('z');
     QString error;
     QVERIFY(!openSqlite(m_dir->path(), m_clock, other, &error));
-    QCOMPARE(error, u"history key does not match the history in %1"_s.arg(QDir(m_dir->path()).absoluteFilePath(u"history.db"_s)));
+    const QString file = QDir(m_dir->path()).absoluteFilePath(u"history.db"_s);
+    QCOMPARE(error, u"history key does not match the history in %1"_s.arg(file));
 
     // Nothing was changed by the refused open.
     auto store = openSqlite(m_dir->path(), m_clock, {});
@@ -353,6 +357,60 @@ void TestSqliteHistoryStore::lowerLimitsApplyOnReopen()
         return true;
     }));
     QCOMPARE(rows, 3); // removed from disk, not only hidden
+}
+
+// Rows (messages and deduplication keys) of each room, read from the closed database.
+QMap<QString, std::pair<qint64, qint64>> rowsPerRoom(const QString &path)
+{
+    QMap<QString, std::pair<qint64, qint64>> out;
+    editDatabase(path, [&out](QSqlDatabase &db) {
+        QSqlQuery q(db);
+        if (!q.exec(u"SELECT r.room_id, (SELECT COUNT(*) FROM messages m WHERE m.room = r.id),"
+                    " (SELECT COUNT(*) FROM dedup d WHERE d.room = r.id) FROM rooms r"_s))
+            return false;
+        while (q.next())
+            out.insert(q.value(0).toString(), {q.value(1).toLongLong(), q.value(2).toLongLong()});
+        return true;
+    });
+    return out;
+}
+
+void TestSqliteHistoryStore::ageBoundRemovesRowsFromDisk()
+{
+    constexpr qint64 kMinute = 60'000;
+    StoreSetup setup;
+    setup.limits.maxAgeMs = 10 * kMinute;
+    {
+        auto store = openSqlite(m_dir->path(), m_clock, setup);
+        QVERIFY(store);
+        for (int i = 0; i < 3; ++i) {
+            const QByteArray n = QByteArray::number(i);
+            QVERIFY(append(*store, &m_ctx, message(u"quiet"_s, MessageClass::Chat, "q", "q" + n)).ok);
+            QVERIFY(append(*store, &m_ctx, message(u"active"_s, MessageClass::Chat, "old", "a" + n)).ok);
+        }
+        m_clock->fetch_add(8 * kMinute);
+        for (int i = 0; i < 2; ++i)
+            QVERIFY(append(*store, &m_ctx, message(u"active"_s, MessageClass::Chat, "new", "b" + QByteArray::number(i))).ok);
+        m_clock->fetch_add(3 * kMinute); // the first messages are 11 minutes old
+        prune(*store);
+        QVERIFY(read(*store, &m_ctx, u"active"_s).ok);
+    }
+    auto rows = rowsPerRoom(dbPath());
+    QCOMPARE(rows.value(u"quiet"_s), (std::pair<qint64, qint64>(0, 0)));
+    QCOMPARE(rows.value(u"active"_s), (std::pair<qint64, qint64>(2, 2)));
+
+    // A room that goes quiet later is emptied by a later prune.
+    {
+        auto store = openSqlite(m_dir->path(), m_clock, setup);
+        QVERIFY(store);
+        m_clock->fetch_add(8 * kMinute);
+        prune(*store);
+        const ReadResult r = read(*store, &m_ctx, u"active"_s);
+        QVERIFY(r.messages.isEmpty());
+        QCOMPARE(r.lastSeq, 5);
+    }
+    rows = rowsPerRoom(dbPath());
+    QCOMPARE(rows.value(u"active"_s), (std::pair<qint64, qint64>(0, 0)));
 }
 
 void TestSqliteHistoryStore::fullQueueRefusesAppendsInOrder()

@@ -146,11 +146,21 @@ std::unique_ptr<SqliteHistoryDatabase> SqliteHistoryDatabase::open(const QString
     // SQLite would create the file with the umask's mode; create it 0600
     // first (its -wal file takes the database's mode).
     const QByteArray nativePath = QFile::encodeName(path);
+    const bool existed = QFileInfo::exists(path);
     const int fd = ::open(nativePath.constData(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return refuse(u"cannot open history database '%1': %2"_s.arg(path, QString::fromLocal8Bit(::strerror(errno))));
     ::fchmod(fd, 0600);
     ::close(fd);
+    if (!existed) {
+        // The new file's directory entry must survive a power loss too
+        // (SQLite syncs the directory for the WAL it creates, not for this).
+        const int dirFd = ::open(QFile::encodeName(dir).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirFd >= 0) {
+            ::fsync(dirFd);
+            ::close(dirFd);
+        }
+    }
 
     static std::atomic<quint64> counter{0};
     const QString name = u"medrelay-history-%1"_s.arg(counter.fetch_add(1));

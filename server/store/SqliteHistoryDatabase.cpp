@@ -57,12 +57,15 @@ const QString kSchema[] = {
     " created_at INTEGER NOT NULL,"
     " body BLOB NOT NULL)"_s,
     u"CREATE UNIQUE INDEX IF NOT EXISTS messages_room_seq ON messages(room, seq)"_s,
+    // Keys are written at the table's end; the one index that places them by
+    // room is also how a room's keys are found for trimming (a room holds at
+    // most its window plus a slack of them).
     u"CREATE TABLE IF NOT EXISTS dedup ("
+    " id INTEGER PRIMARY KEY,"
     " room INTEGER NOT NULL,"
     " seq INTEGER NOT NULL,"
     " tag BLOB NOT NULL,"
-    " created_at INTEGER NOT NULL,"
-    " PRIMARY KEY (room, seq)) WITHOUT ROWID"_s,
+    " created_at INTEGER NOT NULL)"_s,
     u"CREATE UNIQUE INDEX IF NOT EXISTS dedup_room_tag ON dedup(room, tag)"_s,
 };
 
@@ -314,8 +317,7 @@ bool SqliteHistoryDatabase::initialise(QString *error)
         // the caller deletes the room's rows whole then).
         {&s.expireMessages, u"DELETE FROM messages WHERE room = :room AND seq < (SELECT seq FROM messages"
                             " WHERE room = :room AND created_at >= :cutoff ORDER BY seq LIMIT 1)"_s},
-        {&s.expireDedup, u"DELETE FROM dedup WHERE room = :room AND seq < (SELECT seq FROM dedup"
-                         " WHERE room = :room AND created_at >= :cutoff ORDER BY seq LIMIT 1)"_s},
+        {&s.expireDedup, u"DELETE FROM dedup WHERE room = :room AND created_at < :cutoff"_s},
     };
     for (const auto &[q, sql] : statements) {
         q->setForwardOnly(true);
@@ -327,6 +329,7 @@ bool SqliteHistoryDatabase::initialise(QString *error)
     }
 
     // Limits may have shrunk since the last run: apply them before serving.
+    applyLimitsToAllRooms();
     prune();
     if (failed() || !commit()) {
         const QString why = m_failure;
@@ -873,9 +876,14 @@ void SqliteHistoryDatabase::prune()
             return;
         m_quietBefore = cutoff;
     }
-    // The count bound and the deduplication window, for every room (appends
-    // keep them per batch; this catches limits lowered since the last run).
-    // One index range per room, not a scan of every message.
+}
+
+void SqliteHistoryDatabase::applyLimitsToAllRooms()
+{
+    // The count bound and the deduplication window for every room, at open:
+    // appends keep them per batch, this catches limits lowered since the
+    // last run. One index range per room, not a scan of every message.
+    const StoreLimits &lim = m_settings.limits;
     {
         QSqlQuery q(m_db);
         if (lim.maxMessagesPerRoom > 0) {
@@ -888,7 +896,7 @@ void SqliteHistoryDatabase::prune()
         if (!run(q))
             return;
         QSqlQuery keys(m_db);
-        keys.prepare(u"DELETE FROM dedup WHERE (room, seq) IN (SELECT d.room, d.seq FROM rooms r"
+        keys.prepare(u"DELETE FROM dedup WHERE id IN (SELECT d.id FROM rooms r"
                      " JOIN dedup d ON d.room = r.id AND d.seq <= r.last_seq - :window)"_s);
         keys.bindValue(u":window"_s, m_dedupWindow);
         run(keys);

@@ -66,7 +66,7 @@ public:
     bool endRoom(const QString &roomId, qint64 endedAtMs, const QString &endedBy, qint64 retainUntilMs,
                  qint64 refuseJoinsUntilMs);
     bool deleteRoom(const QString &roomId);
-    // Inside a transaction: every bound, expired retention, expired refusals.
+    // Inside a transaction: the age bound, expired retention, expired refusals.
     void prune();
     // Rooms holding at least one message (a scan of the rooms' index).
     [[nodiscard]] qint64 roomsWithMessages();
@@ -96,6 +96,7 @@ private:
     RoomState *roomState(const QString &roomId, bool create);
     bool writeRoomCounters();
     bool deleteHeld(qint64 roomKey, qint64 upToSeq);
+    void applyLimitsToAllRooms();
     QList<qint64> roomKeys(const QString &sql, const QList<std::pair<QString, qint64>> &binds);
     std::optional<QList<StoredMessage>> decryptRows(QSqlQuery &q, const QString &roomId, bool reverse);
 

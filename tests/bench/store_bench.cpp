@@ -229,7 +229,9 @@ int main(int argc, char **argv)
                                     u"DIR"_s);
     const QCommandLineOption backendOpt(u"backend"_s, u"memory, sqlite or all (default all)."_s, u"NAME"_s,
                                         u"all"_s);
-    parser.addOptions({countOpt, windowOpt, ratesOpt, secondsOpt, dirOpt, backendOpt});
+    const QCommandLineOption roomsOpt(u"rooms"_s, u"Room counts to spread appends over (default 1,1000)."_s,
+                                      u"LIST"_s, u"1,1000"_s);
+    parser.addOptions({countOpt, windowOpt, ratesOpt, secondsOpt, dirOpt, backendOpt, roomsOpt});
     parser.process(app);
 
     const qint64 count = parser.value(countOpt).toLongLong();
@@ -238,10 +240,16 @@ int main(int argc, char **argv)
     QList<int> rates;
     for (const QString &r : parser.value(ratesOpt).split(u',', Qt::SkipEmptyParts))
         rates.append(r.toInt());
+    QList<int> roomCounts;
+    for (const QString &r : parser.value(roomsOpt).split(u',', Qt::SkipEmptyParts))
+        roomCounts.append(r.toInt());
     const QString which = parser.value(backendOpt);
-    const bool badRate = std::any_of(rates.cbegin(), rates.cend(), [](int r) { return r <= 0; });
-    if (count <= 0 || window <= 0 || seconds <= 0 || badRate) {
-        std::fprintf(stderr, "medrelay-store-bench: --appends, --window, --seconds and --rates must be positive\n");
+    const auto notPositive = [](int v) { return v <= 0; };
+    const bool badList = std::any_of(rates.cbegin(), rates.cend(), notPositive)
+        || std::any_of(roomCounts.cbegin(), roomCounts.cend(), notPositive);
+    if (count <= 0 || window <= 0 || seconds <= 0 || badList) {
+        std::fprintf(stderr, "medrelay-store-bench: --appends, --window, --seconds, --rates and --rooms must be"
+                             " positive\n");
         return 2;
     }
 
@@ -261,7 +269,7 @@ int main(int argc, char **argv)
     for (const QString &backend : {u"memory"_s, u"sqlite"_s}) {
         if (which != "all"_L1 && which != backend)
             continue;
-        for (const int rooms : {1, 1000}) {
+        for (const int rooms : std::as_const(roomCounts)) {
             const QString dir = temp.filePath(u"%1-%2"_s.arg(backend).arg(rooms));
             std::unique_ptr<HistoryStore> store;
             if (backend == "memory"_L1) {

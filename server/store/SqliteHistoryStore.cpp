@@ -191,7 +191,7 @@ bool SqliteHistoryStore::flush(int timeoutMs)
 
 void SqliteHistoryStore::run(std::unique_ptr<HistoryCipher> cipher, std::promise<QString> *opened)
 {
-    pthread_setname_np(pthread_self(), "medrelay-history");
+    pthread_setname_np(pthread_self(), "history-store"); // at most 15 characters
     QString error;
     std::unique_ptr<SqliteHistoryDatabase> db = SqliteHistoryDatabase::open(
         m_options.dataDir, std::move(cipher),

@@ -1,6 +1,7 @@
 #include "store/HistoryCipher.h"
 
 #include <QFile>
+#include <QStringList>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -98,6 +99,12 @@ HistoryCipher::LoadedKey HistoryCipher::parseKey(QByteArrayView contents)
     LoadedKey out;
     if (contents.size() == kKeyBytes) {
         out.key = contents.toByteArray();
+        // Likely `openssl rand -hex 16` or a typed word without a newline:
+        // valid, but much weaker than it looks.
+        if (std::all_of(contents.begin(), contents.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+            out.warning = u"the history key file holds 32 printable characters, taken as 32 raw bytes; a random"
+                          " key is `head -c 32 /dev/urandom` or `openssl rand -hex 32`"_s;
+        }
     } else {
         qsizetype begin = 0;
         qsizetype end = contents.size();
@@ -153,12 +160,16 @@ HistoryCipher::LoadedKey HistoryCipher::loadKeyFile(const QString &path)
         out.error = u"history key file '%1': %2"_s.arg(path, out.error);
         return out;
     }
+    QStringList warnings;
+    if (!out.warning.isEmpty())
+        warnings.append(u"history key file '%1': %2"_s.arg(path, out.warning));
     struct stat st = {};
     if (::fstat(file.handle(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        out.warning = u"history key file '%1' is accessible to group or others (mode %2); chmod 0600 it"_s
-                          .arg(path)
-                          .arg(st.st_mode & 07777, 4, 8, QLatin1Char('0'));
+        warnings.append(u"history key file '%1' is accessible to group or others (mode %2); chmod 0600 it"_s
+                            .arg(path)
+                            .arg(st.st_mode & 07777, 4, 8, QLatin1Char('0')));
     }
+    out.warning = warnings.join(u"; "_s);
     return out;
 }
 

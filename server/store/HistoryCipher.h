@@ -52,14 +52,14 @@ public:
     {
         QByteArray key;  // 32 bytes when error is empty
         QString error;   // why the file was refused
-        QString warning; // the file is usable but too widely readable
+        QString warning; // usable, but too widely readable, or 32 printable characters
     };
 
     // Reads a key file: exactly 32 raw bytes, or 64 hex characters, or base64
     // of 32 bytes, the text forms with surrounding whitespace ignored.
     // Anything else (or a key of all zero bytes) is refused with an error that
-    // says what was found. A file that group or others may read or write is
-    // accepted with a warning.
+    // says what was found. A file that group or others may read or write, or
+    // one of exactly 32 printable characters, is accepted with a warning.
     [[nodiscard]] static LoadedKey loadKeyFile(const QString &path);
     // The format rules of loadKeyFile on the file's bytes (no permission check).
     [[nodiscard]] static LoadedKey parseKey(QByteArrayView contents);

@@ -47,6 +47,7 @@ private slots:
     void createRefusesBadKeys();
     void parseKey_data();
     void parseKey();
+    void printableRawKeyWarns();
     void loadKeyFile();
 
 private:
@@ -203,6 +204,7 @@ void TestHistoryCipher::parseKey()
     const HistoryCipher::LoadedKey k = HistoryCipher::parseKey(contents);
     if (accepted) {
         QVERIFY2(k.error.isEmpty(), qPrintable(k.error));
+        QVERIFY(k.warning.isEmpty());
         QCOMPARE(k.key.size(), 32);
         QByteArray raw(32, '\0');
         for (int i = 0; i < 32; ++i)
@@ -213,6 +215,15 @@ void TestHistoryCipher::parseKey()
         QVERIFY(k.key.isEmpty());
         QVERIFY(!k.error.isEmpty());
     }
+}
+
+void TestHistoryCipher::printableRawKeyWarns()
+{
+    // 16 random bytes in hex: 32 characters, accepted as 32 raw bytes, but weak.
+    const HistoryCipher::LoadedKey k = HistoryCipher::parseKey("0123456789abcdef0123456789abcdef");
+    QVERIFY(k.error.isEmpty());
+    QCOMPARE(k.key, QByteArray("0123456789abcdef0123456789abcdef"));
+    QVERIFY(k.warning.contains("printable"_L1));
 }
 
 void TestHistoryCipher::loadKeyFile()

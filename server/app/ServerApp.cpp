@@ -14,6 +14,7 @@
 #include "metrics/Metrics.h"
 #include "net/Listener.h"
 #include "realtime/ConnectionManager.h"
+#include "store/HistoryStoreFactory.h"
 #include "store/MemoryHistoryStore.h"
 
 #include <QElapsedTimer>
@@ -60,12 +61,29 @@ protocol::ValidationLimits validationLimits(const ServerConfig &c)
     return l;
 }
 
-std::unique_ptr<store::HistoryStore> makeHistoryStore(const ServerConfig &c)
+// Opens the configured history store. Without a key, history stays in
+// memory (development only: production refuses that configuration).
+store::OpenedHistory openHistory(const ServerConfig &c)
 {
-    store::StoreLimits limits;
-    limits.maxMessagesPerRoom = c.historyEnabled ? c.historyMaxMessages : 0;
-    limits.maxAgeMs = c.historyMaxAgeMs;
-    return std::make_unique<store::MemoryHistoryStore>(limits);
+    store::HistoryConfig h;
+    h.backend = !c.historyEnabled            ? store::HistoryBackend::Off
+                : !c.historyKeyFile.isEmpty() ? store::HistoryBackend::Sqlite
+                                             : store::HistoryBackend::Memory;
+    h.dataDir = c.dataDir;
+    h.keyFile = c.historyKeyFile;
+    h.limits.maxMessagesPerRoom = c.historyMaxMessages;
+    h.limits.maxAgeMs = c.historyMaxAgeMs;
+    store::OpenedHistory opened = store::openHistoryStore(h);
+    if (!opened.store) {
+        // Keep the server whole so start() can report why it cannot run.
+        opened.store = std::make_unique<store::MemoryHistoryStore>(store::MemoryHistoryStore::Options{h.limits, 256, 60000, {}});
+        if (opened.error.isEmpty())
+            opened.error = u"cannot open the history store"_s;
+        opened.error = u"history: "_s + opened.error;
+    } else {
+        opened.error.clear();
+    }
+    return opened;
 }
 
 } // namespace
@@ -75,8 +93,11 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
     , m_config(std::move(config))
     , m_metrics(std::make_unique<Metrics>())
     , m_fanout(std::make_unique<LocalFanout>())
-    , m_history(makeHistoryStore(m_config))
 {
+    store::OpenedHistory history = openHistory(m_config);
+    m_history = std::move(history.store);
+    m_historyError = history.error;
+    m_historyWarning = history.warning;
     m_events = new EventLog(1000, this);
     m_rooms = new RoomService(roomConfig(m_config), AccessPolicy(accessRules(m_config)), *m_history, *m_fanout, this);
     m_rooms->addObserver(m_events);
@@ -131,6 +152,10 @@ ServerApp::~ServerApp()
 
 QString ServerApp::start()
 {
+    if (!m_historyError.isEmpty())
+        return m_historyError;
+    if (!m_historyWarning.isEmpty())
+        qCWarning(lcServer).noquote() << "history:" << m_historyWarning;
     if (const QString err = m_auth->initialise(); !err.isEmpty())
         return err;
     if (!m_config.dataDir.isEmpty()) {
@@ -155,6 +180,8 @@ QString ServerApp::start()
     }
     if (m_config.historyEnabled && m_config.historyKeyFile.isEmpty())
         qCWarning(lcServer) << "no history key: consultation history is kept in memory only and lost on restart";
+    else if (m_config.historyEnabled)
+        qCInfo(lcServer) << "history: encrypted in" << m_config.dataDir;
     if (m_config.adminToken.isEmpty())
         qCWarning(lcServer) << "no admin token configured: /stats, /metrics and /admin/* are open (development only)";
     if (m_config.tlsEnabled()) {

@@ -76,6 +76,8 @@ private:
     std::unique_ptr<Metrics> m_metrics;
     std::unique_ptr<Fanout> m_fanout;
     std::unique_ptr<store::HistoryStore> m_history;
+    QString m_historyError;   // why the configured store could not open
+    QString m_historyWarning;
     std::unique_ptr<GrantGate> m_grantGate;
     EventLog *m_events = nullptr;
     RoomService *m_rooms = nullptr;

@@ -8,7 +8,9 @@
 //   `context` (skipped if `context` is gone), after the work is durable
 //   where the store is durable, and callbacks run in the order the calls
 //   were made. An implementation may run `done` before the call returns
-//   (the memory store does); callers must not rely on either.
+//   (the memory store does when `context` lives on the calling thread);
+//   callers must not rely on either. A null `context` or an empty `done`
+//   means nobody wants the result: the call is made, `done` never runs.
 // - seq starts at 1 for a room and grows by 1 per appended message. It is
 //   never reused for that room id, not after a restart, not after the
 //   room's messages were deleted (the counter outlives them). A gap appears
@@ -16,12 +18,24 @@
 // - A message is opaque bytes to the store. Stores that keep data at rest
 //   encrypt the bytes and key the deduplication keys; room ids, seqs,
 //   classes and times stay in clear so the store can query and prune.
-// - Deduplication: an append whose non-empty dedupKey equals that of a
-//   message still held for the room is not stored again; its result names
-//   the original seq with duplicate = true.
+// - createdAtMs is the caller's clock (0: the store's). Within a room the
+//   store keeps it non-decreasing (an earlier time is raised to the last
+//   one), so the age bound always removes the oldest seqs first and the held
+//   messages are always one unbroken range oldestAvailable..lastSeq.
+// - Deduplication: an append whose non-empty dedupKey equals that of one of
+//   the room's last max(maxMessagesPerRoom, dedup window) appends (the
+//   window is 256 unless the store was configured otherwise), not older than
+//   maxAgeMs and not deleted with the room's messages, is not stored again;
+//   its result names the original seq with duplicate = true. Keys are kept
+//   for that window even where bodies are not (history off, or a smaller
+//   count bound).
 // - Bounds: at most maxMessagesPerRoom messages per room (oldest dropped
 //   first) and none older than maxAgeMs; 0 keeps no message bodies at all
-//   (sequencing and deduplication still work over a recent window).
+//   (sequencing and deduplication still work over a recent window). Reads
+//   apply both bounds exactly at the time they run; what lies beyond them is
+//   also removed from memory or disk, at the latest by the next prune.
+// - Results are read-your-writes in call order: a read or snapshot sees
+//   every append made before it, whether or not that append's `done` ran.
 
 #include <QByteArray>
 #include <QList>
@@ -29,6 +43,7 @@
 #include <QString>
 
 #include <functional>
+#include <limits>
 
 namespace medrelay::store {
 
@@ -61,11 +76,12 @@ struct AppendResult
 };
 
 // Messages with afterSeq < seq <= upToSeq, oldest first, at most `limit`.
+// upToSeq defaults to no upper bound; 0 (or anything <= afterSeq) reads none.
 struct ReadRequest
 {
     QString roomId;
     qint64 afterSeq = 0;
-    qint64 upToSeq = 0;
+    qint64 upToSeq = std::numeric_limits<qint64>::max();
     int limit = 10000;
 };
 
@@ -78,13 +94,14 @@ struct ReadResult
     QString error;
 };
 
-// What a late joiner needs, all with seq <= upToSeq: the whiteboard updates
-// since the last whiteboard clear (in order, at most maxWhiteboard, the most
-// recent ones) and the last `recentChat` chat messages (in order).
+// What a late joiner needs, all with seq <= upToSeq (default: no upper
+// bound): the whiteboard updates since the last whiteboard clear (in order,
+// at most maxWhiteboard, the most recent ones; the clear itself is not
+// included) and the last `recentChat` chat messages (in order).
 struct SnapshotRequest
 {
     QString roomId;
-    qint64 upToSeq = 0;
+    qint64 upToSeq = std::numeric_limits<qint64>::max();
     int recentChat = 50;
     int maxWhiteboard = 2000;
 };
@@ -99,7 +116,9 @@ struct Snapshot
 
 // A room as the store knows it, for a room that is opened again (after a
 // restart, or after everyone left): where its counter stands and whether
-// its consultation ended recently.
+// its consultation ended recently. A room the store never saw is ok with
+// every field 0. Once refuseJoinsUntilMs has passed, a prune resets it (and
+// endedBy) to empty; endedAtMs stays.
 struct RoomRecord
 {
     bool ok = false;
@@ -123,8 +142,8 @@ struct StoreStats
 
 struct StoreLimits
 {
-    int maxMessagesPerRoom = 2000;
-    qint64 maxAgeMs = qint64(24) * 3600 * 1000;
+    int maxMessagesPerRoom = 2000;             // 0 (or less): no bodies kept
+    qint64 maxAgeMs = qint64(24) * 3600 * 1000; // 0 (or less): no age bound
 };
 
 class HistoryStore
@@ -146,8 +165,11 @@ public:
     // Deletes a room's messages now (an administrator's request), keeping its counter.
     virtual void deleteRoom(QString roomId, QObject *context, std::function<void(bool ok)> done) = 0;
 
+    // Thread-safe and cheap.
     [[nodiscard]] virtual StoreStats stats() const = 0;
-    // Waits until every call made before it is done; false on timeout.
+    // Waits until every call made before it is done (durable, and its
+    // callback posted to its context's thread; it cannot have run yet when
+    // that thread is the one waiting here); false on timeout.
     virtual bool flush(int timeoutMs) = 0;
 
 protected:

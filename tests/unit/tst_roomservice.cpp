@@ -79,7 +79,7 @@ private:
 struct Fixture
 {
     explicit Fixture(RoomConfig config = {}, AccessRules rules = {}, store::StoreLimits limits = {})
-        : history(limits)
+        : history(store::MemoryHistoryStore::Options{limits, 256, 60000, {}})
         , rooms(config, AccessPolicy(rules), history, fanout)
     {}
 

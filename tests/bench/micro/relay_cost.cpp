@@ -57,7 +57,7 @@ double run(const char *label, const QByteArray &frame, int roomSize, int message
     }
     store::StoreLimits limits;
     limits.maxMessagesPerRoom = maxStored;
-    store::MemoryHistoryStore history(limits);
+    store::MemoryHistoryStore history(store::MemoryHistoryStore::Options{limits, 256, 60000, {}});
     LocalFanout fanout;
     RoomConfig config;
     config.resumeGraceMs = 0;

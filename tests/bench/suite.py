@@ -36,7 +36,8 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 # The servers compared, in table order, and the trivial relay (fan-out only).
 SERVERS = ["medrelay", "node", "bun"]
-LABELS = {"medrelay": "medrelay", "node": "Node ws", "bun": "Bun", "trivial": "trivial relay"}
+LABELS = {"medrelay": "medrelay", "node": "Node ws", "bun": "Bun", "trivial": "trivial relay",
+          "medrelay-history": "medrelay, history on"}
 
 # Offered loads (deliveries per second) at which every server is measured,
 # whatever its own best rate: CPU per delivery and latency compare only at
@@ -62,7 +63,10 @@ QUICK = {
     "storm": dict(clients=10000, inflight=1000),
     "clinic": dict(rooms=2000, seconds=20, chat_interval=10, whiteboard_rate=2, ice_burst=20, spread=10),
 }
-ALL = ["fanout", "idle", "storm", "clinic"]
+ALL = ["fanout", "idle", "storm", "clinic", "history"]
+# What stored messages cost: the same fan-out with history kept (SQLite,
+# encrypted, group commit) and with history off, at the equal loads.
+HISTORY_ROOMS = [2, 10]
 
 README = os.path.join(ROOT, "README.md")
 BENCHMARKS = os.path.join(ROOT, "docs", "BENCHMARKS.md")
@@ -127,6 +131,19 @@ class Suite:
                     "--admin-token", "benchmark-admin-token-0123456789", "--host", "127.0.0.1",
                     "--port", "0", "--rate-limit", "0", "--max-connections-per-ip", "0",
                     "--max-connections", "100000", "--data-dir", self.data_dir]
+        if name == "medrelay-history":
+            # Chat kept as production keeps it: encrypted in SQLite, in a
+            # data directory of its own each run (a database that grew in an
+            # earlier run would not be the same load).
+            key = os.path.join(self.data_dir, "history.key")
+            if not os.path.exists(key):
+                with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+                    f.write(os.urandom(32))
+            data = tempfile.mkdtemp(prefix="history-", dir=self.data_dir)
+            return [self.server, "--env", "production", "--insecure-no-auth", "--history-key-file", key,
+                    "--admin-token", "benchmark-admin-token-0123456789", "--host", "127.0.0.1",
+                    "--port", "0", "--rate-limit", "0", "--max-connections-per-ip", "0",
+                    "--max-connections", "100000", "--data-dir", data]
         if name == "node":
             # medrelay listens with a backlog of 4,096; so does the reference.
             return ["node", os.path.join(HERE, "reference", "server.js"), "--host", "127.0.0.1", "--port", "0",
@@ -208,6 +225,19 @@ class Suite:
                 "--inflight", 512, "--duration", p["seconds"], "--chat-interval", p["chat_interval"],
                 "--whiteboard-rate", p["whiteboard_rate"], "--ice-burst", p["ice_burst"],
                 "--signal-spread", p["spread"], "--drain-seconds", 10, "--payload", 120], timeout=p["seconds"] + 300)
+        return out
+
+    def history(self):
+        p = self.params["fanout"]
+        out = {}
+        for k in [r for r in HISTORY_ROOMS if r in self.rooms] if self.args.rooms else HISTORY_ROOMS:
+            out[f"room{k}"] = {}
+            for s in ["medrelay", "medrelay-history"]:
+                out[f"room{k}"][s] = self.loadgen_run(f"history-room{k}", s, [
+                    "--scenario", "fanout", "--clients", p["clients"], "--room-size", k, "--workers", 1,
+                    "--rates", ",".join(map(str, EQUAL_LOADS)), "--always-to", max(EQUAL_LOADS),
+                    "--step-seconds", p["step_seconds"], "--drain-seconds", 5,
+                    "--p99-limit-ms", P99_BOUND_MS], timeout=900)
         return out
 
     def run(self):
@@ -349,6 +379,20 @@ def summarise(results):
             if runs.get(s):
                 r.set(s, b["deliveriesPerS"] if b else 0, latency_note(b["latencyMs"]) if b else "no step passed")
         rows.append(r)
+
+    for room, runs in sc.get("history", {}).items():
+        k = int(room[4:])
+        for load in loads:
+            r = Row(f"rooms of {k}, chat stored", f"{load:,} deliveries/s: server CPU per delivery with history on "
+                    "(p50 / p99; history off beside)", "us", "lower")
+            on = steps_by_rate(runs.get("medrelay-history", {})).get(load)
+            off = steps_by_rate(runs.get("medrelay", {})).get(load)
+            if on:
+                note = latency_note(on["latencyMs"])
+                if off:
+                    note += f"; off: {fmt(off['serverCpuUsPerDelivery'])} us, {latency_note(off['latencyMs'])}"
+                r.set("medrelay", on["serverCpuUsPerDelivery"], note, not on.get("ok"))
+            rows.append(r)
 
     if "idle" in sc:
         idle = sc["idle"]
@@ -582,7 +626,8 @@ def update_docs(results, out):
 
 # -- plots ----------------------------------------------------------------------------
 
-COLOURS = {"medrelay": "#1f77b4", "node": "#d62728", "bun": "#ff7f0e", "trivial": "#7f7f7f"}
+COLOURS = {"medrelay": "#1f77b4", "node": "#d62728", "bun": "#ff7f0e", "trivial": "#7f7f7f",
+           "medrelay-history": "#2ca02c"}
 
 
 def plots(results, out):

@@ -49,44 +49,90 @@ QString stateName(MemberState state)
 
 } // namespace
 
+adminapi::RoomInfo AdminService::roomInfo(const Room &room, bool withParticipants) const
+{
+    adminapi::RoomInfo info;
+    info.id = room.id();
+    info.appointmentId = room.appointmentId();
+    info.connectionCount = static_cast<int>(room.size());
+    info.createdAt = fromMs(room.createdAtMs());
+    info.lastActivity = fromMs(room.lastActivityMs());
+    info.waitingCount = static_cast<int>(room.waiting().size());
+    info.waitingRoom = room.waitingRoom();
+    info.locked = room.locked();
+    info.hostPresent = room.hostPresent();
+    info.lastSeq = room.lastSeq();
+    if (withParticipants) {
+        for (const Member &m : room.members()) {
+            info.participants.append(adminapi::ParticipantInfo{
+                m.connectionId, m.identity.userId, m.identity.userName, m.identity.role,
+                m.peer ? m.peer->remoteAddress() : QString(), fromMs(m.joinedAtMs), fromMs(m.lastActivityMs), m.host,
+                stateName(m.state)});
+        }
+        for (const WaitingGuest &g : room.waiting()) {
+            info.waiting.append(adminapi::ParticipantInfo{
+                g.connectionId, g.identity.userId, g.identity.userName, g.identity.role,
+                g.peer ? g.peer->remoteAddress() : QString(), fromMs(g.sinceMs), fromMs(g.sinceMs), false,
+                u"waiting"_s});
+        }
+        for (int i = 0; i < protocol::kMessageKindCount; ++i) {
+            const auto kind = static_cast<protocol::MessageKind>(i);
+            if (const qint64 n = room.messageCount(kind))
+                info.messagesByType.insert(QString(protocol::wireName(kind)), n);
+        }
+    }
+    return info;
+}
+
 QList<adminapi::RoomInfo> AdminService::roomInfos(bool withParticipants) const
 {
     QList<adminapi::RoomInfo> out;
-    for (const Room *room : m_rooms.rooms()) {
-        adminapi::RoomInfo info;
-        info.id = room->id();
-        info.appointmentId = room->appointmentId();
-        info.connectionCount = static_cast<int>(room->size());
-        info.createdAt = fromMs(room->createdAtMs());
-        info.lastActivity = fromMs(room->lastActivityMs());
-        info.waitingCount = static_cast<int>(room->waiting().size());
-        info.waitingRoom = room->waitingRoom();
-        info.locked = room->locked();
-        info.hostPresent = room->hostPresent();
-        info.lastSeq = room->lastSeq();
-        if (withParticipants) {
-            for (const Member &m : room->members()) {
-                info.participants.append(adminapi::ParticipantInfo{
-                    m.connectionId, m.identity.userId, m.identity.userName, m.identity.role,
-                    m.peer ? m.peer->remoteAddress() : QString(), fromMs(m.joinedAtMs), fromMs(m.lastActivityMs),
-                    m.host, stateName(m.state)});
-            }
-            for (const WaitingGuest &g : room->waiting()) {
-                info.waiting.append(adminapi::ParticipantInfo{
-                    g.connectionId, g.identity.userId, g.identity.userName, g.identity.role,
-                    g.peer ? g.peer->remoteAddress() : QString(), fromMs(g.sinceMs), fromMs(g.sinceMs), false,
-                    u"waiting"_s});
-            }
-            for (int i = 0; i < protocol::kMessageKindCount; ++i) {
-                const auto kind = static_cast<protocol::MessageKind>(i);
-                if (const qint64 n = room->messageCount(kind))
-                    info.messagesByType.insert(QString(protocol::wireName(kind)), n);
-            }
-        }
-        out.append(info);
-    }
+    for (const Room *room : m_rooms.rooms())
+        out.append(roomInfo(*room, withParticipants));
     std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.id < b.id; });
     return out;
+}
+
+adminapi::RoomPage AdminService::roomPage(int offset, int limit, const QString &filter) const
+{
+    const auto matches = [&filter](const Room &room) {
+        if (filter.isEmpty() || room.id().contains(filter, Qt::CaseInsensitive)
+            || QString::number(room.appointmentId()) == filter)
+            return true;
+        for (const Member &m : room.members()) {
+            if (m.identity.userId.contains(filter, Qt::CaseInsensitive)
+                || m.identity.userName.contains(filter, Qt::CaseInsensitive))
+                return true;
+        }
+        for (const WaitingGuest &g : room.waiting()) {
+            if (g.identity.userId.contains(filter, Qt::CaseInsensitive)
+                || g.identity.userName.contains(filter, Qt::CaseInsensitive))
+                return true;
+        }
+        return false;
+    };
+    QList<const Room *> selected;
+    for (const Room *room : m_rooms.rooms()) {
+        if (matches(*room))
+            selected.append(room);
+    }
+    std::sort(selected.begin(), selected.end(), [](const Room *a, const Room *b) { return a->id() < b->id(); });
+    adminapi::RoomPage page;
+    page.total = static_cast<int>(selected.size());
+    page.offset = std::clamp(offset, 0, page.total);
+    page.limit = std::clamp(limit, 1, 500);
+    page.filter = filter;
+    for (qsizetype i = page.offset; i < selected.size() && page.rooms.size() < page.limit; ++i)
+        page.rooms.append(roomInfo(*selected[i], false));
+    return page;
+}
+
+std::optional<adminapi::RoomInfo> AdminService::room(const QString &roomId) const
+{
+    const Room *room = m_rooms.find(roomId);
+    if (!room)
+        return std::nullopt;
+    return roomInfo(*room, true);
 }
 
 adminapi::Health AdminService::health(bool withRoomDetails) const

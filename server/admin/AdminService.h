@@ -36,6 +36,10 @@ public:
     [[nodiscard]] adminapi::Stats stats() const;
     [[nodiscard]] QByteArray prometheus() const;
     [[nodiscard]] adminapi::EventPage events(qint64 since) const;
+    // A page of rooms (sorted by id) matching `filter`; limit at most 500.
+    [[nodiscard]] adminapi::RoomPage roomPage(int offset, int limit, const QString &filter) const;
+    // One room with its participants and waiting guests.
+    [[nodiscard]] std::optional<adminapi::RoomInfo> room(const QString &roomId) const;
 
     adminapi::ActionResult closeRoom(const QString &roomId, const adminapi::CloseRoomRequest &request,
                                      const QString &actor);
@@ -51,6 +55,7 @@ Q_SIGNALS:
 
 private:
     [[nodiscard]] QList<adminapi::RoomInfo> roomInfos(bool withParticipants) const;
+    [[nodiscard]] adminapi::RoomInfo roomInfo(const class Room &room, bool withParticipants) const;
 
     const ServerConfig &m_config;
     RoomService &m_rooms;

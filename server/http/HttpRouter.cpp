@@ -136,6 +136,31 @@ HttpResponse HttpRouter::routeAdmin(const HttpRequest &request)
         return HttpResponse::json(200, toJson(m_admin.events(n).toJson()));
     }
 
+    if (path == QLatin1StringView(Path::Rooms)) {
+        if (request.method != "GET")
+            return HttpResponse::error(405, u"method_not_allowed"_s, u"use GET"_s);
+        bool okOffset = true;
+        bool okLimit = true;
+        const QString offsetText = request.query.queryItemValue(u"offset"_s);
+        const QString limitText = request.query.queryItemValue(u"limit"_s);
+        const int offset = offsetText.isEmpty() ? 0 : offsetText.toInt(&okOffset);
+        const int limit = limitText.isEmpty() ? 100 : limitText.toInt(&okLimit);
+        const QString filter = request.query.queryItemValue(u"filter"_s, QUrl::FullyDecoded).left(128);
+        if (!okOffset || !okLimit || offset < 0 || limit < 1 || limit > 500)
+            return HttpResponse::error(400, u"invalid_field"_s,
+                                       u"offset must be a non-negative integer and limit from 1 to 500"_s);
+        return HttpResponse::json(200, toJson(m_admin.roomPage(offset, limit, filter).toJson()));
+    }
+    if (request.method == "GET" && path.startsWith(QLatin1StringView(Path::RoomsPrefix))) {
+        const QStringList parts = path.split(u'/', Qt::SkipEmptyParts); // admin, rooms, id
+        if (parts.size() != 3)
+            return HttpResponse::error(404, u"not_found"_s, u"no such admin endpoint"_s);
+        const auto room = m_admin.room(parts[2]);
+        if (!room)
+            return HttpResponse::error(404, u"not_found"_s, u"no such room"_s);
+        return HttpResponse::json(200, toJson(room->toJson(true)));
+    }
+
     if (request.method != "POST")
         return HttpResponse::error(405, u"method_not_allowed"_s, u"admin actions use POST"_s);
     // JSON only: a browser sends text/plain, form and multipart bodies

@@ -162,6 +162,33 @@ AuditHealth AuditHealth::fromJson(const QJsonObject &o)
     return a;
 }
 
+QJsonObject RoomPage::toJson() const
+{
+    QJsonArray list;
+    for (const auto &r : rooms)
+        list.append(r.toJson(false));
+    return {{u"total"_s, total}, {u"offset"_s, offset}, {u"limit"_s, limit}, {u"filter"_s, filter},
+            {u"rooms"_s, list}};
+}
+
+std::optional<RoomPage> RoomPage::fromJson(const QJsonObject &o)
+{
+    if (!o.value("rooms"_L1).isArray() || !o.value("total"_L1).isDouble())
+        return std::nullopt;
+    RoomPage p;
+    p.total = o.value("total"_L1).toInt();
+    p.offset = o.value("offset"_L1).toInt();
+    p.limit = o.value("limit"_L1).toInt();
+    p.filter = o.value("filter"_L1).toString();
+    for (const QJsonValue &v : o.value("rooms"_L1).toArray()) {
+        auto r = RoomInfo::fromJson(v.toObject());
+        if (!r)
+            return std::nullopt;
+        p.rooms.append(*r);
+    }
+    return p;
+}
+
 QJsonObject Health::toJson() const
 {
     QJsonObject o{{u"status"_s, status},

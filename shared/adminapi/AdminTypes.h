@@ -23,6 +23,9 @@ inline constexpr char CloseIdleRooms[] = "/admin/rooms/close-idle";
 inline constexpr char RoomsPrefix[] = "/admin/rooms/";        // + {roomId}/close
 inline constexpr char ConnectionsPrefix[] = "/admin/connections/"; // + {id}/disconnect
 // POST /admin/rooms/{roomId}/end: ends the consultation (as a host would).
+// GET /admin/rooms?offset=&limit=&filter=: a page of room summaries.
+// GET /admin/rooms/{roomId}: one room with its participants and waiting guests.
+inline constexpr char Rooms[] = "/admin/rooms";
 } // namespace Path
 
 struct ParticipantInfo
@@ -135,6 +138,19 @@ struct Stats
 
     [[nodiscard]] QJsonObject toJson() const;
     [[nodiscard]] static std::optional<Stats> fromJson(const QJsonObject &o);
+};
+
+// GET /admin/rooms: rooms sorted by id, without participants. `filter`
+// matches room ids, appointment ids and participants' user ids and names.
+struct RoomPage
+{
+    int total = 0;  // rooms matching the filter
+    int offset = 0;
+    int limit = 0;
+    QString filter;
+    QList<RoomInfo> rooms;
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<RoomPage> fromJson(const QJsonObject &o);
 };
 
 // One entry of the server's recent-events ring (GET /admin/events?since=N).

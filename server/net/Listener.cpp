@@ -6,21 +6,56 @@
 #include <QSslSocket>
 #include <QTimer>
 
+#include <functional>
+
 Q_LOGGING_CATEGORY(lcHttp, "medrelay.http")
 
 namespace medrelay::server {
 
 using namespace Qt::StringLiterals;
 
-namespace {
+// A QTcpSocket whose request head is still being read: its place in the
+// pending pool, its deadline and how much of its head was found. A child of
+// the socket, so it goes (and leaves the pool) with it.
+class PendingTcp final : public QObject, public PendingPool::Entry
+{
+public:
+    explicit PendingTcp(QTcpSocket *socket)
+        : QObject(socket)
+        , m_socket(socket)
+    {
+    }
+    ~PendingTcp() override { killDeadline(); }
+    Q_DISABLE_COPY_MOVE(PendingTcp)
 
-// Sockets whose head is still being read, beyond which new ones are refused:
-// bounds what a flood of idle TCP connections can hold.
-constexpr int kMaxPendingRequests = 4096;
-constexpr char kPendingProperty[] = "medrelay.pending";
-constexpr char kHeadProperty[] = "medrelay.head";
+    void startDeadline(int ms) { m_timerId = startTimer(ms); }
+    void killDeadline()
+    {
+        if (m_timerId != 0)
+            killTimer(m_timerId);
+        m_timerId = 0;
+    }
+    std::function<void()> onDeadline;
+    int headLength = 0;
 
-} // namespace
+protected:
+    void timerEvent(QTimerEvent *) override
+    {
+        killDeadline();
+        if (onDeadline)
+            onDeadline();
+    }
+    void evicted() override
+    {
+        killDeadline();
+        // Not from inside the pool's call: abort may emit disconnected().
+        QMetaObject::invokeMethod(m_socket, &QAbstractSocket::abort, Qt::QueuedConnection);
+    }
+
+private:
+    QTcpSocket *m_socket;
+    int m_timerId = 0;
+};
 
 Listener::Listener(const ServerConfig &config, HttpRequestHandler &http, UpgradeHandler &upgrades,
                    Metrics &metrics, QObject *parent)
@@ -30,6 +65,7 @@ Listener::Listener(const ServerConfig &config, HttpRequestHandler &http, Upgrade
     , m_upgrades(upgrades)
     , m_metrics(metrics)
     , m_proxies(config.trustedProxies)
+    , m_pool(config.maxPendingRequests, config.maxPendingPerAddress, m_proxies)
 {
     m_limits.maxHeadBytes = static_cast<int>(config.maxHttpHeadBytes);
     // The kernel backlog; Qt accepts in a loop on every readiness event.
@@ -79,7 +115,11 @@ void Listener::incomingConnection(qintptr descriptor)
         delete socket;
         return;
     }
-    if (m_pending >= kMaxPendingRequests) {
+    auto *pending = new PendingTcp(socket);
+    const qint64 evictedBefore = m_pool.evictions();
+    const bool admitted = m_pool.admit(*pending, socket->peerAddress());
+    countEvictions(evictedBefore);
+    if (!admitted) {
         m_metrics.rejection(Rejection::TooManyConnections);
         socket->abort();
         socket->deleteLater();
@@ -87,22 +127,18 @@ void Listener::incomingConnection(qintptr descriptor)
     }
     // Qt 6.4 leaves Nagle on for accepted sockets: ~40 ms extra latency.
     socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-    ++m_pending;
-    socket->setProperty(kPendingProperty, true);
 
-    auto *timeout = new QTimer(socket);
-    timeout->setSingleShot(true);
-    connect(timeout, &QTimer::timeout, socket, [this, socket] {
-        if (!socket->property(kPendingProperty).toBool())
+    pending->onDeadline = [this, socket, pending] {
+        if (!pending->isPending())
             return;
         m_metrics.rejection(Rejection::RequestTimeout);
-        respond(socket, HttpResponse::error(408, u"request_timeout"_s, u"request not completed in time"_s));
-    });
-    timeout->start(m_config.requestTimeoutMs);
+        respond(socket, pending, HttpResponse::error(408, u"request_timeout"_s, u"request not completed in time"_s));
+    };
+    pending->startDeadline(m_config.requestTimeoutMs);
 
-    connect(socket, &QTcpSocket::readyRead, this, [this, socket] { readHead(socket); });
-    connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
-        finishPending(socket);
+    connect(socket, &QTcpSocket::readyRead, this, [this, socket, pending] { readHead(socket, *pending); });
+    connect(socket, &QTcpSocket::disconnected, this, [this, socket, pending] {
+        m_pool.release(*pending);
         socket->deleteLater();
     });
     if (m_tls) {
@@ -112,38 +148,44 @@ void Listener::incomingConnection(qintptr descriptor)
     }
 }
 
-void Listener::finishPending(QTcpSocket *socket)
+void Listener::countEvictions(qint64 before)
 {
-    if (socket->property(kPendingProperty).toBool()) {
-        socket->setProperty(kPendingProperty, false);
-        --m_pending;
+    for (qint64 n = m_pool.evictions() - before; n > 0; --n)
+        m_metrics.rejection(Rejection::PendingEvicted);
+}
+
+void Listener::finishPending(PendingTcp *pending)
+{
+    if (pending != nullptr) {
+        m_pool.release(*pending);
+        pending->killDeadline();
     }
 }
 
-void Listener::readHead(QTcpSocket *socket)
+void Listener::readHead(QTcpSocket *socket, PendingTcp &pending)
 {
-    if (!socket->property(kPendingProperty).toBool())
+    if (!pending.isPending())
         return;
     // Peek, do not read: a WebSocket upgrade goes to QWebSocketServer with
     // its head still in the buffer.
     const QByteArray data = socket->peek(m_limits.maxHeadBytes + m_config.maxHttpBodyBytes);
-    int headLen = socket->property(kHeadProperty).toInt();
+    int headLen = pending.headLength;
     if (headLen == 0) {
         headLen = findHeadEnd(data);
         if (headLen < 0) {
             if (data.size() >= m_limits.maxHeadBytes) {
                 m_metrics.rejection(Rejection::HeadTooLarge);
-                respond(socket, HttpResponse::error(431, u"head_too_large"_s, u"request head too large"_s));
+                respond(socket, &pending, HttpResponse::error(431, u"head_too_large"_s, u"request head too large"_s));
             }
             return;
         }
-        socket->setProperty(kHeadProperty, headLen);
+        pending.headLength = headLen;
     }
 
     auto parsed = parseRequestHead(QByteArrayView(data).first(headLen), m_limits);
     if (auto *err = std::get_if<HttpParseError>(&parsed)) {
         m_metrics.rejection(err->status == 431 ? Rejection::HeadTooLarge : Rejection::BadRequest);
-        respond(socket, HttpResponse::error(err->status, u"bad_request"_s, err->message));
+        respond(socket, &pending, HttpResponse::error(err->status, u"bad_request"_s, err->message));
         return;
     }
     HttpRequest request = std::get<HttpRequest>(std::move(parsed));
@@ -153,13 +195,13 @@ void Listener::readHead(QTcpSocket *socket)
         if (!request.header("transfer-encoding").isEmpty()) {
             // Admin requests are small: a Content-Length is required.
             m_metrics.rejection(Rejection::BadRequest);
-            respond(socket, HttpResponse::error(411, u"length_required"_s,
+            respond(socket, &pending, HttpResponse::error(411, u"length_required"_s,
                                                 u"send the body with Content-Length, not chunked"_s));
             return;
         }
         if (request.contentLength > m_config.maxHttpBodyBytes) {
             m_metrics.rejection(Rejection::BadRequest);
-            respond(socket, HttpResponse::error(413, u"message_too_large"_s, u"request body too large"_s));
+            respond(socket, &pending, HttpResponse::error(413, u"message_too_large"_s, u"request body too large"_s));
             return;
         }
         if (data.size() < headLen + request.contentLength)
@@ -167,35 +209,34 @@ void Listener::readHead(QTcpSocket *socket)
         request.body = data.mid(headLen, request.contentLength);
         socket->read(headLen + request.contentLength);
     }
-    dispatch(socket, request);
+    dispatch(socket, pending, request);
 }
 
-void Listener::dispatch(QTcpSocket *socket, const HttpRequest &request)
+void Listener::dispatch(QTcpSocket *socket, PendingTcp &pending, const HttpRequest &request)
 {
     if (request.upgrade) {
         if (request.path != m_config.wsPath) {
             m_metrics.rejection(Rejection::UpgradeNotFound);
-            respond(socket, HttpResponse::error(404, u"not_found"_s, u"no WebSocket endpoint at this path"_s));
+            respond(socket, &pending, HttpResponse::error(404, u"not_found"_s, u"no WebSocket endpoint at this path"_s));
             return;
         }
         // From here the socket belongs to the WebSocket side.
-        finishPending(socket);
+        finishPending(&pending);
         disconnect(socket, nullptr, this, nullptr);
-        for (QTimer *t : socket->findChildren<QTimer *>(Qt::FindDirectChildrenOnly))
-            delete t;
+        delete &pending;
         if (auto refusal = m_upgrades.upgrade(socket, request)) {
             connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
-            respond(socket, *refusal);
+            respond(socket, nullptr, *refusal);
         }
         return;
     }
     qCDebug(lcHttp) << request.method << request.path;
-    respond(socket, m_http.handle(request));
+    respond(socket, &pending, m_http.handle(request));
 }
 
-void Listener::respond(QTcpSocket *socket, const HttpResponse &response)
+void Listener::respond(QTcpSocket *socket, PendingTcp *pending, const HttpResponse &response)
 {
-    finishPending(socket);
+    finishPending(pending);
     disconnect(socket, &QTcpSocket::readyRead, this, nullptr);
     socket->write(response.serialise());
     socket->disconnectFromHost();

@@ -9,6 +9,7 @@
 #include "http/HttpRequestParser.h"
 #include "net/ClientAddress.h"
 #include "metrics/Metrics.h"
+#include "net/PendingPool.h"
 #include "net/RequestHandlers.h"
 
 #include <QSslConfiguration>
@@ -33,11 +34,15 @@ public:
 protected:
     void incomingConnection(qintptr descriptor) override;
 
+    [[nodiscard]] const PendingPool &pendingPool() const { return m_pool; }
+
 private:
-    void readHead(QTcpSocket *socket);
-    void dispatch(QTcpSocket *socket, const HttpRequest &request);
-    void respond(QTcpSocket *socket, const HttpResponse &response);
-    void finishPending(QTcpSocket *socket);
+    void readHead(QTcpSocket *socket, class PendingTcp &pending);
+    void countEvictions(qint64 before);
+    void dispatch(QTcpSocket *socket, class PendingTcp &pending, const HttpRequest &request);
+    // `pending` is null once the socket left the pending pool.
+    void respond(QTcpSocket *socket, class PendingTcp *pending, const HttpResponse &response);
+    void finishPending(class PendingTcp *pending);
 
     const ServerConfig &m_config;
     HttpRequestHandler &m_http;
@@ -45,11 +50,11 @@ private:
     Metrics &m_metrics;
     HttpParseLimits m_limits;
     TrustedProxies m_proxies;
+    PendingPool m_pool;
     // Only made when TLS is on: constructing one loads Qt's TLS backend
     // (OpenSSL), about 4 MB of resident memory a plain server does not need.
     std::unique_ptr<QSslConfiguration> m_sslConfig;
     bool m_tls = false;
-    int m_pending = 0;
 };
 
 } // namespace medrelay::server

@@ -4,6 +4,7 @@
 // Connection enforces the limits on top of it; this only moves messages.
 
 #include "model/OutboundMessage.h"
+#include "transport/WebSocketCodec.h"
 
 #include <QHostAddress>
 #include <QObject>
@@ -22,7 +23,8 @@ public:
     virtual void sendText(const OutboundMessage &message) = 0;
     // Outgoing bytes accepted but not yet written to the kernel.
     [[nodiscard]] virtual qint64 bytesQueued() const = 0;
-    virtual void ping() = 0;
+    // Sends a ping carrying `payload` (at most 125 bytes).
+    virtual void ping(const QByteArray &payload) = 0;
     // Close handshake with a WebSocket close code.
     virtual void close(int code, const QString &reason) = 0;
     // Drops the connection at once.
@@ -35,7 +37,9 @@ public:
 Q_SIGNALS:
     // A complete text (or binary) message.
     void messageReceived(const QByteArray &utf8);
-    void pongReceived();
+    // A ping (which the transport answers by itself) or a pong from the peer,
+    // with its payload. Transports that cannot see pings report pongs only.
+    void controlReceived(medrelay::transport::Opcode opcode, const QByteArray &payload);
     // Exactly once, never from inside a call the owner made.
     void disconnected();
 };

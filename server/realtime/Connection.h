@@ -57,7 +57,10 @@ public:
     [[nodiscard]] bool isClosing() const { return m_closing; }
 
     // Called by the manager every ping interval: pings, or closes the
-    // connection after too many unanswered pings.
+    // connection after too many unanswered pings. Only a pong that echoes
+    // one of our last pings counts, so a client that never reads (and so
+    // never sees them) cannot keep itself alive with pongs of its own; a
+    // backlog over the send-queue cap (control frames count too) closes it.
     void heartbeat();
 
     [[nodiscard]] QUrl requestUrl() const;
@@ -69,6 +72,11 @@ Q_SIGNALS:
 
 private:
     void accept(const QByteArray &utf8);
+    void onControl(transport::Opcode opcode, const QByteArray &payload);
+    // Spends one token of the per-connection rate for a frame of either
+    // kind; false when refused. Closes the connection (1008) once more than
+    // a burst were refused in a row.
+    bool admitFrame(qint64 bytes, bool isMessage);
     void onDisconnected();
 
     QString m_id;
@@ -80,6 +88,7 @@ private:
     RateLimiter m_rate;
     QElapsedTimer m_clock;
     int m_missedPongs = 0;
+    quint32 m_pingTokens[2] = {}; // payloads of the last two pings, newest first
     qint64 m_lastRateErrorMs = -1000000;
     bool m_closing = false;
     bool m_terminated = false;

@@ -13,7 +13,7 @@ EpollClientSocket::EpollClientSocket(transport::WebSocketConnection *connection,
     // Each connected signal costs memory per connection: only these four.
     connect(connection, &transport::WebSocketConnection::textReceived, this, &ClientSocket::messageReceived);
     connect(connection, &transport::WebSocketConnection::binaryReceived, this, &ClientSocket::messageReceived);
-    connect(connection, &transport::WebSocketConnection::pongReceived, this, &ClientSocket::pongReceived);
+    connect(connection, &transport::WebSocketConnection::controlReceived, this, &ClientSocket::controlReceived);
     connect(connection, &transport::WebSocketConnection::disconnected, this, &ClientSocket::disconnected);
 }
 
@@ -30,10 +30,10 @@ qint64 EpollClientSocket::bytesQueued() const
     return m_connection ? m_connection->bytesQueued() : 0;
 }
 
-void EpollClientSocket::ping()
+void EpollClientSocket::ping(const QByteArray &payload)
 {
     if (m_connection)
-        m_connection->ping();
+        m_connection->ping(payload);
 }
 
 void EpollClientSocket::close(int code, const QString &reason)

@@ -91,7 +91,7 @@ ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, int fd, const QByte
 {
     SocketSignals *relay = m_slot->relay;
     connect(relay, &SocketSignals::messageReceived, this, &ClientSocket::messageReceived);
-    connect(relay, &SocketSignals::pongReceived, this, &ClientSocket::pongReceived);
+    connect(relay, &SocketSignals::controlReceived, this, &ClientSocket::controlReceived);
     connect(relay, &SocketSignals::disconnected, this, &ClientSocket::disconnected);
     QMetaObject::invokeMethod(worker, [worker, slot = m_slot, fd, early, limits, handshakeResponse] {
         // A child of the worker, so a stopping thread takes its sockets along.
@@ -108,7 +108,7 @@ ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, int fd, const QByte
         SocketSignals *r = slot->relay;
         QObject::connect(c, &transport::WebSocketConnection::textReceived, r, &SocketSignals::messageReceived);
         QObject::connect(c, &transport::WebSocketConnection::binaryReceived, r, &SocketSignals::messageReceived);
-        QObject::connect(c, &transport::WebSocketConnection::pongReceived, r, &SocketSignals::pongReceived);
+        QObject::connect(c, &transport::WebSocketConnection::controlReceived, r, &SocketSignals::controlReceived);
         QObject::connect(c, &transport::WebSocketConnection::disconnected, r, &SocketSignals::disconnected);
     }, Qt::QueuedConnection);
 }
@@ -141,9 +141,9 @@ qint64 ThreadedClientSocket::bytesQueued() const
     return m_slot->transportQueued.load(std::memory_order_relaxed);
 }
 
-void ThreadedClientSocket::ping()
+void ThreadedClientSocket::ping(const QByteArray &payload)
 {
-    inWorker([](transport::WebSocketConnection *c) { c->ping(); });
+    inWorker([payload](transport::WebSocketConnection *c) { c->ping(payload); });
 }
 
 void ThreadedClientSocket::close(int code, const QString &reason)

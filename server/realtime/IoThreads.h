@@ -33,7 +33,7 @@ public:
 
 Q_SIGNALS:
     void messageReceived(const QByteArray &utf8);
-    void pongReceived();
+    void controlReceived(medrelay::transport::Opcode opcode, const QByteArray &payload);
     void disconnected();
 };
 
@@ -108,7 +108,7 @@ public:
 
     void sendText(const OutboundMessage &message) override;
     [[nodiscard]] qint64 bytesQueued() const override;
-    void ping() override;
+    void ping(const QByteArray &payload) override;
     void close(int code, const QString &reason) override;
     void abort() override;
     [[nodiscard]] QHostAddress peerAddress() const override { return m_peer; }

@@ -15,7 +15,10 @@ QtClientSocket::QtClientSocket(QWebSocket *socket, qint64 maxMessageBytes, QObje
     connect(socket, &QWebSocket::textMessageReceived, this,
             [this](const QString &text) { Q_EMIT messageReceived(text.toUtf8()); });
     connect(socket, &QWebSocket::binaryMessageReceived, this, &ClientSocket::messageReceived);
-    connect(socket, &QWebSocket::pong, this, &ClientSocket::pongReceived);
+    // QWebSocket answers pings by itself and does not report them.
+    connect(socket, &QWebSocket::pong, this, [this](quint64, const QByteArray &payload) {
+        Q_EMIT controlReceived(transport::Opcode::Pong, payload);
+    });
     connect(socket, &QWebSocket::disconnected, this, [this] {
         if (m_closeCode == 0 && m_socket)
             m_closeCode = m_socket->closeCode();
@@ -36,10 +39,10 @@ qint64 QtClientSocket::bytesQueued() const
     return m_socket ? m_socket->bytesToWrite() : 0;
 }
 
-void QtClientSocket::ping()
+void QtClientSocket::ping(const QByteArray &payload)
 {
     if (m_socket)
-        m_socket->ping();
+        m_socket->ping(payload);
 }
 
 void QtClientSocket::close(int code, const QString &reason)

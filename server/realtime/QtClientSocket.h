@@ -22,7 +22,7 @@ public:
 
     void sendText(const OutboundMessage &message) override;
     [[nodiscard]] qint64 bytesQueued() const override;
-    void ping() override;
+    void ping(const QByteArray &payload) override;
     void close(int code, const QString &reason) override;
     void abort() override;
     [[nodiscard]] QHostAddress peerAddress() const override;

@@ -244,10 +244,11 @@ void WebSocketConnection::handleEvent(DecoderEvent &event)
         break;
     case DecoderEvent::Type::Ping:
         if (!m_sentClose)
-            write(WebSocketCodec::encodeFrame(Opcode::Pong, event.payload));
+            queuePong(event.payload);
+        Q_EMIT controlReceived(Opcode::Ping, event.payload);
         break;
     case DecoderEvent::Type::Pong:
-        Q_EMIT pongReceived();
+        Q_EMIT controlReceived(Opcode::Pong, event.payload);
         break;
     case DecoderEvent::Type::Close:
         m_receivedClose = true;
@@ -288,6 +289,24 @@ bool WebSocketConnection::write(const QByteArray &bytes)
         m_poller->deferFlush(this);
     }
     return true;
+}
+
+void WebSocketConnection::queuePong(QByteArrayView payload)
+{
+    if (m_fd < 0)
+        return;
+    QByteArray pong = WebSocketCodec::encodeFrame(Opcode::Pong, payload);
+    // The head of the queue may be half written: only a pong behind it can
+    // be replaced.
+    const bool replaceable = m_pongIndex > 0 || (m_pongIndex == 0 && m_headOffset == 0);
+    if (replaceable) {
+        QByteArray &queued = m_queue[m_pongIndex];
+        m_queuedBytes += pong.size() - queued.size();
+        queued = std::move(pong);
+        return;
+    }
+    if (write(pong))
+        m_pongIndex = static_cast<int>(m_queue.size() - 1);
 }
 
 void WebSocketConnection::flushDeferred()
@@ -338,6 +357,8 @@ bool WebSocketConnection::flush()
             left -= rest;
             m_queue.removeFirst();
             m_headOffset = 0;
+            if (m_pongIndex >= 0)
+                --m_pongIndex; // -1 once the pong itself went out
         }
         if (static_cast<size_t>(n) < total) {
             setWantWrite(true); // the kernel is full; EPOLLOUT will call again
@@ -347,6 +368,7 @@ bool WebSocketConnection::flush()
     // Give the list's storage back: an idle connection holds no buffers.
     m_queue = QList<QByteArray>();
     m_headOffset = 0;
+    m_pongIndex = -1;
     setWantWrite(false);
     return true;
 }
@@ -396,6 +418,7 @@ void WebSocketConnection::closeSocket(quint16 codeIfUnset)
     m_queue = QList<QByteArray>();
     m_queuedBytes = 0;
     m_headOffset = 0;
+    m_pongIndex = -1;
     m_initialData = QByteArray();
     m_wantWrite = false;
     if (m_flushPending && m_poller) {
@@ -435,6 +458,7 @@ void WebSocketConnection::processInput(QByteArrayView) { }
 void WebSocketConnection::handleEvent(DecoderEvent &) { }
 void WebSocketConnection::processInitialData() { }
 bool WebSocketConnection::write(const QByteArray &) { return false; }
+void WebSocketConnection::queuePong(QByteArrayView) { }
 bool WebSocketConnection::flush() { return false; }
 void WebSocketConnection::setWantWrite(bool) { }
 void WebSocketConnection::sendCloseFrame(quint16, QByteArrayView) { }

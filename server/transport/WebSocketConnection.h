@@ -73,7 +73,10 @@ public:
 Q_SIGNALS:
     void textReceived(const QByteArray &utf8);
     void binaryReceived(const QByteArray &data);
-    void pongReceived();
+    // A ping (already answered) or a pong from the peer, with its payload.
+    // One signal for both, so an owner that rate-limits control frames and
+    // checks pongs against its pings pays for one connection, not two.
+    void controlReceived(medrelay::transport::Opcode opcode, const QByteArray &payload);
     // Exactly once, after the fd is closed; always delivered from the event
     // loop (queued), never from inside a call made by the owner.
     void disconnected();
@@ -89,6 +92,11 @@ private:
     void processInitialData();
     // Queues or writes; used for data and for our control frames.
     bool write(const QByteArray &bytes);
+    // Answers a ping. At most one pong waits in the queue: a newer ping
+    // replaces the payload of one not yet started (RFC 6455 5.5.3 allows
+    // answering only the most recent), so pings from a client that does not
+    // read cannot grow the queue.
+    void queuePong(QByteArrayView payload);
     // Writes queued frames until done or EAGAIN; false when the fd was closed.
     bool flush();
     void setWantWrite(bool want);
@@ -106,6 +114,7 @@ private:
     qsizetype m_headOffset = 0; // bytes of m_queue.first() already written
     quint8 m_peerIp[16] = {};
     int m_fd = -1;
+    int m_pongIndex = -1; // where the unsent pong waits in m_queue, or -1
     int m_closeTimeoutMs = 2000;
     int m_timerId = 0;
     quint16 m_peerPort = 0;

@@ -40,6 +40,7 @@ private Q_SLOTS:
     void perAddressCap();
     void forwardedForFromTrustedProxiesOnly();
     void unansweredPingsClose();
+    void unsolicitedPongsDoNotKeepAlive();
     void idleRoomsAreSwept();
     void roomAndMembershipCaps();
 };
@@ -237,6 +238,29 @@ void TestLimits::unansweredPingsClose()
     QTest::qWait(600); // several more ping rounds: the answering client stays
     QVERIFY(alive.isConnected());
     QCOMPARE(server.app().connections().count(), 1);
+}
+
+void TestLimits::unsolicitedPongsDoNotKeepAlive()
+{
+    TestServer server([](ServerConfig &c) { c.pingIntervalMs = 150; });
+    QVERIFY(server.started());
+    auto deaf = rawWebSocket(server.port());
+    QVERIFY(deaf);
+    deaf->setReadBufferSize(1); // reads nothing, so never sees a ping
+    TestClient alive;
+    QVERIFY(alive.open(server.wsUrl()));
+    // Pongs of its own making, several per ping interval, with payloads a
+    // guesser would try: they must not count as answers.
+    const QList<QByteArray> guesses = {QByteArray(), QByteArray(4, '\0'), QByteArray("ping"), QByteArray(125, 'x')};
+    for (int i = 0; server.app().metrics().rejections(Rejection::PingTimeout) == 0 && i < 200; ++i) {
+        deaf->write(clientFrame(0xA, guesses.at(i % guesses.size())));
+        QTest::qWait(30);
+    }
+    QCOMPARE(server.app().metrics().rejections(Rejection::PingTimeout), 1);
+    QTRY_COMPARE(server.app().connections().count(), 1);
+    // The client that answers its pings is still there.
+    QVERIFY(alive.isConnected());
+    QVERIFY(!alive.join(u"r"_s, 1, 2, u"Alive"_s).isEmpty());
 }
 
 void TestLimits::idleRoomsAreSwept()

@@ -82,8 +82,13 @@ std::unique_ptr<QTcpSocket> rawWebSocket(quint16 port, const QByteArray &path, i
 
 QByteArray clientTextFrame(const QByteArray &payload)
 {
+    return clientFrame(0x1, payload);
+}
+
+QByteArray clientFrame(quint8 opcode, const QByteArray &payload)
+{
     QByteArray f;
-    f += char(0x81);
+    f += char(0x80 | (opcode & 0x0F));
     const char mask[4] = {0x11, 0x22, 0x33, 0x44};
     if (payload.size() < 126) {
         f += char(0x80 | payload.size());

@@ -29,5 +29,7 @@ HttpResult httpPost(quint16 port, const QByteArray &path, const QJsonObject &bod
 std::unique_ptr<QTcpSocket> rawWebSocket(quint16 port, const QByteArray &path = "/ws", int timeoutMs = 5000);
 // A masked client text frame.
 QByteArray clientTextFrame(const QByteArray &payload);
+// A masked client frame of any opcode (0x9 ping, 0xA pong, ...), FIN set.
+QByteArray clientFrame(quint8 opcode, const QByteArray &payload);
 
 } // namespace medrelay::test

@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,6 +179,13 @@ qint64 cpuNanoseconds()
     return qint64(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
 
+// Bytes waiting in a socket's receive buffer.
+int unreadBytes(int fd)
+{
+    int n = -1;
+    return ::ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
+
 qint64 heapInUse()
 {
     return static_cast<qint64>(::mallinfo2().uordblks);
@@ -196,6 +204,7 @@ private Q_SLOTS:
     void initialDataComesFirst();
     void binaryAndFragments();
     void pingPong();
+    void pongsCoalesceWhileThePeerDoesNotRead();
     void clientInitiatedClose();
     void serverInitiatedClose();
     void closeTimesOutWithoutAnswer();
@@ -295,19 +304,63 @@ void TestWebSocketConnection::pingPong()
     const Pair pair = unixPair();
     TestClient client(pair.client);
     WebSocketConnection connection(*m_poller, pair.server);
-    QSignalSpy pongs(&connection, &WebSocketConnection::pongReceived);
+    QSignalSpy controls(&connection, &WebSocketConnection::controlReceived);
 
     QVERIFY(client.send(clientFrame(9, "are you there")));
     QTRY_COMPARE(client.pump().size(), 1);
     QCOMPARE(client.frames()[0].opcode, quint8(0xA));
     QCOMPARE(client.frames()[0].payload, QByteArray("are you there"));
+    // The owner hears of the ping too (it counts against its rate limit).
+    QCOMPARE(controls.size(), 1);
+    QCOMPARE(controls[0][0].value<Opcode>(), Opcode::Ping);
+    QCOMPARE(controls[0][1].toByteArray(), QByteArray("are you there"));
 
     connection.ping("hb");
     QTRY_COMPARE(client.pump().size(), 2);
     QCOMPARE(client.frames()[1].opcode, quint8(0x9));
     QCOMPARE(client.frames()[1].payload, QByteArray("hb"));
     QVERIFY(client.send(clientFrame(10, "hb")));
-    QTRY_COMPARE(pongs.size(), 1);
+    QTRY_COMPARE(controls.size(), 2);
+    QCOMPARE(controls[1][0].value<Opcode>(), Opcode::Pong);
+    QCOMPARE(controls[1][1].toByteArray(), QByteArray("hb"));
+}
+
+void TestWebSocketConnection::pongsCoalesceWhileThePeerDoesNotRead()
+{
+    const Pair pair = unixPair();
+    TestClient client(pair.client);
+    WebSocketConnection connection(*m_poller, pair.server);
+    // Fill the kernel's buffers: the client reads nothing yet.
+    const QByteArray big = textFrame(QByteArray(60000, 'x'));
+    while (connection.bytesQueued() == 0) {
+        QVERIFY(connection.sendFrame(big));
+        QCoreApplication::processEvents();
+    }
+    const qint64 backlog = connection.bytesQueued();
+
+    // Thousands of pings: at most one pong waits behind the backlog (two if
+    // the queue's head were a half-written pong), whatever their number.
+    constexpr int kPings = 5000;
+    QByteArray pings;
+    for (int i = 0; i < kPings; ++i)
+        pings += clientFrame(9, QByteArray::number(i));
+    QVERIFY(client.send(pings));
+    QTRY_VERIFY(connection.bytesQueued() > backlog);
+    QTRY_COMPARE(unreadBytes(pair.server), 0); // every ping read and handled
+    QVERIFY2(connection.bytesQueued() <= backlog + 2 * (2 + 4),
+             qPrintable(u"%1 queued over a backlog of %2"_s.arg(connection.bytesQueued()).arg(backlog)));
+
+    // Once the client reads, it gets the data and one pong, for the last ping.
+    QTRY_VERIFY(client.pump().size() > 0 && connection.bytesQueued() == 0);
+    QTRY_VERIFY(!client.pump().isEmpty() && client.frames().constLast().opcode == 0xA);
+    int pongs = 0;
+    for (const ServerFrame &frame : client.frames()) {
+        if (frame.opcode == 0xA) {
+            ++pongs;
+            QCOMPARE(frame.payload, QByteArray::number(kPings - 1));
+        }
+    }
+    QCOMPARE(pongs, 1);
 }
 
 void TestWebSocketConnection::clientInitiatedClose()
@@ -762,7 +815,7 @@ void TestWebSocketConnection::idleMemory()
         connect(connection.get(), &WebSocketConnection::textReceived, &owner,
                 [&texts](const QByteArray &) { ++texts; });
         connect(connection.get(), &WebSocketConnection::binaryReceived, &owner, [](const QByteArray &) {});
-        connect(connection.get(), &WebSocketConnection::pongReceived, &owner, [] {});
+        connect(connection.get(), &WebSocketConnection::controlReceived, &owner, [](Opcode, const QByteArray &) {});
         connect(connection.get(), &WebSocketConnection::disconnected, &owner, [] {});
     }
     QCoreApplication::processEvents();

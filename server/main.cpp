@@ -81,6 +81,7 @@ int main(int argc, char *argv[])
         }
         server.beginDrain();
     });
+    QObject::connect(&signalWatcher, &SignalWatcher::reloadRequested, &server, [&server] { server.reloadTls(); });
     QObject::connect(&server, &ServerApp::finished, &app, [](int code) { QCoreApplication::exit(code); });
     return QCoreApplication::exec();
 }

@@ -12,6 +12,12 @@ PendingPool::Entry::~Entry()
         m_bucket->pool->release(*this);
 }
 
+void PendingPool::Entry::leavePool()
+{
+    if (m_bucket != nullptr)
+        m_bucket->pool->release(*this);
+}
+
 PendingPool::PendingPool(int capacity, int perAddress, const TrustedProxies &exempt)
     : m_exempt(exempt)
     , m_capacity(capacity)

@@ -34,6 +34,8 @@ public:
     {
     public:
         [[nodiscard]] bool isPending() const { return m_bucket != nullptr; }
+        // Leaves the pool, if in one (the request head is complete).
+        void leavePool();
 
     protected:
         Entry() = default;

@@ -1,6 +1,5 @@
 #include "ServerProcess.h"
 
-#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QRegularExpression>
@@ -63,9 +62,20 @@ qint64 ServerProcess::statusKiB(const char *field) const
     return -1;
 }
 
-int ServerProcess::openFds() const
+int ServerProcess::acceptQueue() const
 {
-    return static_cast<int>(QDir(u"/proc/%1/fd"_s.arg(pid())).entryList(QDir::NoDotAndDotDot | QDir::System).size());
+    QFile f(u"/proc/net/tcp"_s);
+    if (!f.open(QIODevice::ReadOnly))
+        return -1;
+    // "sl local_address rem_address st tx_queue:rx_queue ..."; for a socket
+    // in LISTEN (0A), rx_queue is its accept backlog.
+    const QByteArray local = "0100007F:" + QByteArray::number(m_port, 16).toUpper().rightJustified(4, '0');
+    for (const QByteArray &line : f.readAll().split('\n')) {
+        const QList<QByteArray> fields = line.simplified().split(' ');
+        if (fields.size() > 4 && fields[1] == local && fields[3] == "0A")
+            return fields[4].split(':').value(1).toInt(nullptr, 16);
+    }
+    return -1;
 }
 
 QByteArray ServerProcess::standardError()

@@ -26,8 +26,10 @@ public:
     [[nodiscard]] bool isRunning() const { return m_process.state() == QProcess::Running; }
     // A field of /proc/<pid>/status in KiB (VmRSS, VmHWM, ...), -1 if absent.
     [[nodiscard]] qint64 statusKiB(const char *field) const;
-    // Open file descriptors of the server process.
-    [[nodiscard]] int openFds() const;
+    // Connections the kernel has completed on the server's listening socket
+    // that the server has not accepted yet (/proc/net/tcp); -1 if unknown.
+    // 0 after a client's connect() returned means the server took it.
+    [[nodiscard]] int acceptQueue() const;
     [[nodiscard]] QByteArray standardError();
 
 private:

@@ -29,12 +29,14 @@ Connection::Connection(QString id, ClientSocket *socket, const QHostAddress &cli
     m_pingTokens[0] = m_pingTokens[1] = QRandomGenerator::global()->generate();
     socket->setParent(this);
     // Text and binary frames alike: the original server parsed both as JSON.
-    connect(socket, &ClientSocket::messageReceived, this, &Connection::accept);
-    connect(socket, &ClientSocket::controlReceived, this, &Connection::onControl);
-    connect(socket, &ClientSocket::disconnected, this, &Connection::onDisconnected);
+    socket->setReceiver(this);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection()
+{
+    if (m_socket)
+        m_socket->setReceiver(nullptr);
+}
 
 bool Connection::setIdentity(const Identity &identity)
 {

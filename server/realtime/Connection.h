@@ -26,7 +26,7 @@ struct ConnectionLimits
     int missedPongsBeforeClose = 2;
 };
 
-class Connection final : public QObject, public Peer
+class Connection final : public QObject, public Peer, private ClientSocket::Receiver
 {
     Q_OBJECT
 public:
@@ -71,6 +71,11 @@ Q_SIGNALS:
     void closed(medrelay::server::Connection *connection);
 
 private:
+    // ClientSocket::Receiver
+    void receivedMessage(const QByteArray &utf8) override { accept(utf8); }
+    void receivedControl(transport::Opcode opcode, const QByteArray &payload) override { onControl(opcode, payload); }
+    void socketDisconnected() override { onDisconnected(); }
+
     void accept(const QByteArray &utf8);
     void onControl(transport::Opcode opcode, const QByteArray &payload);
     // Spends one token of the per-connection rate for a frame of either

@@ -10,14 +10,14 @@ EpollClientSocket::EpollClientSocket(transport::WebSocketConnection *connection,
     , m_requestUrl(std::move(requestUrl))
 {
     connection->setParent(this);
-    // Each connected signal costs memory per connection: only these four.
-    connect(connection, &transport::WebSocketConnection::textReceived, this, &ClientSocket::messageReceived);
-    connect(connection, &transport::WebSocketConnection::binaryReceived, this, &ClientSocket::messageReceived);
-    connect(connection, &transport::WebSocketConnection::controlReceived, this, &ClientSocket::controlReceived);
-    connect(connection, &transport::WebSocketConnection::disconnected, this, &ClientSocket::disconnected);
+    connection->setObserver(this);
 }
 
-EpollClientSocket::~EpollClientSocket() = default;
+EpollClientSocket::~EpollClientSocket()
+{
+    if (m_connection)
+        m_connection->setObserver(nullptr);
+}
 
 void EpollClientSocket::sendText(const OutboundMessage &message)
 {

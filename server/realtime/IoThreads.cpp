@@ -142,16 +142,17 @@ ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, transport::Stream s
     // Everything one message causes to be sent leaves as one batch per worker.
     connect(relay, &SocketSignals::messageReceived, this, [this, threads](const QByteArray &utf8) {
         IoThreads::Batch batch(*threads);
-        Q_EMIT messageReceived(utf8);
+        deliverMessage(utf8);
     });
-    connect(relay, &SocketSignals::controlReceived, this, &ClientSocket::controlReceived);
-    connect(relay, &SocketSignals::disconnected, this, &ClientSocket::disconnected);
-    // The stream crosses as its parts: the worker rebuilds it in its thread.
-    const transport::Stream::Parts parts = stream.release();
-    QMetaObject::invokeMethod(worker, [worker, slot = m_slot, parts, early, limits, handshakeResponse] {
+    connect(relay, &SocketSignals::controlReceived, this,
+            [this](transport::Opcode opcode, const QByteArray &payload) { deliverControl(opcode, payload); });
+    connect(relay, &SocketSignals::disconnected, this, [this] { deliverDisconnected(); });
+    // The stream crosses in a holder the call owns: closed with it if the
+    // worker stops before it runs.
+    auto held = std::make_shared<transport::Stream>(std::move(stream));
+    QMetaObject::invokeMethod(worker, [worker, slot = m_slot, held, early, limits, handshakeResponse] {
         // A child of the worker, so a stopping thread takes its sockets along.
-        auto *c = new transport::WebSocketConnection(*worker->poller(), transport::Stream(parts.fd, parts.ssl),
-                                                     early, limits, worker);
+        auto *c = new transport::WebSocketConnection(*worker->poller(), std::move(*held), early, limits, worker);
         slot->connection = c;
         // The connection keeps the slot's figure current as it writes.
         c->mirrorBytesQueued(&slot->transportQueued);

@@ -13,16 +13,17 @@ QtClientSocket::QtClientSocket(QWebSocket *socket, qint64 maxMessageBytes, QObje
     socket->setMaxAllowedIncomingMessageSize(static_cast<quint64>(maxMessageBytes));
     socket->setMaxAllowedIncomingFrameSize(static_cast<quint64>(maxMessageBytes));
     connect(socket, &QWebSocket::textMessageReceived, this,
-            [this](const QString &text) { Q_EMIT messageReceived(text.toUtf8()); });
-    connect(socket, &QWebSocket::binaryMessageReceived, this, &ClientSocket::messageReceived);
+            [this](const QString &text) { deliverMessage(text.toUtf8()); });
+    connect(socket, &QWebSocket::binaryMessageReceived, this,
+            [this](const QByteArray &data) { deliverMessage(data); });
     // QWebSocket answers pings by itself and does not report them.
     connect(socket, &QWebSocket::pong, this, [this](quint64, const QByteArray &payload) {
-        Q_EMIT controlReceived(transport::Opcode::Pong, payload);
+        deliverControl(transport::Opcode::Pong, payload);
     });
     connect(socket, &QWebSocket::disconnected, this, [this] {
         if (m_closeCode == 0 && m_socket)
             m_closeCode = m_socket->closeCode();
-        Q_EMIT disconnected();
+        deliverDisconnected();
     }, Qt::QueuedConnection);
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// ClientSocket over QWebSocket: the transport for TLS connections, where
-// QSslSocket does the encryption.
+// ClientSocket over QWebSocket (--transport qt), with QSslSocket doing the
+// encryption for TLS.
 
 #include "realtime/ClientSocket.h"
 

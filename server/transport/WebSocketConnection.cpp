@@ -238,22 +238,33 @@ void WebSocketConnection::handleEvent(DecoderEvent &event)
     switch (event.type) {
     case DecoderEvent::Type::Text:
         // After our close frame the owner no longer wants messages.
-        if (!m_sentClose)
+        if (!m_sentClose) {
+            if (m_observer != nullptr)
+                m_observer->textReceived(event.payload);
             Q_EMIT textReceived(event.payload);
+        }
         break;
     case DecoderEvent::Type::Binary:
-        if (!m_sentClose)
+        if (!m_sentClose) {
+            if (m_observer != nullptr)
+                m_observer->binaryReceived(event.payload);
             Q_EMIT binaryReceived(event.payload);
+        }
         break;
     case DecoderEvent::Type::Ping:
         if (!m_sentClose) {
             queuePong(event.payload);
+            if (m_observer != nullptr)
+                m_observer->controlReceived(Opcode::Ping, event.payload);
             Q_EMIT controlReceived(Opcode::Ping, event.payload);
         }
         break;
     case DecoderEvent::Type::Pong:
-        if (!m_sentClose)
+        if (!m_sentClose) {
+            if (m_observer != nullptr)
+                m_observer->controlReceived(Opcode::Pong, event.payload);
             Q_EMIT controlReceived(Opcode::Pong, event.payload);
+        }
         break;
     case DecoderEvent::Type::Close:
         m_receivedClose = true;
@@ -434,7 +445,11 @@ void WebSocketConnection::closeSocket(quint16 codeIfUnset, bool abortive)
         killTimer(m_timerId);
         m_timerId = 0;
     }
-    QMetaObject::invokeMethod(this, [this] { Q_EMIT disconnected(); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(this, [this] {
+        if (m_observer != nullptr)
+            m_observer->disconnected();
+        Q_EMIT disconnected();
+    }, Qt::QueuedConnection);
 }
 
 #else // !Q_OS_LINUX

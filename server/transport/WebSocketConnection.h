@@ -33,6 +33,23 @@ class WebSocketConnection final : public QObject, private EpollPoller::Handler
 {
     Q_OBJECT
 public:
+    // An owner that wants the events as direct calls: no signal connections
+    // (each costs memory per connection) and no signal dispatch per message.
+    // Called exactly when the signals below are emitted (which they still are).
+    class Observer
+    {
+    public:
+        virtual void textReceived(const QByteArray &utf8) = 0;
+        virtual void binaryReceived(const QByteArray &data) = 0;
+        virtual void controlReceived(Opcode opcode, const QByteArray &payload) = 0;
+        virtual void disconnected() = 0;
+
+    protected:
+        Observer() = default;
+        ~Observer() = default;
+        Q_DISABLE_COPY_MOVE(Observer)
+    };
+
     // Takes ownership of `stream` (an accepted socket, with its TLS session
     // when there is one, handshake done) and makes it non-blocking and
     // close-on-exec, with TCP_NODELAY for TCP. `initialData` are bytes
@@ -67,6 +84,8 @@ public:
     // Keeps `*mirror` equal to bytesQueued() whenever it changes, for an
     // owner in another thread (I/O threads); null to stop.
     void mirrorBytesQueued(std::atomic<qint64> *mirror);
+    // At most one; null to stop. It must outlive the connection or unset itself.
+    void setObserver(Observer *observer) { m_observer = observer; }
     void ping(QByteArrayView payload = {});
     // Sends a close frame; the fd is closed when the peer answers (or its
     // connection ends), or after ConnectionLimits::closeTimeoutMs.
@@ -127,6 +146,7 @@ private:
     }
 
     QPointer<EpollPoller> m_poller;
+    Observer *m_observer = nullptr;
     std::atomic<qint64> *m_mirror = nullptr;
     Stream m_stream;
     FrameDecoder m_decoder;

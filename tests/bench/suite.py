@@ -61,9 +61,15 @@ class Suite:
         self.raw = os.path.join(self.out, "raw")
         os.makedirs(self.raw, exist_ok=True)
         self.data_dir = tempfile.mkdtemp(prefix="medrelay-bench-data-")
+        self.tls = []  # --tls: certificate and key every server gets
+        if args.tls:
+            cert, key = os.path.join(self.data_dir, "cert.pem"), os.path.join(self.data_dir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+            self.tls = ["--tls-cert", cert, "--tls-key", key]
         self.results = {
             "startedAt": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "mode": "quick" if args.quick else "full",
+            "mode": ("quick" if args.quick else "full") + (" wss" if args.tls else ""),
             "machine": machine(),
             "commands": {},
             "scenarios": {},
@@ -72,22 +78,25 @@ class Suite:
     # -- servers -------------------------------------------------------------
 
     def server_cmd(self, name):
+        if name == "medrelay-qt":  # --tls only: wss:// through QWebSocket, for comparison
+            return self.server_cmd("medrelay") + ["--transport", "qt"]
         if name == "medrelay":
             # Limits a production deployment keeps are lifted here so the
             # benchmark measures the relay, not the rate limiter.
             return [self.server, "--env", "production", "--insecure-no-auth",
                     "--admin-token", "benchmark-admin-token-0123456789", "--host", "127.0.0.1",
                     "--port", "0", "--rate-limit", "0", "--max-connections-per-ip", "0",
-                    "--max-connections", "100000", "--data-dir", self.data_dir]
+                    "--max-connections", "100000", "--data-dir", self.data_dir] + self.tls
         if name == "reference":
-            return ["node", os.path.join(HERE, "reference", "server.js"), "--host", "127.0.0.1", "--port", "0"]
+            return ["node", os.path.join(HERE, "reference", "server.js"), "--host", "127.0.0.1", "--port", "0"] + self.tls
         if name == "trivial":
             return [self.loadgen, "relay", "--host", "127.0.0.1", "--port", "0"]
         raise ValueError(name)
 
     def loadgen_run(self, tag, server, options, timeout):
         path = os.path.join(self.raw, f"{tag}-{server}.json")
-        cmd = [self.loadgen, "run", "--json", path] + [str(o) for o in options] + ["--"] + self.server_cmd(server)
+        cmd = ([self.loadgen, "run", "--json", path] + (["--tls"] if self.tls else []) + [str(o) for o in options]
+               + ["--"] + self.server_cmd(server))
         self.results["commands"][f"{tag}-{server}"] = " ".join(cmd)
         log(f"\n== {tag} / {server}")
         started = time.monotonic()
@@ -127,7 +136,7 @@ class Suite:
         out = {}
         for k in p["room_sizes"]:
             out[f"room{k}"] = {}
-            for s in servers + ["trivial"]:
+            for s in servers + ([] if self.tls else ["trivial"]):  # the trivial relay has no TLS
                 out[f"room{k}"][s] = self.loadgen_run(f"fanout-room{k}", s, [
                     "--scenario", "fanout", "--clients", p["clients"], "--room-size", k, "--workers", 1,
                     "--rates", ",".join(map(str, p["ramp"])), "--step-seconds", p["step_seconds"],
@@ -165,7 +174,7 @@ class Suite:
         return out
 
     def run(self):
-        servers = ["medrelay", "reference"]
+        servers = ["medrelay", "reference"] + (["medrelay-qt"] if self.tls else [])
         only = self.args.only.split(",") if self.args.only else ALL
         for name in ALL:
             if name in only:
@@ -424,6 +433,8 @@ def main():
     ap.add_argument("--only", help="comma-separated scenarios: " + ",".join(ALL))
     ap.add_argument("--clinic-seconds", type=float, help="clinic profile duration (default 60, quick 20)")
     ap.add_argument("--out", help="results directory (default results/<timestamp>)")
+    ap.add_argument("--tls", action="store_true",
+                    help="wss:// and https:// with a self-signed certificate; adds medrelay --transport qt")
     ap.add_argument("--report", help="only print the table and redraw plots for an existing results.json")
     ap.add_argument("--markdown", action="store_true", help="with --report: print the summary as a Markdown table")
     args = ap.parse_args()

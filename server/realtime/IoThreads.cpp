@@ -13,7 +13,18 @@ IoWorker::IoWorker(IoThreads &threads)
 {
 }
 
-IoWorker::~IoWorker() = default;
+IoWorker::~IoWorker()
+{
+    // Runs in the worker's thread as it ends (deleteLater on finished): its
+    // sockets go first, then their poller, then OpenSSL's state for this thread.
+    const QObjectList kids = children();
+    for (QObject *child : kids) {
+        if (child != m_poller)
+            delete child;
+    }
+    delete m_poller;
+    transport::Stream::releaseThreadState();
+}
 
 void IoWorker::start()
 {
@@ -39,6 +50,7 @@ void IoWorker::handOver()
 {
     if (m_staged.empty())
         return;
+    ++m_handOvers;
     bool wake = false;
     {
         QMutexLocker lock(&m_mutex);

@@ -80,6 +80,8 @@ public:
     void stage(const std::shared_ptr<SocketSlot> &slot, const QByteArray &frame);
     // Main thread: hands what is staged to the worker in one batch.
     void handOver();
+    // Batches handed over so far (each one lock and at most one wake-up).
+    [[nodiscard]] quint64 batchesHandedOver() const { return m_handOvers; }
 
 private:
     // Frames for the worker: each frame once, with the sockets it goes to.
@@ -93,6 +95,7 @@ private:
     IoThreads &m_threads;
     transport::EpollPoller *m_poller = nullptr;
     std::vector<Group> m_staged; // main thread only
+    quint64 m_handOvers = 0;     // main thread only
     QMutex m_mutex;              // guards what follows
     std::vector<Group> m_outbox;
     bool m_wakePending = false;
@@ -109,6 +112,7 @@ public:
     // Round robin over the workers.
     [[nodiscard]] IoWorker *next();
     [[nodiscard]] int count() const { return static_cast<int>(m_workers.size()); }
+    [[nodiscard]] IoWorker *worker(int index) const { return m_workers.at(static_cast<std::size_t>(index)); }
 
     // Main thread. While a Batch lives (the handling of one incoming
     // message), staged frames wait; when the outermost one ends, every

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #endif
@@ -279,6 +280,11 @@ QByteArray Stream::tlsVersion() const
     return m_ssl != nullptr ? QByteArray(SSL_get_version(m_ssl)) : QByteArray();
 }
 
+void Stream::releaseThreadState()
+{
+    OPENSSL_thread_stop();
+}
+
 #else // !Q_OS_LINUX
 
 bool Stream::prepareSocket() { return false; }
@@ -291,6 +297,7 @@ Stream::Result Stream::write(const QList<QByteArray> &, qsizetype) { return {0, 
 void Stream::shutdown() { }
 void Stream::close(bool) { m_fd = -1; }
 QByteArray Stream::tlsVersion() const { return {}; }
+void Stream::releaseThreadState() { }
 
 #endif
 

@@ -78,6 +78,13 @@ public:
     };
     [[nodiscard]] Parts release();
 
+    // Frees OpenSSL's state for the calling thread (its error queue). A
+    // thread that used TLS calls it last thing before it ends, rather than
+    // leaving it to the thread-exit destructor, which can still be running
+    // when whoever waited for the thread has moved on (and at process exit
+    // would leave it to look like a leak).
+    static void releaseThreadState();
+
     // The negotiated protocol ("TLSv1.3"), for logs; empty when plain.
     [[nodiscard]] QByteArray tlsVersion() const;
 

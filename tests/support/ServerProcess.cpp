@@ -19,7 +19,7 @@ ServerProcess::ServerProcess(const QStringList &args)
     // Under AddressSanitizer, freed memory is held in a quarantine (256 MB by
     // default) that would read as growth; keep it small for the child.
     const QString asan = env.value(u"ASAN_OPTIONS"_s);
-    env.insert(u"ASAN_OPTIONS"_s, (asan.isEmpty() ? QString() : asan + u':') + u"quarantine_size_mb=16"_s);
+    env.insert(u"ASAN_OPTIONS"_s, (asan.isEmpty() ? QString() : asan + u':') + u"quarantine_size_mb=2"_s);
     m_process.setProcessEnvironment(env);
     m_process.setProcessChannelMode(QProcess::SeparateChannels);
     m_process.start(QString::fromLatin1(MEDRELAY_SERVER_BINARY),

@@ -9,6 +9,7 @@
 
 #include <QtGlobal>
 
+#include <cstddef>
 #include <cstdlib>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -20,7 +21,8 @@
 #endif
 
 #ifdef MEDRELAY_TEST_ASAN
-#include <sanitizer/allocator_interface.h>
+// From the sanitizer runtime (its header is not installed with every compiler).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #else
 #include <malloc.h>
 #endif

@@ -116,7 +116,10 @@ else()
     set(CPACK_DEBIAN_PACKAGE_SECTION "net")
     set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
     set(CPACK_DEBIAN_SERVER_PACKAGE_NAME "medrelay-server")
-    set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser")
+    # adduser: the medrelay user (postinst); procps: kill for ExecReload (SIGHUP
+    # reloads the TLS certificate); Qt's SQLite driver is a plugin loaded at
+    # run time (the encrypted history), which shlibdeps cannot see.
+    set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser, procps, libqt6sql6-sqlite")
     set(CPACK_DEBIAN_SERVER_PACKAGE_SUGGESTS "nginx-light | nginx")
     set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
         "${_medrelay_installer_dir}/debian/postinst;${_medrelay_installer_dir}/debian/prerm;${_medrelay_installer_dir}/debian/postrm;${_medrelay_installer_dir}/debian/conffiles")

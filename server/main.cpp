@@ -155,6 +155,7 @@ int main(int argc, char *argv[])
         const logging::LogScope scope{{logging::Field::Event, u"stop_requested"_s}};
         controller.control(service::ServiceControl::Stop);
     });
+    QObject::connect(&signalWatcher, &SignalWatcher::reloadRequested, &server, [&server] { server.reloadTls(); });
     QObject::connect(&controller, &service::ServiceController::finished, &app,
                      [](int code) { QCoreApplication::exit(code); });
     return QCoreApplication::exec();

@@ -209,6 +209,18 @@ QHostAddress ServerApp::address() const
     return m_listener->serverAddress();
 }
 
+QString ServerApp::reloadTls()
+{
+    if (!m_config.tlsEnabled())
+        return {};
+    const QString err = m_listener->enableTls(m_config.tlsCertFile, m_config.tlsKeyFile);
+    if (err.isEmpty())
+        qCInfo(lcServer) << "TLS certificate reloaded";
+    else
+        qCWarning(lcServer) << "TLS certificate not reloaded, keeping the one in use:" << err;
+    return err;
+}
+
 bool ServerApp::isDraining() const
 {
     return m_admin->isDraining();

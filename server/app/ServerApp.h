@@ -52,6 +52,10 @@ public:
     // the drain timeout passes.
     void beginDrain();
     [[nodiscard]] bool isDraining() const;
+    // Rereads the TLS certificate and key (SIGHUP) for new connections; on
+    // failure the ones in use stay. Returns an error text, or empty.
+    QString reloadTls();
+    [[nodiscard]] Listener &listener() const { return *m_listener; }
 
     [[nodiscard]] Metrics &metrics() const { return *m_metrics; }
     [[nodiscard]] RoomService &rooms() const { return *m_rooms; }

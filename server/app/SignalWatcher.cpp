@@ -39,6 +39,7 @@ SignalWatcher::SignalWatcher(QObject *parent)
     sa.sa_flags = SA_RESTART;
     ::sigaction(SIGTERM, &sa, nullptr);
     ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGHUP, &sa, nullptr);
     // A client that vanishes mid-write must not kill the server.
     ::signal(SIGPIPE, SIG_IGN);
 #endif
@@ -49,6 +50,7 @@ SignalWatcher::~SignalWatcher()
 #ifdef Q_OS_UNIX
     ::signal(SIGTERM, SIG_DFL);
     ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGHUP, SIG_DFL);
     if (g_pipe[0] >= 0) {
         ::close(g_pipe[0]);
         ::close(g_pipe[1]);
@@ -61,8 +63,12 @@ void SignalWatcher::onReadable()
 {
 #ifdef Q_OS_UNIX
     char c = 0;
-    while (::read(g_pipe[1], &c, 1) == 1)
-        Q_EMIT terminationRequested(static_cast<int>(c), ++m_count);
+    while (::read(g_pipe[1], &c, 1) == 1) {
+        if (c == SIGHUP)
+            Q_EMIT reloadRequested();
+        else
+            Q_EMIT terminationRequested(static_cast<int>(c), ++m_count);
+    }
 #endif
 }
 

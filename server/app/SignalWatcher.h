@@ -1,6 +1,6 @@
 #pragma once
-// Turns SIGTERM and SIGINT into a Qt signal on the main thread (self-pipe),
-// so shutdown runs as ordinary event-loop code.
+// Turns SIGTERM and SIGINT (shutdown) and SIGHUP (reload) into Qt signals on
+// the main thread (self-pipe), so they run as ordinary event-loop code.
 
 #include <QObject>
 
@@ -21,6 +21,8 @@ public:
 Q_SIGNALS:
     // count: 1 for the first signal, 2 for the second, ...
     void terminationRequested(int signalNumber, int count);
+    // SIGHUP: reread what can be reread without a restart (the TLS certificate).
+    void reloadRequested();
 
 private:
     void onReadable();

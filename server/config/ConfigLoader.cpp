@@ -179,6 +179,14 @@ const QList<Setting> &settings()
         {u"max-connections-per-ip"_s, u"MEDRELAY_MAX_CONNECTIONS_PER_IP"_s, u"N"_s,
          u"Most WebSocket connections from one address (0 = no cap). Default 0 (development), 1000 (production)."_s,
          intSetting(&ServerConfig::maxConnectionsPerAddress, 0, 10000000)},
+        {u"max-pending"_s, u"MEDRELAY_MAX_PENDING"_s, u"N"_s,
+         u"Accepted sockets that have not finished their request (or TLS handshake) yet. When full, the oldest "
+         "one of the address holding the most makes room. Default 4096."_s,
+         intSetting(&ServerConfig::maxPendingRequests, 1, 1000000)},
+        {u"max-pending-per-ip"_s, u"MEDRELAY_MAX_PENDING_PER_IP"_s, u"N"_s,
+         u"Of those, how many one address (IPv6: one /64) may hold; beyond it its own oldest is closed "
+         "(0 = no cap). Default 256."_s,
+         intSetting(&ServerConfig::maxPendingPerAddress, 0, 1000000)},
         {u"rate-limit"_s, u"MEDRELAY_RATE_LIMIT"_s, u"MSGS"_s,
          u"Messages per second one connection may send, sustained (0 = no limit). Default 100."_s,
          [](ServerConfig &c, const QString &v) -> std::optional<QString> {

@@ -51,6 +51,10 @@ struct ServerConfig
     qint64 maxHttpHeadBytes = 8 * 1024;
     qint64 maxHttpBodyBytes = 64 * 1024;
     int requestTimeoutMs = 10000; // HTTP request and WebSocket handshake
+    // Sockets still sending their request head (or TLS handshake), and how
+    // many of them one address (IPv6: one /64) may hold; see net/PendingPool.
+    int maxPendingRequests = 4096;
+    int maxPendingPerAddress = 256;
 
     // Timers
     int pingIntervalMs = 15000;

@@ -28,6 +28,7 @@ QLatin1StringView rejectionName(Rejection r)
     case Rejection::AuthFailed: return "auth_failed"_L1;
     case Rejection::TokenExpired: return "token_expired"_L1;
     case Rejection::Kicked: return "kicked"_L1;
+    case Rejection::PendingEvicted: return "pending_evicted"_L1;
     case Rejection::Count: break;
     }
     return "unknown"_L1;

@@ -31,6 +31,7 @@ enum class Rejection : quint8 {
     AuthFailed,
     TokenExpired,
     Kicked,
+    PendingEvicted, // an idle pending socket closed to make room for another address
     Count
 };
 

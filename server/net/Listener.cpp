@@ -1,10 +1,23 @@
 #include "net/Listener.h"
 
+#include "transport/EpollPoller.h"
+#include "transport/TlsContext.h"
+
 #include <QFile>
 #include <QLoggingCategory>
 #include <QSslKey>
 #include <QSslSocket>
 #include <QTimer>
+
+#include <functional>
+
+#ifdef Q_OS_LINUX
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
 
 Q_LOGGING_CATEGORY(lcHttp, "medrelay.http")
 
@@ -12,15 +25,48 @@ namespace medrelay::server {
 
 using namespace Qt::StringLiterals;
 
-namespace {
+// A QTcpSocket whose request head is still being read: its place in the
+// pending pool, its deadline and how much of its head was found. A child of
+// the socket, so it goes (and leaves the pool) with it.
+class PendingTcp final : public QObject, public PendingPool::Entry
+{
+public:
+    explicit PendingTcp(QTcpSocket *socket)
+        : QObject(socket)
+        , m_socket(socket)
+    {
+    }
+    ~PendingTcp() override { killDeadline(); }
+    Q_DISABLE_COPY_MOVE(PendingTcp)
 
-// Sockets whose head is still being read, beyond which new ones are refused:
-// bounds what a flood of idle TCP connections can hold.
-constexpr int kMaxPendingRequests = 4096;
-constexpr char kPendingProperty[] = "medrelay.pending";
-constexpr char kHeadProperty[] = "medrelay.head";
+    void startDeadline(int ms) { m_timerId = startTimer(ms); }
+    void killDeadline()
+    {
+        if (m_timerId != 0)
+            killTimer(m_timerId);
+        m_timerId = 0;
+    }
+    std::function<void()> onDeadline;
+    int headLength = 0;
 
-} // namespace
+protected:
+    void timerEvent(QTimerEvent *) override
+    {
+        killDeadline();
+        if (onDeadline)
+            onDeadline();
+    }
+    void evicted() override
+    {
+        killDeadline();
+        // Not from inside the pool's call: abort may emit disconnected().
+        QMetaObject::invokeMethod(m_socket, &QAbstractSocket::abort, Qt::QueuedConnection);
+    }
+
+private:
+    QTcpSocket *m_socket;
+    int m_timerId = 0;
+};
 
 Listener::Listener(const ServerConfig &config, HttpRequestHandler &http, UpgradeHandler &upgrades,
                    Metrics &metrics, QObject *parent)
@@ -30,14 +76,41 @@ Listener::Listener(const ServerConfig &config, HttpRequestHandler &http, Upgrade
     , m_upgrades(upgrades)
     , m_metrics(metrics)
     , m_proxies(config.trustedProxies)
+    , m_pool(config.maxPendingRequests, config.maxPendingPerAddress, m_proxies)
 {
     m_limits.maxHeadBytes = static_cast<int>(config.maxHttpHeadBytes);
     // The kernel backlog; Qt accepts in a loop on every readiness event.
     setMaxPendingConnections(std::numeric_limits<int>::max());
+#ifdef Q_OS_LINUX
+    if (config.transport == Transport::Epoll) {
+        m_poller = new transport::EpollPoller(this);
+        if (!m_poller->isValid()) {
+            delete m_poller;
+            m_poller = nullptr;
+        }
+    }
+#endif
+}
+
+Listener::~Listener()
+{
+    // Pending requests go before the poller they are registered with.
+    qDeleteAll(findChildren<RawRequest *>(Qt::FindDirectChildrenOnly));
 }
 
 QString Listener::enableTls(const QString &certFile, const QString &keyFile)
 {
+    if (m_poller != nullptr) {
+        QString error;
+        auto context = transport::TlsContext::load(certFile, keyFile, &error);
+        if (!context)
+            return error;
+        m_tlsContext = std::move(context);
+        m_tls = true;
+        qCInfo(lcHttp) << "TLS certificate:" << m_tlsContext->subject();
+        return {};
+    }
+
     QFile cf(certFile);
     if (!cf.open(QIODevice::ReadOnly))
         return u"--tls-cert: cannot read %1"_s.arg(certFile);
@@ -56,16 +129,149 @@ QString Listener::enableTls(const QString &certFile, const QString &keyFile)
     if (!QSslSocket::supportsSsl())
         return u"TLS requested but no TLS backend is available"_s;
 
-    m_sslConfig = std::make_unique<QSslConfiguration>(QSslConfiguration::defaultConfiguration());
-    m_sslConfig->setLocalCertificateChain(chain);
-    m_sslConfig->setPrivateKey(key);
-    m_sslConfig->setProtocol(QSsl::TlsV1_2OrLater);
-    m_sslConfig->setPeerVerifyMode(QSslSocket::VerifyNone);
+    auto config = std::make_unique<QSslConfiguration>(QSslConfiguration::defaultConfiguration());
+    config->setLocalCertificateChain(chain);
+    config->setPrivateKey(key);
+    config->setProtocol(QSsl::TlsV1_2OrLater);
+    config->setPeerVerifyMode(QSslSocket::VerifyNone);
+    m_sslConfig = std::move(config);
     m_tls = true;
     return {};
 }
 
 void Listener::incomingConnection(qintptr descriptor)
+{
+    if (m_poller != nullptr)
+        acceptRaw(static_cast<int>(descriptor));
+    else
+        acceptQt(descriptor);
+}
+
+bool Listener::admit(PendingPool::Entry &entry, const QHostAddress &peer)
+{
+    const qint64 evictedBefore = m_pool.evictions();
+    const bool admitted = m_pool.admit(entry, peer);
+    for (qint64 n = m_pool.evictions() - evictedBefore; n > 0; --n)
+        m_metrics.rejection(Rejection::PendingEvicted);
+    if (!admitted)
+        m_metrics.rejection(Rejection::TooManyConnections);
+    return admitted;
+}
+
+Listener::Examined Listener::examine(QByteArrayView data, int &headLength, const QHostAddress &peer)
+{
+    if (headLength == 0) {
+        headLength = findHeadEnd(data);
+        if (headLength < 0) {
+            headLength = 0;
+            if (data.size() >= m_limits.maxHeadBytes) {
+                m_metrics.rejection(Rejection::HeadTooLarge);
+                return HttpResponse::error(431, u"head_too_large"_s, u"request head too large"_s);
+            }
+            return NeedMore{};
+        }
+    }
+    auto parsed = parseRequestHead(data.first(headLength), m_limits);
+    if (auto *err = std::get_if<HttpParseError>(&parsed)) {
+        m_metrics.rejection(err->status == 431 ? Rejection::HeadTooLarge : Rejection::BadRequest);
+        return HttpResponse::error(err->status, u"bad_request"_s, err->message);
+    }
+    HttpRequest request = std::get<HttpRequest>(std::move(parsed));
+    request.peer = m_proxies.clientAddress(peer, request.header("x-forwarded-for"));
+    if (request.upgrade)
+        return request;
+    if (!request.header("transfer-encoding").isEmpty()) {
+        // Admin requests are small: a Content-Length is required.
+        m_metrics.rejection(Rejection::BadRequest);
+        return HttpResponse::error(411, u"length_required"_s, u"send the body with Content-Length, not chunked"_s);
+    }
+    if (request.contentLength > m_config.maxHttpBodyBytes) {
+        m_metrics.rejection(Rejection::BadRequest);
+        return HttpResponse::error(413, u"message_too_large"_s, u"request body too large"_s);
+    }
+    if (data.size() < headLength + request.contentLength)
+        return NeedMore{}; // the rest of the body
+    request.body = data.sliced(headLength, request.contentLength).toByteArray();
+    return request;
+}
+
+std::optional<HttpResponse> Listener::checkUpgrade(const HttpRequest &request)
+{
+    if (request.path != m_config.wsPath) {
+        m_metrics.rejection(Rejection::UpgradeNotFound);
+        return HttpResponse::error(404, u"not_found"_s, u"no WebSocket endpoint at this path"_s);
+    }
+    return m_upgrades.check(request);
+}
+
+// ---- Lean path ----------------------------------------------------------
+
+void Listener::acceptRaw(int fd)
+{
+#ifdef Q_OS_LINUX
+    transport::Stream plain(fd, nullptr);
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    if (!plain.prepareSocket() || ::getpeername(fd, reinterpret_cast<sockaddr *>(&address), &length) != 0)
+        return; // gone already
+    QHostAddress peer(reinterpret_cast<const sockaddr *>(&address));
+    transport::Stream stream;
+    if (m_tlsContext) {
+        SSL *ssl = m_tlsContext->newSession(fd);
+        if (ssl == nullptr)
+            return;
+        (void)plain.release();
+        stream = transport::Stream(fd, ssl);
+    } else {
+        stream = std::move(plain);
+    }
+    auto *request = new RawRequest(*m_poller, std::move(stream), std::move(peer), *this,
+                                   m_limits.maxHeadBytes + m_config.maxHttpBodyBytes, m_config.requestTimeoutMs, this);
+    if (!admit(*request, request->peer()))
+        request->abort();
+#else
+    Q_UNUSED(fd);
+#endif
+}
+
+void Listener::requestData(RawRequest &pending)
+{
+    Examined examined = examine(pending.data(), pending.headLength, pending.peer());
+    if (std::holds_alternative<NeedMore>(examined))
+        return;
+    if (auto *response = std::get_if<HttpResponse>(&examined)) {
+        pending.respond(response->serialise());
+        return;
+    }
+    const HttpRequest &request = std::get<HttpRequest>(examined);
+    if (!request.upgrade) {
+        qCDebug(lcHttp) << request.method << request.path;
+        pending.respond(m_http.handle(request).serialise());
+        return;
+    }
+    if (auto refusal = checkUpgrade(request)) {
+        pending.respond(refusal->serialise());
+        return;
+    }
+    // From here the socket belongs to the WebSocket side.
+    const QByteArray early = pending.data().mid(pending.headLength);
+    m_upgrades.adopt(pending.takeStream(), request, early);
+}
+
+void Listener::requestTimedOut(RawRequest &request)
+{
+    m_metrics.rejection(Rejection::RequestTimeout);
+    // Without a finished TLS handshake there is no way to answer.
+    if (!request.isSecured()) {
+        request.abort();
+        return;
+    }
+    request.respond(HttpResponse::error(408, u"request_timeout"_s, u"request not completed in time"_s).serialise());
+}
+
+// ---- Qt path ------------------------------------------------------------
+
+void Listener::acceptQt(qintptr descriptor)
 {
     QTcpSocket *socket = nullptr;
     if (m_tls) {
@@ -79,30 +285,26 @@ void Listener::incomingConnection(qintptr descriptor)
         delete socket;
         return;
     }
-    if (m_pending >= kMaxPendingRequests) {
-        m_metrics.rejection(Rejection::TooManyConnections);
+    auto *pending = new PendingTcp(socket);
+    if (!admit(*pending, socket->peerAddress())) {
         socket->abort();
         socket->deleteLater();
         return;
     }
     // Qt 6.4 leaves Nagle on for accepted sockets: ~40 ms extra latency.
     socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-    ++m_pending;
-    socket->setProperty(kPendingProperty, true);
 
-    auto *timeout = new QTimer(socket);
-    timeout->setSingleShot(true);
-    connect(timeout, &QTimer::timeout, socket, [this, socket] {
-        if (!socket->property(kPendingProperty).toBool())
+    pending->onDeadline = [this, socket, pending] {
+        if (!pending->isPending())
             return;
         m_metrics.rejection(Rejection::RequestTimeout);
-        respond(socket, HttpResponse::error(408, u"request_timeout"_s, u"request not completed in time"_s));
-    });
-    timeout->start(m_config.requestTimeoutMs);
+        respond(socket, pending, HttpResponse::error(408, u"request_timeout"_s, u"request not completed in time"_s));
+    };
+    pending->startDeadline(m_config.requestTimeoutMs);
 
-    connect(socket, &QTcpSocket::readyRead, this, [this, socket] { readHead(socket); });
-    connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
-        finishPending(socket);
+    connect(socket, &QTcpSocket::readyRead, this, [this, socket, pending] { readHead(socket, *pending); });
+    connect(socket, &QTcpSocket::disconnected, this, [this, socket, pending] {
+        m_pool.release(*pending);
         socket->deleteLater();
     });
     if (m_tls) {
@@ -112,90 +314,49 @@ void Listener::incomingConnection(qintptr descriptor)
     }
 }
 
-void Listener::finishPending(QTcpSocket *socket)
+void Listener::finishPending(PendingTcp *pending)
 {
-    if (socket->property(kPendingProperty).toBool()) {
-        socket->setProperty(kPendingProperty, false);
-        --m_pending;
+    if (pending != nullptr) {
+        m_pool.release(*pending);
+        pending->killDeadline();
     }
 }
 
-void Listener::readHead(QTcpSocket *socket)
+void Listener::readHead(QTcpSocket *socket, PendingTcp &pending)
 {
-    if (!socket->property(kPendingProperty).toBool())
+    if (!pending.isPending())
         return;
     // Peek, do not read: a WebSocket upgrade goes to QWebSocketServer with
     // its head still in the buffer.
     const QByteArray data = socket->peek(m_limits.maxHeadBytes + m_config.maxHttpBodyBytes);
-    int headLen = socket->property(kHeadProperty).toInt();
-    if (headLen == 0) {
-        headLen = findHeadEnd(data);
-        if (headLen < 0) {
-            if (data.size() >= m_limits.maxHeadBytes) {
-                m_metrics.rejection(Rejection::HeadTooLarge);
-                respond(socket, HttpResponse::error(431, u"head_too_large"_s, u"request head too large"_s));
-            }
-            return;
-        }
-        socket->setProperty(kHeadProperty, headLen);
-    }
-
-    auto parsed = parseRequestHead(QByteArrayView(data).first(headLen), m_limits);
-    if (auto *err = std::get_if<HttpParseError>(&parsed)) {
-        m_metrics.rejection(err->status == 431 ? Rejection::HeadTooLarge : Rejection::BadRequest);
-        respond(socket, HttpResponse::error(err->status, u"bad_request"_s, err->message));
+    Examined examined = examine(data, pending.headLength, socket->peerAddress());
+    if (std::holds_alternative<NeedMore>(examined))
+        return;
+    if (auto *response = std::get_if<HttpResponse>(&examined)) {
+        respond(socket, &pending, *response);
         return;
     }
-    HttpRequest request = std::get<HttpRequest>(std::move(parsed));
-    request.peer = m_proxies.clientAddress(socket->peerAddress(), request.header("x-forwarded-for"));
-
+    const HttpRequest &request = std::get<HttpRequest>(examined);
     if (!request.upgrade) {
-        if (!request.header("transfer-encoding").isEmpty()) {
-            // Admin requests are small: a Content-Length is required.
-            m_metrics.rejection(Rejection::BadRequest);
-            respond(socket, HttpResponse::error(411, u"length_required"_s,
-                                                u"send the body with Content-Length, not chunked"_s));
-            return;
-        }
-        if (request.contentLength > m_config.maxHttpBodyBytes) {
-            m_metrics.rejection(Rejection::BadRequest);
-            respond(socket, HttpResponse::error(413, u"message_too_large"_s, u"request body too large"_s));
-            return;
-        }
-        if (data.size() < headLen + request.contentLength)
-            return; // wait for the rest of the body
-        request.body = data.mid(headLen, request.contentLength);
-        socket->read(headLen + request.contentLength);
-    }
-    dispatch(socket, request);
-}
-
-void Listener::dispatch(QTcpSocket *socket, const HttpRequest &request)
-{
-    if (request.upgrade) {
-        if (request.path != m_config.wsPath) {
-            m_metrics.rejection(Rejection::UpgradeNotFound);
-            respond(socket, HttpResponse::error(404, u"not_found"_s, u"no WebSocket endpoint at this path"_s));
-            return;
-        }
-        // From here the socket belongs to the WebSocket side.
-        finishPending(socket);
-        disconnect(socket, nullptr, this, nullptr);
-        for (QTimer *t : socket->findChildren<QTimer *>(Qt::FindDirectChildrenOnly))
-            delete t;
-        if (auto refusal = m_upgrades.upgrade(socket, request)) {
-            connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
-            respond(socket, *refusal);
-        }
+        socket->read(pending.headLength + request.contentLength);
+        qCDebug(lcHttp) << request.method << request.path;
+        respond(socket, &pending, m_http.handle(request));
         return;
     }
-    qCDebug(lcHttp) << request.method << request.path;
-    respond(socket, m_http.handle(request));
+    if (auto refusal = checkUpgrade(request)) {
+        respond(socket, &pending, *refusal);
+        return;
+    }
+    // From here the socket belongs to the WebSocket side.
+    finishPending(&pending);
+    disconnect(socket, nullptr, this, nullptr);
+    delete &pending;
+    m_upgrades.adopt(socket, request);
 }
 
-void Listener::respond(QTcpSocket *socket, const HttpResponse &response)
+void Listener::respond(QTcpSocket *socket, PendingTcp *pending, const HttpResponse &response)
 {
-    finishPending(socket);
+    finishPending(pending);
     disconnect(socket, &QTcpSocket::readyRead, this, nullptr);
     socket->write(response.serialise());
     socket->disconnectFromHost();

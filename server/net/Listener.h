@@ -1,43 +1,86 @@
 #pragma once
-// Accepts TCP (or TLS) connections on the one port, sets TCP_NODELAY, reads
-// each request head within size and time limits, and hands it on: WebSocket
-// upgrades on the WebSocket path to the UpgradeHandler, everything else to
-// the HttpRequestHandler. A socket never reaches either before its head is
-// complete, so a slow or oversized request costs the server nothing else.
+// Accepts TCP (or TLS) connections on the one port, reads each request head
+// within size and time limits, and hands it on: WebSocket upgrades on the
+// WebSocket path to the UpgradeHandler, everything else to the
+// HttpRequestHandler. A socket never reaches either before its head is
+// complete, so a slow or oversized request costs the server nothing else;
+// until then it holds a place in the PendingPool, shared fairly by address.
+//
+// Two ways to carry a socket until then, by --transport:
+//  - epoll (the lean path): the raw fd, read by this thread's EpollPoller
+//    (RawRequest), with TLS done by OpenSSL on the same fd (TlsContext);
+//    an upgrade leaves as a transport::Stream;
+//  - qt: QTcpSocket, or QSslSocket for TLS, with the head peeked so that
+//    QWebSocketServer can read it again.
 
 #include "config/ServerConfig.h"
 #include "http/HttpRequestParser.h"
-#include "net/ClientAddress.h"
 #include "metrics/Metrics.h"
+#include "net/ClientAddress.h"
+#include "net/PendingPool.h"
+#include "net/RawRequest.h"
 #include "net/RequestHandlers.h"
 
 #include <QSslConfiguration>
 #include <QTcpServer>
 
 #include <memory>
+#include <variant>
+
+namespace medrelay::transport {
+class EpollPoller;
+class TlsContext;
+}
 
 namespace medrelay::server {
 
-class Listener final : public QTcpServer
+class PendingTcp;
+
+class Listener final : public QTcpServer, private RawRequest::Client
 {
     Q_OBJECT
 public:
     Listener(const ServerConfig &config, HttpRequestHandler &http, UpgradeHandler &upgrades, Metrics &metrics,
              QObject *parent = nullptr);
+    ~Listener() override;
     Q_DISABLE_COPY_MOVE(Listener)
 
     // Loads the TLS certificate and key; returns an error text or empty.
+    // Called again (SIGHUP), it replaces them for new connections only, and
+    // on failure keeps the ones in use.
     [[nodiscard]] QString enableTls(const QString &certFile, const QString &keyFile);
     [[nodiscard]] bool tlsEnabled() const { return m_tls; }
+    // True when sockets are carried by the lean (epoll) path.
+    [[nodiscard]] bool isLean() const { return m_poller != nullptr; }
+    // The lean path's TLS configuration (null when plain or Qt).
+    [[nodiscard]] std::shared_ptr<transport::TlsContext> tlsContext() const { return m_tlsContext; }
+
+    [[nodiscard]] const PendingPool &pendingPool() const { return m_pool; }
 
 protected:
     void incomingConnection(qintptr descriptor) override;
 
 private:
-    void readHead(QTcpSocket *socket);
-    void dispatch(QTcpSocket *socket, const HttpRequest &request);
-    void respond(QTcpSocket *socket, const HttpResponse &response);
-    void finishPending(QTcpSocket *socket);
+    // What the bytes of a pending request amount to so far.
+    struct NeedMore
+    {
+    };
+    using Examined = std::variant<NeedMore, HttpRequest, HttpResponse>;
+    [[nodiscard]] Examined examine(QByteArrayView data, int &headLength, const QHostAddress &peer);
+    [[nodiscard]] std::optional<HttpResponse> checkUpgrade(const HttpRequest &request);
+    [[nodiscard]] bool admit(PendingPool::Entry &entry, const QHostAddress &peer);
+
+    // Lean path.
+    void acceptRaw(int fd);
+    void requestData(RawRequest &request) override;
+    void requestTimedOut(RawRequest &request) override;
+
+    // Qt path.
+    void acceptQt(qintptr descriptor);
+    void readHead(QTcpSocket *socket, PendingTcp &pending);
+    // `pending` is null once the socket left the pending pool.
+    void respond(QTcpSocket *socket, PendingTcp *pending, const HttpResponse &response);
+    void finishPending(PendingTcp *pending);
 
     const ServerConfig &m_config;
     HttpRequestHandler &m_http;
@@ -45,11 +88,14 @@ private:
     Metrics &m_metrics;
     HttpParseLimits m_limits;
     TrustedProxies m_proxies;
-    // Only made when TLS is on: constructing one loads Qt's TLS backend
-    // (OpenSSL), about 4 MB of resident memory a plain server does not need.
+    PendingPool m_pool;
+    transport::EpollPoller *m_poller = nullptr; // the lean path's; null for --transport qt
+    std::shared_ptr<transport::TlsContext> m_tlsContext;
+    // Qt path only. Made only when TLS is on: constructing one loads Qt's
+    // TLS backend (OpenSSL), about 4 MB of resident memory a plain server
+    // does not need.
     std::unique_ptr<QSslConfiguration> m_sslConfig;
     bool m_tls = false;
-    int m_pending = 0;
 };
 
 } // namespace medrelay::server

@@ -4,6 +4,7 @@
 // transport knows nothing of routes, rooms or limits.
 
 #include "http/HttpRequest.h"
+#include "transport/Stream.h"
 
 #include <optional>
 
@@ -27,9 +28,16 @@ class UpgradeHandler
 {
 public:
     virtual ~UpgradeHandler() = default;
-    // Takes the socket (its head still unread) and returns std::nullopt, or
-    // refuses and returns the response to send instead.
-    [[nodiscard]] virtual std::optional<HttpResponse> upgrade(QTcpSocket *socket, const HttpRequest &request) = 0;
+    // Whether this upgrade may go ahead (draining, origin, connection caps,
+    // a well-formed handshake): std::nullopt, or the refusal to send.
+    [[nodiscard]] virtual std::optional<HttpResponse> check(const HttpRequest &request) = 0;
+    // Takes a checked upgrade's QTcpSocket, its head still unread (the Qt
+    // transport, where QWebSocketServer completes the handshake).
+    virtual void adopt(QTcpSocket *socket, const HttpRequest &request) = 0;
+    // Takes a checked upgrade's stream (the lean path; TLS done if any), the
+    // head already read and `early` the bytes after it. The 101 answer is the
+    // handler's to send.
+    virtual void adopt(transport::Stream stream, const HttpRequest &request, const QByteArray &early) = 0;
 
 protected:
     UpgradeHandler() = default;

@@ -4,6 +4,8 @@
 #include "protocol/Messages.h"
 
 #include <QLoggingCategory>
+#include <QRandomGenerator>
+#include <QtEndian>
 
 Q_LOGGING_CATEGORY(lcConnection, "medrelay.ws")
 
@@ -23,14 +25,18 @@ Connection::Connection(QString id, ClientSocket *socket, const QHostAddress &cli
     , m_rate(limits.ratePerSecond, limits.rateBurst)
 {
     m_clock.start();
+    // No pong can match before the first ping.
+    m_pingTokens[0] = m_pingTokens[1] = QRandomGenerator::global()->generate();
     socket->setParent(this);
     // Text and binary frames alike: the original server parsed both as JSON.
-    connect(socket, &ClientSocket::messageReceived, this, &Connection::accept);
-    connect(socket, &ClientSocket::pongReceived, this, [this] { m_missedPongs = 0; });
-    connect(socket, &ClientSocket::disconnected, this, &Connection::onDisconnected);
+    socket->setReceiver(this);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection()
+{
+    if (m_socket)
+        m_socket->setReceiver(nullptr);
+}
 
 bool Connection::setIdentity(const Identity &identity)
 {
@@ -103,8 +109,55 @@ void Connection::heartbeat()
         terminate(Rejection::PingTimeout);
         return;
     }
+    // Sends never exceed the cap, but control frames are queued by the
+    // transport on its own; this catches any backlog they built up.
+    if (m_socket->bytesQueued() > m_limits.sendQueueLimitBytes) {
+        qCInfo(lcConnection) << "closing slow consumer" << m_id << "queued" << m_socket->bytesQueued();
+        terminate(Rejection::SlowConsumer);
+        return;
+    }
     ++m_missedPongs;
-    m_socket->ping();
+    // Unpredictable, so only a client that read the ping can answer it.
+    m_pingTokens[1] = m_pingTokens[0];
+    m_pingTokens[0] = QRandomGenerator::global()->generate();
+    char payload[sizeof(quint32)];
+    qToBigEndian(m_pingTokens[0], payload);
+    m_socket->ping(QByteArray(payload, sizeof(payload)));
+}
+
+void Connection::onControl(transport::Opcode opcode, const QByteArray &payload)
+{
+    if (m_closing || !admitFrame(payload.size(), false))
+        return;
+    if (opcode != transport::Opcode::Pong || payload.size() != sizeof(quint32))
+        return;
+    const quint32 token = qFromBigEndian<quint32>(payload.constData());
+    // The previous ping counts too: it may have waited behind a backlog
+    // while the newer one was sent.
+    if (m_missedPongs > 0 && (token == m_pingTokens[0] || token == m_pingTokens[1]))
+        m_missedPongs = 0;
+}
+
+bool Connection::admitFrame(qint64 bytes, bool isMessage)
+{
+    const qint64 now = m_clock.elapsed();
+    if (m_rate.allow(now))
+        return true;
+    m_metrics.invalidIn(bytes);
+    if (m_rate.refusedInARow() > m_limits.rateBurst) {
+        qCInfo(lcConnection) << "closing flooding connection" << m_id;
+        m_metrics.rejection(Rejection::RateLimited);
+        closeWith(PolicyViolation, u"rate limit exceeded"_s);
+        return false;
+    }
+    // A message gets an error (at most one a second); a control frame gets
+    // nothing, since answering a flood would only feed it.
+    if (isMessage && now - m_lastRateErrorMs >= 1000) {
+        m_lastRateErrorMs = now;
+        sendError(protocol::ErrorCode::RateLimited,
+                  u"too many messages: at most %1 per second"_s.arg(m_limits.ratePerSecond));
+    }
+    return false;
 }
 
 QUrl Connection::requestUrl() const
@@ -119,26 +172,11 @@ qint64 Connection::bytesQueued() const
 
 void Connection::accept(const QByteArray &utf8)
 {
-    if (m_closing)
+    // Incoming messages prove the peer sends, not that it reads: only an
+    // echoed ping resets the heartbeat.
+    if (m_closing || !admitFrame(utf8.size(), true))
         return;
-    m_missedPongs = 0; // any traffic proves the peer is alive
-    const qint64 now = m_clock.elapsed();
-    m_lastMessageMs = now;
-    if (!m_rate.allow(now)) {
-        m_metrics.invalidIn(utf8.size());
-        if (m_rate.refusedInARow() > m_limits.rateBurst) {
-            qCInfo(lcConnection) << "closing flooding connection" << m_id;
-            m_metrics.rejection(Rejection::RateLimited);
-            closeWith(PolicyViolation, u"rate limit exceeded"_s);
-            return;
-        }
-        if (now - m_lastRateErrorMs >= 1000) {
-            m_lastRateErrorMs = now;
-            sendError(protocol::ErrorCode::RateLimited,
-                      u"too many messages: at most %1 per second"_s.arg(m_limits.ratePerSecond));
-        }
-        return;
-    }
+    m_lastMessageMs = m_clock.elapsed(); // for the automatic logoff
     Q_EMIT messageReceived(this, utf8);
 }
 

@@ -26,7 +26,7 @@ struct ConnectionLimits
     int missedPongsBeforeClose = 2;
 };
 
-class Connection final : public QObject, public Peer
+class Connection final : public QObject, public Peer, private ClientSocket::Receiver
 {
     Q_OBJECT
 public:
@@ -64,7 +64,10 @@ public:
     [[nodiscard]] bool resumable() const { return m_resumable; }
 
     // Called by the manager every ping interval: pings, or closes the
-    // connection after too many unanswered pings.
+    // connection after too many unanswered pings. Only a pong that echoes
+    // one of our last pings counts, so a client that never reads (and so
+    // never sees them) cannot keep itself alive with pongs of its own; a
+    // backlog over the send-queue cap (control frames count too) closes it.
     void heartbeat();
 
     // Time since the client last sent a message (pings and pongs do not count).
@@ -77,7 +80,17 @@ Q_SIGNALS:
     void closed(medrelay::server::Connection *connection);
 
 private:
+    // ClientSocket::Receiver
+    void receivedMessage(const QByteArray &utf8) override { accept(utf8); }
+    void receivedControl(transport::Opcode opcode, const QByteArray &payload) override { onControl(opcode, payload); }
+    void socketDisconnected() override { onDisconnected(); }
+
     void accept(const QByteArray &utf8);
+    void onControl(transport::Opcode opcode, const QByteArray &payload);
+    // Spends one token of the per-connection rate for a frame of either
+    // kind; false when refused. Closes the connection (1008) once more than
+    // a burst were refused in a row.
+    bool admitFrame(qint64 bytes, bool isMessage);
     void onDisconnected();
 
     QString m_id;
@@ -90,6 +103,7 @@ private:
     QElapsedTimer m_clock;
     int m_missedPongs = 0;
     qint64 m_lastMessageMs = 0;
+    quint32 m_pingTokens[2] = {}; // payloads of the last two pings, newest first
     qint64 m_lastRateErrorMs = -1000000;
     bool m_closing = false;
     bool m_terminated = false;

@@ -9,14 +9,10 @@
 
 #include <QLoggingCategory>
 #include <QRandomGenerator>
-#include <QSslSocket>
 #include <QTcpSocket>
 #include <QWebSocket>
 #include <QWebSocketServer>
 
-#ifdef Q_OS_LINUX
-#include <fcntl.h>
-#endif
 
 Q_DECLARE_LOGGING_CATEGORY(lcConnection)
 
@@ -101,7 +97,7 @@ ConnectionManager::~ConnectionManager()
     delete m_io;
 }
 
-std::optional<HttpResponse> ConnectionManager::upgrade(QTcpSocket *socket, const HttpRequest &request)
+std::optional<HttpResponse> ConnectionManager::check(const HttpRequest &request)
 {
     if (m_draining) {
         m_metrics.rejection(Rejection::Draining);
@@ -124,10 +120,16 @@ std::optional<HttpResponse> ConnectionManager::upgrade(QTcpSocket *socket, const
         m_metrics.rejection(Rejection::TooManyFromAddress);
         return HttpResponse::error(429, u"too_many_connections"_s, u"too many connections from this address"_s);
     }
+    if (auto refusal = checkHandshake(request)) {
+        m_metrics.rejection(Rejection::BadRequest);
+        return refusal;
+    }
+    return std::nullopt;
+}
 
-    if (m_poller && !qobject_cast<QSslSocket *>(socket))
-        return upgradeEpoll(socket, request, address);
-
+void ConnectionManager::adopt(QTcpSocket *socket, const HttpRequest &request)
+{
+    const QString address = displayAddress(request.peer);
     ++m_perAddress[address];
     ++m_sockets;
     // The slot is held while the TCP socket is connected, handshaking or
@@ -135,7 +137,6 @@ std::optional<HttpResponse> ConnectionManager::upgrade(QTcpSocket *socket, const
     connect(socket, &QTcpSocket::disconnected, this, [this, address] { releaseAddress(address); },
             Qt::SingleShotConnection);
     m_wsServer->handleConnection(socket);
-    return std::nullopt;
 }
 
 void ConnectionManager::releaseAddress(const QString &address)
@@ -146,26 +147,13 @@ void ConnectionManager::releaseAddress(const QString &address)
         m_perAddress.erase(it);
 }
 
-std::optional<HttpResponse> ConnectionManager::upgradeEpoll(QTcpSocket *socket, const HttpRequest &request,
-                                                            const QString &address)
+void ConnectionManager::adopt(transport::Stream stream, const HttpRequest &request, const QByteArray &early)
 {
-#ifdef Q_OS_LINUX
-    if (auto refusal = checkHandshake(request)) {
-        m_metrics.rejection(Rejection::BadRequest);
-        return refusal;
+    if (!m_poller) {
+        // The Listener only takes the lean path when the transport is epoll.
+        qCWarning(lcConnection) << "lean upgrade without the epoll transport";
+        return;
     }
-    // Take the socket over from Qt: a duplicate descriptor survives abort(),
-    // which only closes Qt's own. Bytes after the head (a client may send
-    // frames before it sees the 101) go along.
-    const int fd = ::fcntl(static_cast<int>(socket->socketDescriptor()), F_DUPFD_CLOEXEC, 0);
-    if (fd < 0)
-        return HttpResponse::error(503, u"too_many_connections"_s, u"out of file descriptors"_s);
-    socket->read(request.headBytes);
-    const QByteArray early = socket->readAll();
-    const QHostAddress peer = request.peer;
-    socket->abort();
-    socket->deleteLater();
-
     transport::ConnectionLimits tl;
     tl.maxFrameSize = m_config.maxMessageBytes;
     tl.maxMessageSize = m_config.maxMessageBytes;
@@ -177,23 +165,17 @@ std::optional<HttpResponse> ConnectionManager::upgradeEpoll(QTcpSocket *socket, 
 
     ClientSocket *clientSocket = nullptr;
     if (m_io) {
-        clientSocket = new ThreadedClientSocket(m_io->next(), fd, early, tl, accepted, peer, url);
+        clientSocket = new ThreadedClientSocket(m_io->next(), std::move(stream), early, tl, accepted, request.peer, url);
     } else {
-        auto *ws = new transport::WebSocketConnection(*m_poller, fd, early, tl);
+        auto *ws = new transport::WebSocketConnection(*m_poller, std::move(stream), early, tl);
         ws->sendFrame(accepted);
         clientSocket = new EpollClientSocket(ws, url);
     }
+    const QString address = displayAddress(request.peer);
     ++m_perAddress[address];
     ++m_sockets;
-    Connection *conn = adopt(clientSocket, peer);
+    Connection *conn = track(clientSocket, request.peer);
     connect(conn, &Connection::closed, this, [this, address] { releaseAddress(address); });
-    return std::nullopt;
-#else
-    Q_UNUSED(socket);
-    Q_UNUSED(request);
-    Q_UNUSED(address);
-    return HttpResponse::error(500, u"internal_error"_s, u"epoll transport unavailable"_s);
-#endif
 }
 
 ConnectionLimits ConnectionManager::limits() const
@@ -212,7 +194,7 @@ QHostAddress ConnectionManager::clientOf(const QWebSocket &ws) const
     return m_proxies.clientAddress(ws.peerAddress(), ws.request().rawHeader("X-Forwarded-For"));
 }
 
-Connection *ConnectionManager::adopt(ClientSocket *socket, const QHostAddress &clientAddress)
+Connection *ConnectionManager::track(ClientSocket *socket, const QHostAddress &clientAddress)
 {
     auto *conn = new Connection(newConnectionId(), socket, clientAddress, limits(), m_metrics, this);
     m_connections.insert(conn->connectionId(), conn);
@@ -235,7 +217,7 @@ void ConnectionManager::onNewConnection()
             connect(ws, &QWebSocket::disconnected, ws, &QObject::deleteLater);
             continue;
         }
-        adopt(new QtClientSocket(ws, m_config.maxMessageBytes), clientOf(*ws));
+        track(new QtClientSocket(ws, m_config.maxMessageBytes), clientOf(*ws));
     }
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Owns every client WebSocket: admits upgrades within the connection caps,
-// completes the handshake (itself for the epoll transport, through
-// QWebSocketServer for TLS or the qt transport), wraps each socket in a
+// completes the handshake (itself for the epoll transport, plain or TLS;
+// through QWebSocketServer for the qt transport), wraps each socket in a
 // Connection, runs the heartbeat, and closes connections on request.
 
 #include "config/ServerConfig.h"
@@ -32,7 +32,9 @@ public:
     ~ConnectionManager() override;
     Q_DISABLE_COPY_MOVE(ConnectionManager)
 
-    std::optional<HttpResponse> upgrade(QTcpSocket *socket, const HttpRequest &request) override;
+    std::optional<HttpResponse> check(const HttpRequest &request) override;
+    void adopt(QTcpSocket *socket, const HttpRequest &request) override;
+    void adopt(transport::Stream stream, const HttpRequest &request, const QByteArray &early) override;
 
     [[nodiscard]] int count() const { return static_cast<int>(m_connections.size()); }
     [[nodiscard]] Connection *find(const QString &connectionId) const { return m_connections.value(connectionId); }
@@ -47,10 +49,9 @@ Q_SIGNALS:
     void connectionClosed(medrelay::server::Connection *connection);
 
 private:
-    std::optional<HttpResponse> upgradeEpoll(QTcpSocket *socket, const HttpRequest &request, const QString &address);
     [[nodiscard]] QHostAddress clientOf(const QWebSocket &ws) const;
     void onNewConnection();
-    Connection *adopt(ClientSocket *socket, const QHostAddress &clientAddress);
+    Connection *track(ClientSocket *socket, const QHostAddress &clientAddress);
     [[nodiscard]] ConnectionLimits limits() const;
     void onHeartbeat();
     void releaseAddress(const QString &address);

@@ -10,14 +10,14 @@ EpollClientSocket::EpollClientSocket(transport::WebSocketConnection *connection,
     , m_requestUrl(std::move(requestUrl))
 {
     connection->setParent(this);
-    // Each connected signal costs memory per connection: only these four.
-    connect(connection, &transport::WebSocketConnection::textReceived, this, &ClientSocket::messageReceived);
-    connect(connection, &transport::WebSocketConnection::binaryReceived, this, &ClientSocket::messageReceived);
-    connect(connection, &transport::WebSocketConnection::pongReceived, this, &ClientSocket::pongReceived);
-    connect(connection, &transport::WebSocketConnection::disconnected, this, &ClientSocket::disconnected);
+    connection->setObserver(this);
 }
 
-EpollClientSocket::~EpollClientSocket() = default;
+EpollClientSocket::~EpollClientSocket()
+{
+    if (m_connection)
+        m_connection->setObserver(nullptr);
+}
 
 void EpollClientSocket::sendText(const OutboundMessage &message)
 {
@@ -30,10 +30,10 @@ qint64 EpollClientSocket::bytesQueued() const
     return m_connection ? m_connection->bytesQueued() : 0;
 }
 
-void EpollClientSocket::ping()
+void EpollClientSocket::ping(const QByteArray &payload)
 {
     if (m_connection)
-        m_connection->ping();
+        m_connection->ping(payload);
 }
 
 void EpollClientSocket::close(int code, const QString &reason)

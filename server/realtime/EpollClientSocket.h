@@ -1,19 +1,18 @@
 #pragma once
-// ClientSocket over the lean epoll transport (plain ws://): our own RFC 6455
-// framing on a raw socket, about 1 KB per idle connection, and fan-out that
-// writes the same pre-encoded frame to every recipient.
+// ClientSocket over the lean epoll transport (ws:// and wss://): our own RFC
+// 6455 framing on a raw socket, about 1 KB per idle connection (plus
+// OpenSSL's session for TLS), and fan-out that writes the same pre-encoded
+// frame to every recipient. It observes its connection directly rather than
+// through signals.
 
 #include "realtime/ClientSocket.h"
+#include "transport/WebSocketConnection.h"
 
 #include <QPointer>
 
-namespace medrelay::transport {
-class WebSocketConnection;
-}
-
 namespace medrelay::server {
 
-class EpollClientSocket final : public ClientSocket
+class EpollClientSocket final : public ClientSocket, private transport::WebSocketConnection::Observer
 {
     Q_OBJECT
 public:
@@ -24,7 +23,7 @@ public:
 
     void sendText(const OutboundMessage &message) override;
     [[nodiscard]] qint64 bytesQueued() const override;
-    void ping() override;
+    void ping(const QByteArray &payload) override;
     void close(int code, const QString &reason) override;
     void abort() override;
     [[nodiscard]] QHostAddress peerAddress() const override;
@@ -32,6 +31,14 @@ public:
     [[nodiscard]] int closeCode() const override;
 
 private:
+    void textReceived(const QByteArray &utf8) override { deliverMessage(utf8); }
+    void binaryReceived(const QByteArray &data) override { deliverMessage(data); }
+    void controlReceived(transport::Opcode opcode, const QByteArray &payload) override
+    {
+        deliverControl(opcode, payload);
+    }
+    void disconnected() override { deliverDisconnected(); }
+
     QPointer<transport::WebSocketConnection> m_connection;
     QUrl m_requestUrl;
 };

@@ -8,41 +8,83 @@ namespace medrelay::server {
 
 using namespace Qt::StringLiterals;
 
-IoWorker::~IoWorker() = default;
+IoWorker::IoWorker(IoThreads &threads)
+    : m_threads(threads)
+{
+}
+
+IoWorker::~IoWorker()
+{
+    // Runs in the worker's thread as it ends (deleteLater on finished): its
+    // sockets go first, then their poller, then OpenSSL's state for this thread.
+    const QObjectList kids = children();
+    for (QObject *child : kids) {
+        if (child != m_poller)
+            delete child;
+    }
+    delete m_poller;
+    transport::Stream::releaseThreadState();
+}
 
 void IoWorker::start()
 {
     m_poller = new transport::EpollPoller(this);
 }
 
-void IoWorker::post(const std::shared_ptr<SocketSlot> &slot, const QByteArray &frame)
+void IoWorker::stage(const std::shared_ptr<SocketSlot> &slot, const QByteArray &frame)
 {
+    slot->inFlight.fetch_add(frame.size(), std::memory_order_relaxed);
+    // The same bytes (a fan-out) extend the last group: the frame is
+    // referenced once per worker, not once per recipient.
+    if (!m_staged.empty() && m_staged.back().frame.constData() == frame.constData()
+        && m_staged.back().frame.size() == frame.size()) {
+        m_staged.back().sockets.push_back(slot);
+        return;
+    }
+    if (m_staged.empty())
+        m_threads.staged(this);
+    m_staged.push_back(Group{frame, {slot}});
+}
+
+void IoWorker::handOver()
+{
+    if (m_staged.empty())
+        return;
+    ++m_handOvers;
     bool wake = false;
     {
         QMutexLocker lock(&m_mutex);
-        m_outbox.emplace_back(slot, frame);
+        if (m_outbox.empty()) {
+            m_outbox.swap(m_staged);
+        } else {
+            for (Group &g : m_staged)
+                m_outbox.push_back(std::move(g));
+            m_staged.clear();
+        }
         if (!m_wakePending) {
             m_wakePending = true;
             wake = true;
         }
     }
-    // One wake-up per batch, however many frames it carries.
+    // One wake-up for everything handed over until the worker drains.
     if (wake)
         QMetaObject::invokeMethod(this, &IoWorker::drain, Qt::QueuedConnection);
 }
 
 void IoWorker::drain()
 {
-    std::vector<std::pair<std::shared_ptr<SocketSlot>, QByteArray>> batch;
+    std::vector<Group> batch;
     {
         QMutexLocker lock(&m_mutex);
         batch.swap(m_outbox);
         m_wakePending = false;
     }
-    for (auto &[slot, frame] : batch) {
-        if (slot->connection) {
-            slot->connection->sendFrame(frame);
-            slot->transportQueued.store(slot->connection->bytesQueued(), std::memory_order_relaxed);
+    for (const Group &group : batch) {
+        const qint64 size = group.frame.size();
+        for (const std::shared_ptr<SocketSlot> &slot : group.sockets) {
+            if (transport::WebSocketConnection *c = slot->connection)
+                c->sendFrame(group.frame);
+            slot->inFlight.fetch_sub(size, std::memory_order_relaxed);
         }
     }
 }
@@ -53,7 +95,7 @@ IoThreads::IoThreads(int count, QObject *parent)
     for (int i = 0; i < count; ++i) {
         auto *thread = new QThread;
         thread->setObjectName(u"medrelay-io-%1"_s.arg(i));
-        auto *worker = new IoWorker;
+        auto *worker = new IoWorker(*this);
         worker->moveToThread(thread);
         connect(thread, &QThread::finished, worker, &QObject::deleteLater);
         thread->start();
@@ -79,7 +121,25 @@ IoWorker *IoThreads::next()
     return w;
 }
 
-ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, int fd, const QByteArray &early,
+void IoThreads::staged(IoWorker *worker)
+{
+    m_dirty.push_back(worker);
+    if (m_depth == 0 && !m_handOverScheduled) {
+        m_handOverScheduled = true;
+        QMetaObject::invokeMethod(this, &IoThreads::handOver, Qt::QueuedConnection);
+    }
+}
+
+void IoThreads::handOver()
+{
+    m_handOverScheduled = false;
+    std::vector<IoWorker *> dirty;
+    dirty.swap(m_dirty);
+    for (IoWorker *w : dirty)
+        w->handOver();
+}
+
+ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, transport::Stream stream, const QByteArray &early,
                                            const transport::ConnectionLimits &limits,
                                            const QByteArray &handshakeResponse, QHostAddress peer, QUrl requestUrl,
                                            QObject *parent)
@@ -90,16 +150,28 @@ ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, int fd, const QByte
     , m_requestUrl(std::move(requestUrl))
 {
     SocketSignals *relay = m_slot->relay;
-    connect(relay, &SocketSignals::messageReceived, this, &ClientSocket::messageReceived);
-    connect(relay, &SocketSignals::pongReceived, this, &ClientSocket::pongReceived);
-    connect(relay, &SocketSignals::disconnected, this, &ClientSocket::disconnected);
-    QMetaObject::invokeMethod(worker, [worker, slot = m_slot, fd, early, limits, handshakeResponse] {
+    IoThreads *threads = &worker->threads();
+    // Everything one message causes to be sent leaves as one batch per worker.
+    connect(relay, &SocketSignals::messageReceived, this, [this, threads](const QByteArray &utf8) {
+        IoThreads::Batch batch(*threads);
+        deliverMessage(utf8);
+    });
+    connect(relay, &SocketSignals::controlReceived, this,
+            [this](transport::Opcode opcode, const QByteArray &payload) { deliverControl(opcode, payload); });
+    connect(relay, &SocketSignals::disconnected, this, [this] { deliverDisconnected(); });
+    // The stream crosses in a holder the call owns: closed with it if the
+    // worker stops before it runs.
+    auto held = std::make_shared<transport::Stream>(std::move(stream));
+    QMetaObject::invokeMethod(worker, [worker, slot = m_slot, held, early, limits, handshakeResponse] {
         // A child of the worker, so a stopping thread takes its sockets along.
-        auto *c = new transport::WebSocketConnection(*worker->poller(), fd, early, limits, worker);
+        auto *c = new transport::WebSocketConnection(*worker->poller(), std::move(*held), early, limits, worker);
         slot->connection = c;
+        // The connection keeps the slot's figure current as it writes.
+        c->mirrorBytesQueued(&slot->transportQueued);
         c->sendFrame(handshakeResponse);
         // Runs first, in the worker: record how it ended, then let go.
         QObject::connect(c, &transport::WebSocketConnection::disconnected, c, [slot, c] {
+            c->mirrorBytesQueued(nullptr);
             slot->closeCode.store(c->closeCode());
             slot->connection = nullptr;
             c->deleteLater();
@@ -108,7 +180,7 @@ ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, int fd, const QByte
         SocketSignals *r = slot->relay;
         QObject::connect(c, &transport::WebSocketConnection::textReceived, r, &SocketSignals::messageReceived);
         QObject::connect(c, &transport::WebSocketConnection::binaryReceived, r, &SocketSignals::messageReceived);
-        QObject::connect(c, &transport::WebSocketConnection::pongReceived, r, &SocketSignals::pongReceived);
+        QObject::connect(c, &transport::WebSocketConnection::controlReceived, r, &SocketSignals::controlReceived);
         QObject::connect(c, &transport::WebSocketConnection::disconnected, r, &SocketSignals::disconnected);
     }, Qt::QueuedConnection);
 }
@@ -121,6 +193,9 @@ ThreadedClientSocket::~ThreadedClientSocket()
 template<typename Fn>
 void ThreadedClientSocket::inWorker(Fn fn)
 {
+    // Frames staged before this call must reach the socket first (a message,
+    // then the close that follows it): hand them over ahead of it.
+    m_worker->handOver();
     QMetaObject::invokeMethod(m_worker, [slot = m_slot, fn] {
         if (slot->connection)
             fn(slot->connection);
@@ -131,19 +206,19 @@ void ThreadedClientSocket::sendText(const OutboundMessage &message)
 {
     // The frame is made here, once, and shared with the worker (QByteArray's
     // reference count is atomic).
-    m_worker->post(m_slot, message.wsFrame());
+    m_worker->stage(m_slot, message.wsFrame());
 }
 
 qint64 ThreadedClientSocket::bytesQueued() const
 {
-    // The client's own backlog in the worker. Frames still on their way to
-    // the worker are not the client's slowness and do not count.
-    return m_slot->transportQueued.load(std::memory_order_relaxed);
+    // The client's backlog in the worker, and what is on its way there.
+    return m_slot->inFlight.load(std::memory_order_relaxed)
+           + m_slot->transportQueued.load(std::memory_order_relaxed);
 }
 
-void ThreadedClientSocket::ping()
+void ThreadedClientSocket::ping(const QByteArray &payload)
 {
-    inWorker([](transport::WebSocketConnection *c) { c->ping(); });
+    inWorker([payload](transport::WebSocketConnection *c) { c->ping(payload); });
 }
 
 void ThreadedClientSocket::close(int code, const QString &reason)

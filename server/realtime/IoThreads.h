@@ -1,12 +1,20 @@
 #pragma once
-// Extra threads that carry ws:// sockets (--io-threads N). Each runs its own
-// event loop and EpollPoller and owns the sockets handed to it: reading,
-// framing and the sendmsg() calls, which are most of the work per delivery,
-// spread over the cores. Rooms, identities and message handling stay on the
-// main thread; ThreadedClientSocket is a Connection's handle on a socket in
-// a worker, and the only thing that crosses threads.
+// Extra threads that carry lean-transport sockets (--io-threads N), plain
+// or TLS. Each runs its own event loop and EpollPoller and owns the sockets
+// handed to it: reading, framing, encryption and the sendmsg() calls, which
+// are most of the work per delivery, spread over the cores. Rooms,
+// identities and message handling stay on the main thread;
+// ThreadedClientSocket is a Connection's handle on a socket in a worker, and
+// the only thing that crosses threads.
+//
+// Frames for a worker are staged on the main thread without a lock and
+// handed over as one batch per worker per message handled (one lock, one
+// wake-up), however many of the worker's sockets the message goes to. A
+// frame counts against its client's send-queue cap from the moment it is
+// staged, so a slow reader is bounded however far behind its worker is.
 
 #include "realtime/ClientSocket.h"
+#include "transport/Stream.h"
 #include "transport/WebSocketConnection.h"
 
 #include <QMutex>
@@ -33,7 +41,7 @@ public:
 
 Q_SIGNALS:
     void messageReceived(const QByteArray &utf8);
-    void pongReceived();
+    void controlReceived(medrelay::transport::Opcode opcode, const QByteArray &payload);
     void disconnected();
 };
 
@@ -47,31 +55,49 @@ struct SocketSlot
 
     SocketSignals *relay = nullptr;
     transport::WebSocketConnection *connection = nullptr; // worker thread only
-    std::atomic<qint64> transportQueued{0}; // the connection's backlog at the last drain
+    std::atomic<qint64> transportQueued{0}; // the connection's backlog (it keeps this current)
+    std::atomic<qint64> inFlight{0};        // staged or in the worker's outbox, not yet queued
     std::atomic<int> closeCode{0};
 };
+
+class IoThreads;
 
 class IoWorker final : public QObject
 {
     Q_OBJECT
 public:
-    IoWorker() = default;
+    explicit IoWorker(IoThreads &threads);
     ~IoWorker() override;
     Q_DISABLE_COPY_MOVE(IoWorker)
 
     // In the worker's thread, before anything else.
     void start();
     [[nodiscard]] transport::EpollPoller *poller() const { return m_poller; }
+    [[nodiscard]] IoThreads &threads() const { return m_threads; }
 
-    // Any thread: queues a frame for a socket; the worker writes it soon.
-    void post(const std::shared_ptr<SocketSlot> &slot, const QByteArray &frame);
+    // Main thread: stages a frame for one of this worker's sockets. A fan-out
+    // staging the same frame for several sockets in a row makes one group.
+    void stage(const std::shared_ptr<SocketSlot> &slot, const QByteArray &frame);
+    // Main thread: hands what is staged to the worker in one batch.
+    void handOver();
+    // Batches handed over so far (each one lock and at most one wake-up).
+    [[nodiscard]] quint64 batchesHandedOver() const { return m_handOvers; }
 
 private:
+    // Frames for the worker: each frame once, with the sockets it goes to.
+    struct Group
+    {
+        QByteArray frame;
+        std::vector<std::shared_ptr<SocketSlot>> sockets;
+    };
     void drain();
 
+    IoThreads &m_threads;
     transport::EpollPoller *m_poller = nullptr;
-    QMutex m_mutex; // guards what follows
-    std::vector<std::pair<std::shared_ptr<SocketSlot>, QByteArray>> m_outbox;
+    std::vector<Group> m_staged; // main thread only
+    quint64 m_handOvers = 0;     // main thread only
+    QMutex m_mutex;              // guards what follows
+    std::vector<Group> m_outbox;
     bool m_wakePending = false;
 };
 
@@ -86,11 +112,40 @@ public:
     // Round robin over the workers.
     [[nodiscard]] IoWorker *next();
     [[nodiscard]] int count() const { return static_cast<int>(m_workers.size()); }
+    [[nodiscard]] IoWorker *worker(int index) const { return m_workers.at(static_cast<std::size_t>(index)); }
+
+    // Main thread. While a Batch lives (the handling of one incoming
+    // message), staged frames wait; when the outermost one ends, every
+    // worker with frames gets them in one batch. Frames staged outside a
+    // Batch (timers, admin actions) are handed over in the next turn of the
+    // event loop.
+    class Batch
+    {
+    public:
+        explicit Batch(IoThreads &threads) : m_threads(threads) { ++m_threads.m_depth; }
+        ~Batch()
+        {
+            if (--m_threads.m_depth == 0)
+                m_threads.handOver();
+        }
+        Q_DISABLE_COPY_MOVE(Batch)
+
+    private:
+        IoThreads &m_threads;
+    };
+
+    // Main thread: a worker has frames staged.
+    void staged(IoWorker *worker);
+    // Main thread: every worker with frames staged gets them now.
+    void handOver();
 
 private:
     std::vector<QThread *> m_threads;
     std::vector<IoWorker *> m_workers;
+    std::vector<IoWorker *> m_dirty; // workers with frames staged
     std::size_t m_next = 0;
+    int m_depth = 0;
+    bool m_handOverScheduled = false;
 };
 
 // A Connection's handle (main thread) on a socket carried by an IoWorker.
@@ -98,17 +153,17 @@ class ThreadedClientSocket final : public ClientSocket
 {
     Q_OBJECT
 public:
-    // Hands `fd` to `worker`, which makes the WebSocketConnection there and
-    // writes `handshakeResponse` first.
-    ThreadedClientSocket(IoWorker *worker, int fd, const QByteArray &early, const transport::ConnectionLimits &limits,
-                         const QByteArray &handshakeResponse, QHostAddress peer, QUrl requestUrl,
-                         QObject *parent = nullptr);
+    // Hands `stream` to `worker`, which makes the WebSocketConnection there
+    // and writes `handshakeResponse` first.
+    ThreadedClientSocket(IoWorker *worker, transport::Stream stream, const QByteArray &early,
+                         const transport::ConnectionLimits &limits, const QByteArray &handshakeResponse,
+                         QHostAddress peer, QUrl requestUrl, QObject *parent = nullptr);
     ~ThreadedClientSocket() override;
     Q_DISABLE_COPY_MOVE(ThreadedClientSocket)
 
     void sendText(const OutboundMessage &message) override;
     [[nodiscard]] qint64 bytesQueued() const override;
-    void ping() override;
+    void ping(const QByteArray &payload) override;
     void close(int code, const QString &reason) override;
     void abort() override;
     [[nodiscard]] QHostAddress peerAddress() const override { return m_peer; }

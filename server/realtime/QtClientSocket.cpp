@@ -13,16 +13,20 @@ QtClientSocket::QtClientSocket(QWebSocket *socket, qint64 maxMessageBytes, QObje
     socket->setMaxAllowedIncomingMessageSize(static_cast<quint64>(maxMessageBytes));
     socket->setMaxAllowedIncomingFrameSize(static_cast<quint64>(maxMessageBytes));
     connect(socket, &QWebSocket::textMessageReceived, this,
-            [this](const QString &text) { Q_EMIT messageReceived(text.toUtf8()); });
-    connect(socket, &QWebSocket::binaryMessageReceived, this, &ClientSocket::messageReceived);
-    connect(socket, &QWebSocket::pong, this, &ClientSocket::pongReceived);
+            [this](const QString &text) { deliverMessage(text.toUtf8()); });
+    connect(socket, &QWebSocket::binaryMessageReceived, this,
+            [this](const QByteArray &data) { deliverMessage(data); });
+    // QWebSocket answers pings by itself and does not report them.
+    connect(socket, &QWebSocket::pong, this, [this](quint64, const QByteArray &payload) {
+        deliverControl(transport::Opcode::Pong, payload);
+    });
     // QWebSocket reports 1000 when the connection ended without any close
     // frame; a socket error before the end tells a lost connection apart.
     connect(socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this, [this] { m_lost = true; });
     connect(socket, &QWebSocket::disconnected, this, [this] {
         if (m_closeCode == 0 && m_socket)
             m_closeCode = m_lost ? 1006 : m_socket->closeCode();
-        Q_EMIT disconnected();
+        deliverDisconnected();
     }, Qt::QueuedConnection);
 }
 
@@ -39,10 +43,10 @@ qint64 QtClientSocket::bytesQueued() const
     return m_socket ? m_socket->bytesToWrite() : 0;
 }
 
-void QtClientSocket::ping()
+void QtClientSocket::ping(const QByteArray &payload)
 {
     if (m_socket)
-        m_socket->ping();
+        m_socket->ping(payload);
 }
 
 void QtClientSocket::close(int code, const QString &reason)

@@ -1,6 +1,6 @@
 #pragma once
-// ClientSocket over QWebSocket: the transport for TLS connections, where
-// QSslSocket does the encryption.
+// ClientSocket over QWebSocket (--transport qt), with QSslSocket doing the
+// encryption for TLS.
 
 #include "realtime/ClientSocket.h"
 
@@ -22,7 +22,7 @@ public:
 
     void sendText(const OutboundMessage &message) override;
     [[nodiscard]] qint64 bytesQueued() const override;
-    void ping() override;
+    void ping(const QByteArray &payload) override;
     void close(int code, const QString &reason) override;
     void abort() override;
     [[nodiscard]] QHostAddress peerAddress() const override;

@@ -105,10 +105,20 @@ class Suite:
         self.raw = os.path.join(self.out, "raw")
         os.makedirs(self.raw, exist_ok=True)
         self.data_dir = tempfile.mkdtemp(prefix="medrelay-bench-data-")
+        self.tls = []  # --tls: the certificate and key every server gets
+        if args.tls:
+            cert, key = os.path.join(self.data_dir, "cert.pem"), os.path.join(self.data_dir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+            self.tls = ["--tls-cert", cert, "--tls-key", key]
+            # The Bun reference and the trivial relay speak no TLS: wss:// is
+            # medrelay against Node ws over https (tests/bench/wss.sh adds
+            # medrelay's QWebSocket transport).
+            self.servers = [s for s in self.servers if s != "bun"]
         self.started = time.monotonic()
         self.results = {
             "startedAt": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "mode": "quick" if args.quick else "full",
+            "mode": ("quick" if args.quick else "full") + (" wss" if args.tls else ""),
             "complete": not args.only and not args.rooms and not args.servers and not args.clinic_seconds,
             "command": args.command_line or " ".join([sys.argv[0]] + sys.argv[1:]),
             "commit": commit(),
@@ -130,7 +140,7 @@ class Suite:
             return [self.server, "--env", "production", "--insecure-no-auth", "--history", "off",
                     "--admin-token", "benchmark-admin-token-0123456789", "--host", "127.0.0.1",
                     "--port", "0", "--rate-limit", "0", "--max-connections-per-ip", "0",
-                    "--max-connections", "100000", "--data-dir", self.data_dir]
+                    "--max-connections", "100000", "--data-dir", self.data_dir] + self.tls
         if name == "medrelay-history":
             # Chat kept as production keeps it: encrypted in SQLite, in a
             # data directory of its own each run (a database that grew in an
@@ -143,11 +153,11 @@ class Suite:
             return [self.server, "--env", "production", "--insecure-no-auth", "--history-key-file", key,
                     "--admin-token", "benchmark-admin-token-0123456789", "--host", "127.0.0.1",
                     "--port", "0", "--rate-limit", "0", "--max-connections-per-ip", "0",
-                    "--max-connections", "100000", "--data-dir", data]
+                    "--max-connections", "100000", "--data-dir", data] + self.tls
         if name == "node":
             # medrelay listens with a backlog of 4,096; so does the reference.
             return ["node", os.path.join(HERE, "reference", "server.js"), "--host", "127.0.0.1", "--port", "0",
-                    "--backlog", "4096"]
+                    "--backlog", "4096"] + self.tls
         if name == "bun":
             return [self.bun, os.path.join(HERE, "reference-bun", "server.js"), "--host", "127.0.0.1", "--port", "0"]
         if name == "trivial":
@@ -156,7 +166,8 @@ class Suite:
 
     def loadgen_run(self, tag, server, options, timeout):
         path = os.path.join(self.raw, f"{tag}-{server}.json")
-        cmd = [self.loadgen, "run", "--json", path] + [str(o) for o in options] + ["--"] + self.server_cmd(server)
+        cmd = ([self.loadgen, "run", "--json", path] + (["--tls"] if self.tls else []) + [str(o) for o in options]
+               + ["--"] + self.server_cmd(server))
         self.results["commands"][f"{tag}-{server}"] = " ".join(cmd)
         log(f"\n== {tag} / {LABELS[server]}  ({(time.monotonic() - self.started) / 60:.1f} min into the run)")
         started = time.monotonic()
@@ -189,7 +200,7 @@ class Suite:
         out = {}
         for k in self.rooms:
             out[f"room{k}"] = {}
-            for s in self.servers + ["trivial"]:
+            for s in self.servers + ([] if self.tls else ["trivial"]):  # the trivial relay has no TLS
                 out[f"room{k}"][s] = self.loadgen_run(f"fanout-room{k}", s, [
                     "--scenario", "fanout", "--clients", p["clients"], "--room-size", k, "--workers", 1,
                     "--rates", ",".join(map(str, RAMP)), "--always-to", max(EQUAL_LOADS),
@@ -712,6 +723,8 @@ def main():
     ap.add_argument("--out", help="results directory (default results/<timestamp>)")
     ap.add_argument("--command-line", help="the command that started the suite, for the results file")
     ap.add_argument("--note", help="a remark about the run, kept in results.json and shown with the tables")
+    ap.add_argument("--tls", action="store_true",
+                    help="wss:// and https:// with a self-signed certificate (medrelay and Node ws; not for --update-docs)")
     ap.add_argument("--report", help="print the table and redraw the plots of an existing results.json")
     ap.add_argument("--markdown", action="store_true", help="with --report: print the Markdown tables")
     ap.add_argument("--update-docs", action="store_true",
@@ -737,7 +750,7 @@ def main():
         unknown = [x for x in (option.split(",") if option else []) if x not in known]
         if unknown:
             ap.error(f"unknown {', '.join(unknown)}: choose from {', '.join(known)}")
-    if args.update_docs and (args.quick or args.only or args.rooms or args.servers or args.clinic_seconds):
+    if args.update_docs and (args.quick or args.only or args.rooms or args.servers or args.clinic_seconds or args.tls):
         ap.error("--update-docs needs a full run of the whole suite (no --quick, --only, --rooms, --servers, "
                  "--clinic-seconds)")
     return Suite(args).run()

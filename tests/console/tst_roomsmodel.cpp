@@ -286,6 +286,13 @@ private Q_SLOTS:
         model.update({room(u"a"_s, 1, 1, 10)}, kNow);
         QVERIFY(model.index(0, 0).data(Qt::ToolTipRole).toString().contains(u"a"_s));
         QVERIFY(!model.index(0, RoomsModel::LastActivityColumn).data().toString().isEmpty());
+        // Numbers are right-aligned, text is not.
+        const auto horizontal = [&model](int column) {
+            return model.index(0, column).data(Qt::TextAlignmentRole).value<Qt::Alignment>() & Qt::AlignHorizontal_Mask;
+        };
+        for (int c : {int(RoomsModel::AppointmentColumn), int(RoomsModel::ParticipantsColumn), int(RoomsModel::IdleColumn)})
+            QCOMPARE(horizontal(c), Qt::Alignment(Qt::AlignRight));
+        QVERIFY(!(horizontal(RoomsModel::RoomIdColumn) & Qt::AlignRight));
         QVERIFY(!model.index(0, 0).parent().isValid());
         QCOMPARE(model.rowCount(model.index(0, 0)), 0);
     }

@@ -40,6 +40,7 @@ private Q_SLOTS:
     void perAddressCap();
     void forwardedForFromTrustedProxiesOnly();
     void unansweredPingsClose();
+    void unsolicitedPongsDoNotKeepAlive();
     void idleRoomsAreSwept();
     void roomAndMembershipCaps();
 };
@@ -131,12 +132,11 @@ void TestLimits::slowReaderIsClosed()
     int delivered = 0;
     for (int i = 0; i < 1200 && server.app().metrics().rejections(Rejection::SlowConsumer) == 0; ++i) {
         sender.send(whiteboard(u"r"_s, chunk));
-        if (i % 20 == 19) {
-            // Keep the well-behaved reader drained.
-            while (reader.waitFor(u"whiteboard_update"_s, 0))
-                ++delivered;
-            QTest::qWait(1);
-        }
+        // In lockstep with the well-behaved reader: it is never more than one
+        // message behind, so only the client that reads nothing can fall
+        // behind by the cap, whatever the machine's load.
+        QVERIFY(reader.waitFor(u"whiteboard_update"_s, 10000));
+        ++delivered;
     }
     QTRY_COMPARE(server.app().metrics().rejections(Rejection::SlowConsumer), 1);
     // Kept for the resume grace, then gone.
@@ -245,6 +245,29 @@ void TestLimits::unansweredPingsClose()
     QTest::qWait(600); // several more ping rounds: the answering client stays
     QVERIFY(alive.isConnected());
     QCOMPARE(server.app().connections().count(), 1);
+}
+
+void TestLimits::unsolicitedPongsDoNotKeepAlive()
+{
+    TestServer server([](ServerConfig &c) { c.pingIntervalMs = 150; });
+    QVERIFY(server.started());
+    auto deaf = rawWebSocket(server.port());
+    QVERIFY(deaf);
+    deaf->setReadBufferSize(1); // reads nothing, so never sees a ping
+    TestClient alive;
+    QVERIFY(alive.open(server.wsUrl()));
+    // Pongs of its own making, several per ping interval, with payloads a
+    // guesser would try: they must not count as answers.
+    const QList<QByteArray> guesses = {QByteArray(), QByteArray(4, '\0'), QByteArray("ping"), QByteArray(125, 'x')};
+    for (int i = 0; server.app().metrics().rejections(Rejection::PingTimeout) == 0 && i < 200; ++i) {
+        deaf->write(clientFrame(0xA, guesses.at(i % guesses.size())));
+        QTest::qWait(30);
+    }
+    QCOMPARE(server.app().metrics().rejections(Rejection::PingTimeout), 1);
+    QTRY_COMPARE(server.app().connections().count(), 1);
+    // The client that answers its pings is still there.
+    QVERIFY(alive.isConnected());
+    QVERIFY(!alive.join(u"r"_s, 1, 2, u"Alive"_s).isEmpty());
 }
 
 void TestLimits::idleRoomsAreSwept()

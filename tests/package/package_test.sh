@@ -142,7 +142,8 @@ step_contents() {
     [ "$(field "$SERVER_DEB" Package)" = medrelay-server ] || fail "server package name $(field "$SERVER_DEB" Package)"
     [ "$(field "$CONSOLE_DEB" Package)" = medrelay-console ] || fail "console package name $(field "$CONSOLE_DEB" Package)"
     local dep
-    for dep in adduser libc6 libqt6core6 libqt6network6 libqt6websockets6 libjwt0 libhttp-parser2.9 libssl3 libsystemd0; do
+    for dep in adduser procps libqt6sql6-sqlite libc6 libqt6core6 libqt6network6 libqt6websockets6 libjwt0 \
+        libhttp-parser2.9 libssl3 libsystemd0; do
         depends_on "$SERVER_DEB" "$dep" || fail "medrelay-server does not depend on $dep: $(field "$SERVER_DEB" Depends)"
     done
     for dep in libqt6core6 libqt6gui6 libqt6widgets6 libqt6network6; do
@@ -221,6 +222,9 @@ step_unit() {
     mkdir -p "$root/lib/systemd/system"
     cp -a /lib/systemd/system/. "$root/lib/systemd/system/"
     dpkg-deb -x "$SERVER_DEB" "$root"
+    # The commands the unit runs that come from its dependencies (procps).
+    mkdir -p "$root/usr/bin"
+    cp /usr/bin/kill "$root/usr/bin/kill"
     local out
     out=$(cd "$root" && systemd-analyze verify --man=no --root="$root" medrelay-server.service 2>&1) \
         && [ -z "$out" ] && ok "systemd-analyze verify: no findings" \

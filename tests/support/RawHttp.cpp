@@ -1,7 +1,10 @@
 #include "RawHttp.h"
 
+#include "TestServer.h"
+
 #include <QElapsedTimer>
 #include <QJsonDocument>
+#include <QSslSocket>
 #include <QTest>
 
 namespace medrelay::test {
@@ -13,13 +16,37 @@ QJsonObject HttpResult::json() const
     return QJsonDocument::fromJson(body).object();
 }
 
+std::unique_ptr<QTcpSocket> connectToServer(quint16 port, int timeoutMs)
+{
+    if (!testTls()) {
+        auto s = std::make_unique<QTcpSocket>();
+        s->connectToHost(u"127.0.0.1"_s, port);
+        if (!s->waitForConnected(timeoutMs))
+            return nullptr;
+        return s;
+    }
+    auto s = std::make_unique<QSslSocket>();
+    s->setSslConfiguration(trustingTestCertificate());
+    s->connectToHostEncrypted(u"127.0.0.1"_s, port);
+    QElapsedTimer t;
+    t.start();
+    // Until encrypted, refused (the server closed), or the timeout.
+    while (!s->isEncrypted() && s->state() != QAbstractSocket::UnconnectedState && t.elapsed() < timeoutMs)
+        QTest::qWait(2);
+    if (!s->isEncrypted())
+        return nullptr;
+    return s;
+}
+
 HttpResult rawHttp(quint16 port, const QByteArray &raw, int timeoutMs)
 {
     HttpResult r;
-    QTcpSocket s;
-    s.connectToHost(u"127.0.0.1"_s, port);
-    if (!s.waitForConnected(timeoutMs))
+    // Over TLS a refused handshake is "no answer", as a plain server's
+    // silence would be.
+    const auto socket = connectToServer(port, timeoutMs);
+    if (!socket)
         return r;
+    QTcpSocket &s = *socket;
     s.write(raw);
     QByteArray data;
     QElapsedTimer t;
@@ -60,9 +87,8 @@ HttpResult httpPost(quint16 port, const QByteArray &path, const QJsonObject &bod
 
 std::unique_ptr<QTcpSocket> rawWebSocket(quint16 port, const QByteArray &path, int timeoutMs)
 {
-    auto s = std::make_unique<QTcpSocket>();
-    s->connectToHost(u"127.0.0.1"_s, port);
-    if (!s->waitForConnected(timeoutMs))
+    auto s = connectToServer(port, timeoutMs);
+    if (!s)
         return nullptr;
     s->write("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
@@ -82,8 +108,13 @@ std::unique_ptr<QTcpSocket> rawWebSocket(quint16 port, const QByteArray &path, i
 
 QByteArray clientTextFrame(const QByteArray &payload)
 {
+    return clientFrame(0x1, payload);
+}
+
+QByteArray clientFrame(quint8 opcode, const QByteArray &payload)
+{
     QByteArray f;
-    f += char(0x81);
+    f += char(0x80 | (opcode & 0x0F));
     const char mask[4] = {0x11, 0x22, 0x33, 0x44};
     if (payload.size() < 126) {
         f += char(0x80 | payload.size());

@@ -1,5 +1,7 @@
 #include "TestClient.h"
 
+#include "TestServer.h"
+
 #include <QJsonDocument>
 #include <QSignalSpy>
 #include <QTest>
@@ -11,6 +13,9 @@ using namespace Qt::StringLiterals;
 TestClient::TestClient(QObject *parent)
     : QObject(parent)
 {
+    // Over TLS the suite's server has a certificate made for the run.
+    if (testTls())
+        m_socket.setSslConfiguration(trustingTestCertificate());
     connect(&m_socket, &QWebSocket::textMessageReceived, this, [this](const QString &text) {
         m_received.append(QJsonDocument::fromJson(text.toUtf8()).object());
     });

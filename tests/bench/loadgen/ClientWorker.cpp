@@ -13,6 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 namespace medrelay::bench {
 
 namespace {
@@ -45,15 +48,100 @@ ClientWorker::ClientWorker(WorkerConfig config, Control &control, WorkerStats &s
               + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                 "Sec-WebSocket-Version: 13\r\nUser-Agent: medrelay-loadgen\r\n\r\n";
     m_epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (m_config.tls) {
+        // A benchmark client: no certificate check, record buffers released
+        // when idle (like the server), partial writes so a full socket never
+        // blocks a whole frame.
+        m_tls = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_verify(m_tls, SSL_VERIFY_NONE, nullptr);
+        SSL_CTX_set_mode(m_tls, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE
+                                    | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
 }
 
 ClientWorker::~ClientWorker()
 {
-    for (auto &c : m_clients)
+    for (auto &c : m_clients) {
+        if (c.ssl != nullptr)
+            SSL_free(c.ssl);
         if (c.fd >= 0)
             ::close(c.fd);
+    }
+    if (m_tls != nullptr)
+        SSL_CTX_free(m_tls);
     if (m_epoll >= 0)
         ::close(m_epoll);
+}
+
+ssize_t ClientWorker::ioSend(Client &c, const char *data, std::size_t len)
+{
+    if (c.ssl == nullptr)
+        return ::send(c.fd, data, len, MSG_NOSIGNAL);
+    ERR_clear_error();
+    const int n = SSL_write(c.ssl, data, static_cast<int>(std::min<std::size_t>(len, 1u << 30)));
+    if (n > 0)
+        return n;
+    const int e = SSL_get_error(c.ssl, n);
+    errno = (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? EAGAIN : EPIPE;
+    ERR_clear_error();
+    return -1;
+}
+
+ssize_t ClientWorker::ioRecv(Client &c, char *buffer, std::size_t capacity)
+{
+    if (c.ssl == nullptr)
+        return ::recv(c.fd, buffer, capacity, 0);
+    // Whole records while one still fits, so that OpenSSL keeps nothing
+    // decrypted that epoll would not announce again.
+    std::size_t done = 0;
+    while (capacity - done >= 16384) {
+        ERR_clear_error();
+        const int n = SSL_read(c.ssl, buffer + done, static_cast<int>(std::min<std::size_t>(capacity - done, 1u << 30)));
+        if (n > 0) {
+            done += static_cast<std::size_t>(n);
+            continue;
+        }
+        const int e = SSL_get_error(c.ssl, n);
+        ERR_clear_error();
+        if (done > 0)
+            return static_cast<ssize_t>(done);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (e == SSL_ERROR_ZERO_RETURN)
+            return 0;
+        errno = ECONNRESET;
+        return -1;
+    }
+    return static_cast<ssize_t>(done);
+}
+
+void ClientWorker::tlsHandshake(int index)
+{
+    Client &c = m_clients[static_cast<std::size_t>(index)];
+    ERR_clear_error();
+    const int rc = SSL_do_handshake(c.ssl);
+    if (rc == 1) {
+        c.state = State::Handshaking;
+        c.out = m_request;
+        flush(index);
+        return;
+    }
+    const int e = SSL_get_error(c.ssl, rc);
+    ERR_clear_error();
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        fail(index, "TLS handshake failed");
+        return;
+    }
+    const bool want = e == SSL_ERROR_WANT_WRITE;
+    if (want != c.wantWrite) {
+        c.wantWrite = want;
+        epoll_event ev{};
+        ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+        ev.data.u32 = static_cast<std::uint32_t>(index);
+        epoll_ctl(m_epoll, EPOLL_CTL_MOD, c.fd, &ev);
+    }
 }
 
 int ClientWorker::connectTarget() const
@@ -171,6 +259,16 @@ void ClientWorker::startConnects(std::uint64_t now)
         }
         const int one = 1;
         setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (m_config.sourceAddresses > 0) {
+            sockaddr_in from{};
+            from.sin_family = AF_INET;
+            from.sin_addr.s_addr =
+                htonl(0x7F010001u + static_cast<std::uint32_t>((m_config.firstClient + index) % m_config.sourceAddresses));
+            if (::bind(c.fd, reinterpret_cast<const sockaddr *>(&from), sizeof from) != 0) {
+                fail(index, "bind() to a source address failed");
+                continue;
+            }
+        }
         const int rc = ::connect(c.fd, reinterpret_cast<const sockaddr *>(&addr), sizeof addr);
         if (rc < 0 && errno != EINPROGRESS) {
             fail(index, "connect() failed");
@@ -195,7 +293,8 @@ void ClientWorker::checkTimeouts(std::uint64_t now)
     const auto limit = static_cast<std::uint64_t>(m_config.connectTimeoutS * 1e9);
     for (int i = 0; i < m_nextConnect; ++i) {
         Client &c = m_clients[static_cast<std::size_t>(i)];
-        if ((c.state == State::Connecting || c.state == State::Handshaking || c.state == State::Joining)
+        if ((c.state == State::Connecting || c.state == State::TlsHandshaking || c.state == State::Handshaking
+             || c.state == State::Joining)
             && now - c.startNs > limit)
             fail(i, "timed out before joining");
     }
@@ -205,6 +304,10 @@ void ClientWorker::fail(int index, const char *why)
 {
     Client &c = m_clients[static_cast<std::size_t>(index)];
     const State was = c.state;
+    if (c.ssl != nullptr) {
+        SSL_free(c.ssl);
+        c.ssl = nullptr;
+    }
     if (c.fd >= 0) {
         ::close(c.fd); // also removes it from the epoll set
         c.fd = -1;
@@ -250,9 +353,21 @@ void ClientWorker::onEvent(int index, std::uint32_t events, std::uint64_t now)
         }
         if (!(events & EPOLLOUT))
             return;
+        if (m_tls != nullptr) {
+            c.ssl = SSL_new(m_tls);
+            SSL_set_fd(c.ssl, c.fd);
+            SSL_set_connect_state(c.ssl);
+            c.state = State::TlsHandshaking;
+            tlsHandshake(index);
+            return;
+        }
         c.state = State::Handshaking;
         c.out = m_request;
         flush(index);
+        return;
+    }
+    if (c.state == State::TlsHandshaking) {
+        tlsHandshake(index);
         return;
     }
     if (events & EPOLLOUT)
@@ -270,7 +385,7 @@ void ClientWorker::flush(int index)
 {
     Client &c = m_clients[static_cast<std::size_t>(index)];
     while (!c.out.empty()) {
-        const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+        const ssize_t n = ioSend(c, c.out.data(), c.out.size());
         if (n > 0) {
             bump(m_stats.bytesSent, static_cast<std::uint64_t>(n));
             c.out.erase(0, static_cast<std::size_t>(n));
@@ -305,7 +420,7 @@ void ClientWorker::onReadable(int index, std::uint64_t)
         Client &c = m_clients[static_cast<std::size_t>(index)];
         if (c.fd < 0)
             return;
-        const ssize_t n = ::recv(c.fd, m_readBuf.data(), m_readBuf.size(), 0);
+        const ssize_t n = ioRecv(c, m_readBuf.data(), m_readBuf.size());
         // Every message is stamped when the recv() that returned it does,
         // not once per epoll batch: handling the earlier sockets of a batch
         // takes time that belongs to the later messages' latency.
@@ -477,7 +592,7 @@ void ClientWorker::sendFrame(int index, Opcode opcode, std::string_view payload)
         appendFrame(m_frame, opcode, payload, true, key);
         std::size_t off = 0;
         while (off < m_frame.size()) {
-            const ssize_t n = ::send(c.fd, m_frame.data() + off, m_frame.size() - off, MSG_NOSIGNAL);
+            const ssize_t n = ioSend(c, m_frame.data() + off, m_frame.size() - off);
             if (n > 0) {
                 off += static_cast<std::size_t>(n);
                 continue;

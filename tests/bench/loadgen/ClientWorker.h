@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+using SSL = struct ssl_st;
+using SSL_CTX = struct ssl_ctx_st;
+
 namespace medrelay::bench {
 
 struct WorkerConfig
@@ -19,6 +22,10 @@ struct WorkerConfig
     std::uint16_t port = 0;
     std::string path = "/ws";
     std::string roomPrefix = "bench";
+    bool tls = false; // wss:// (OpenSSL client, no certificate check)
+    // Source addresses 127.1.0.1 ... 127.1.0.N round robin (0: the kernel's
+    // choice): one source address has only ~28,000 ports to one server port.
+    int sourceAddresses = 0;
     int workerIndex = 0;
     int workerCount = 1;
     int firstClient = 0;  // global index of this worker's first client
@@ -47,11 +54,12 @@ public:
     void run();
 
 private:
-    enum class State : std::uint8_t { Unused, Connecting, Handshaking, Joining, Joined, Closed };
+    enum class State : std::uint8_t { Unused, Connecting, TlsHandshaking, Handshaking, Joining, Joined, Closed };
 
     struct Client
     {
         int fd = -1;
+        SSL *ssl = nullptr; // with --tls
         State state = State::Unused;
         bool wantWrite = false;
         std::uint64_t startNs = 0;
@@ -71,6 +79,11 @@ private:
     void sendText(int index, std::string_view text);
     void sendFrame(int index, Opcode opcode, std::string_view payload);
     void flush(int index);
+    // send()/recv() or their TLS equivalents: > 0 bytes, 0 at the end of the
+    // stream (recv), -1 with errno set (EAGAIN when TLS must wait).
+    ssize_t ioSend(Client &c, const char *data, std::size_t len);
+    ssize_t ioRecv(Client &c, char *buffer, std::size_t capacity);
+    void tlsHandshake(int index);
     void updateInterest(int index);
     void fail(int index, const char *why);
     void paceTraffic(std::uint64_t now);
@@ -87,6 +100,7 @@ private:
     Control &m_control;
     WorkerStats &m_stats;
     int m_epoll = -1;
+    SSL_CTX *m_tls = nullptr;
     std::vector<Client> m_clients;
     std::vector<int> m_joinedInRoom;
     std::uint32_t m_seenSeq = 0;

@@ -65,6 +65,8 @@ struct Options
     std::string roomPrefix;
     std::string jsonPath;
     bool failOnLoss = false;
+    bool tls = false;
+    int sourceAddresses = 0;
     std::vector<std::string> spawn;
     std::string commandLine; // this program's own arguments, for the results file
 };
@@ -80,7 +82,9 @@ struct Options
                  "         --connect-timeout S --rates D1,D2,... (deliveries/s per step) --step-seconds S\n"
                  "         --drain-seconds S --p99-limit-ms X --always-to D --checkpoints N1,N2,... --settle-seconds S\n"
                  "         --duration S --chat-interval S --whiteboard-rate R --ice-burst N --signal-spread S\n"
-                 "         --payload BYTES --server-pid PID --room-prefix P --json FILE --fail-on-loss\n");
+                 "         --payload BYTES --server-pid PID --room-prefix P --json FILE --fail-on-loss\n"
+                 "         --tls (wss://: OpenSSL client, the server's certificate is not checked)\n"
+                 "         --source-addresses N (bind clients to 127.1.0.1..N, for more than ~28,000 connections)\n");
     std::exit(64);
 }
 
@@ -110,6 +114,10 @@ Options parseOptions(int argc, char **argv, int first)
             for (int j = i + 1; j < argc; ++j)
                 o.spawn.emplace_back(argv[j]);
             break;
+        }
+        if (a == "--tls") {
+            o.tls = true;
+            continue;
         }
         if (a == "--fail-on-loss") {
             o.failOnLoss = true;
@@ -144,6 +152,7 @@ Options parseOptions(int argc, char **argv, int first)
         else if (a == "--server-pid") o.serverPid = static_cast<int>(d);
         else if (a == "--room-prefix") o.roomPrefix = v;
         else if (a == "--json") o.jsonPath = v;
+        else if (a == "--source-addresses") o.sourceAddresses = static_cast<int>(d);
         else usage(("unknown option " + a).c_str());
     }
     if (o.roomSize < 1 || o.clients < 1 || o.workers < 1)
@@ -485,6 +494,8 @@ void Coordinator::startWorkers()
         c.port = static_cast<std::uint16_t>(m_o.port);
         c.path = m_o.path;
         c.roomPrefix = m_o.roomPrefix;
+        c.tls = m_o.tls;
+        c.sourceAddresses = m_o.sourceAddresses;
         c.workerIndex = w;
         c.workerCount = m_o.workers;
         c.firstClient = r0 * m_o.roomSize;

@@ -5,11 +5,15 @@
 // the original did and no more: parse each message once, serialise each relay
 // once, send the same string to every recipient.
 //
-// Usage: node server.js [--port N] [--host H] [--backlog N]   (port 0 = ephemeral)
-// --backlog is the listen backlog; Node's default is 511, medrelay's 4096,
-// and the benchmark suite gives both the same.
+// Usage: node server.js [--port N] [--host H] [--backlog N] [--tls-cert FILE --tls-key FILE]
+// (port 0 = ephemeral). --backlog is the listen backlog; Node's default is
+// 511, medrelay's 4096, and the benchmark suite gives both the same. With a
+// certificate it serves https:// and wss:// (the original's stack behind TLS:
+// Node's https module), for the wss:// benchmarks.
 
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const { WebSocketServer } = require('ws');
 
 function arg(name, fallback) {
@@ -124,7 +128,9 @@ function handleMessage(conn, data) {
   }
 }
 
-const httpServer = http.createServer((req, res) => {
+const tlsCert = arg('--tls-cert', '');
+const tlsKey = arg('--tls-key', '');
+const onRequest = (req, res) => {
   if (req.url === '/health') {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ status: 'healthy', timestamp: now(), uptime: process.uptime(),
@@ -133,7 +139,10 @@ const httpServer = http.createServer((req, res) => {
   }
   res.writeHead(404, { 'Content-Type': 'application/json' });
   res.end('{"error":"not found"}');
-});
+};
+const httpServer = tlsCert
+  ? https.createServer({ cert: fs.readFileSync(tlsCert), key: fs.readFileSync(tlsKey) }, onRequest)
+  : http.createServer(onRequest);
 
 const wss = new WebSocketServer({ server: httpServer, path: '/ws', maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
 

@@ -1,0 +1,231 @@
+#include "net/RawRequest.h"
+
+#include <QLoggingCategory>
+#include <QTimerEvent>
+
+#ifdef Q_OS_LINUX
+#include <sys/epoll.h>
+#endif
+
+Q_DECLARE_LOGGING_CATEGORY(lcHttp)
+
+namespace medrelay::server {
+
+using transport::Stream;
+
+RawRequest::RawRequest(transport::EpollPoller &poller, Stream stream, QHostAddress peer, Client &client,
+                       qsizetype maxBytes, int timeoutMs, QObject *parent)
+    : QObject(parent)
+    , m_poller(&poller)
+    , m_stream(std::move(stream))
+    , m_client(client)
+    , m_peer(std::move(peer))
+    , m_maxBytes(maxBytes)
+    , m_timeoutMs(timeoutMs)
+{
+    m_state = m_stream.isTls() ? State::Handshake : State::Request;
+    if (!m_stream.isOpen() || !poller.add(m_stream.fd(), this)) {
+        finish(true);
+        return;
+    }
+    m_timerId = startTimer(m_timeoutMs);
+}
+
+RawRequest::~RawRequest()
+{
+    if (m_stream.isOpen() && m_poller)
+        m_poller->remove(m_stream.fd());
+}
+
+void RawRequest::epollEvents(quint32 events)
+{
+    switch (m_state) {
+    case State::Handshake:
+        handshake();
+        break;
+    case State::Request:
+        readRequest();
+        break;
+    case State::Answering:
+        writeAnswer();
+#ifdef Q_OS_LINUX
+        // Whatever else the client sends is dropped, so a readable socket
+        // does not wake the (level-triggered) poller again and again.
+        if (m_state == State::Answering && (events & EPOLLIN) != 0) {
+            const Stream::Result r = m_stream.read(m_poller->scratch(), transport::EpollPoller::ScratchSize);
+            if (r.status == Stream::Status::Closed || r.status == Stream::Status::Failed)
+                finish(true);
+        }
+#else
+        Q_UNUSED(events);
+#endif
+        break;
+    case State::Draining:
+        drain();
+        break;
+    case State::Done:
+        break;
+    }
+}
+
+void RawRequest::handshake()
+{
+    const Stream::Result r = m_stream.handshake();
+    if (r.status == Stream::Status::Ok) {
+        m_state = State::Request;
+        want(Stream::Status::Ok);
+        readRequest(); // the request may have come with the handshake's last flight
+        return;
+    }
+    if (r.status == Stream::Status::WantRead || r.status == Stream::Status::WantWrite) {
+        want(r.status);
+        return;
+    }
+    // Plain text on a TLS port, an old protocol, no common cipher, a reset.
+    qCDebug(lcHttp) << "TLS handshake failed from" << m_peer;
+    finish(true);
+}
+
+void RawRequest::readRequest()
+{
+    char *buffer = m_poller ? m_poller->scratch() : nullptr;
+    if (buffer == nullptr)
+        return;
+    const Stream::Result r = m_stream.read(buffer, transport::EpollPoller::ScratchSize);
+    if (r.bytes > 0) {
+        // Bytes beyond the limit are dropped: the client answers 431 or 413.
+        m_data.append(buffer, qMin(r.bytes, m_maxBytes - m_data.size()));
+        m_client.requestData(*this);
+        if (m_state != State::Request)
+            return;
+        if (isFull()) {
+            // The client did not answer a full buffer: nothing more can come.
+            finish(true);
+            return;
+        }
+    }
+    switch (r.status) {
+    case Stream::Status::Closed:
+    case Stream::Status::Failed:
+        finish(true); // gone before the request was complete
+        return;
+    case Stream::Status::Ok:
+    case Stream::Status::WantRead:
+    case Stream::Status::WantWrite:
+        want(r.status);
+        break;
+    }
+    // Decrypted bytes OpenSSL still holds do not make the socket readable.
+    if (m_stream.hasBufferedInput())
+        QMetaObject::invokeMethod(this, &RawRequest::readRequest, Qt::QueuedConnection);
+}
+
+void RawRequest::respond(const QByteArray &response)
+{
+    if (m_state == State::Done || m_state == State::Answering || m_state == State::Draining)
+        return;
+    leavePool();
+    m_answer = {response};
+    m_answerOffset = 0;
+    m_state = State::Answering;
+    // A client that does not read its answer cannot hold the socket open.
+    killTimer(m_timerId);
+    m_timerId = startTimer(m_timeoutMs);
+    writeAnswer();
+}
+
+void RawRequest::writeAnswer()
+{
+    const Stream::Result r = m_stream.write(m_answer, m_answerOffset);
+    m_answerOffset += r.bytes;
+    if (m_answerOffset >= m_answer.constFirst().size()) {
+        m_answer.clear();
+        m_stream.shutdown();
+        m_state = State::Draining;
+        want(Stream::Status::Ok);
+        drain();
+        return;
+    }
+    if (r.status == Stream::Status::Closed || r.status == Stream::Status::Failed) {
+        finish(true);
+        return;
+    }
+    want(r.status);
+}
+
+void RawRequest::drain()
+{
+    char *buffer = m_poller ? m_poller->scratch() : nullptr;
+    if (buffer == nullptr)
+        return;
+    for (int i = 0; i < 4; ++i) {
+        const Stream::Result r = m_stream.read(buffer, transport::EpollPoller::ScratchSize);
+        if (r.status == Stream::Status::Closed || r.status == Stream::Status::Failed) {
+            finish(false);
+            return;
+        }
+        if (r.status != Stream::Status::Ok)
+            return;
+    }
+}
+
+void RawRequest::want(Stream::Status status)
+{
+    const bool write = status == Stream::Status::WantWrite;
+    if (write != m_wantWrite && m_poller && m_stream.isOpen() && m_poller->modify(m_stream.fd(), write))
+        m_wantWrite = write;
+}
+
+Stream RawRequest::takeStream()
+{
+    leavePool();
+    if (m_stream.isOpen() && m_poller)
+        m_poller->remove(m_stream.fd());
+    if (m_timerId != 0)
+        killTimer(m_timerId);
+    m_timerId = 0;
+    m_state = State::Done;
+    deleteLater();
+    return std::move(m_stream);
+}
+
+void RawRequest::abort()
+{
+    finish(true);
+}
+
+void RawRequest::evicted()
+{
+    finish(true);
+}
+
+void RawRequest::timerEvent(QTimerEvent *event)
+{
+    if (event->timerId() != m_timerId)
+        return;
+    killTimer(m_timerId);
+    m_timerId = 0;
+    if (m_state == State::Handshake || m_state == State::Request)
+        m_client.requestTimedOut(*this);
+    else
+        finish(true);
+}
+
+void RawRequest::finish(bool abortive)
+{
+    if (m_state == State::Done)
+        return;
+    m_state = State::Done;
+    leavePool();
+    if (m_stream.isOpen()) {
+        if (m_poller)
+            m_poller->remove(m_stream.fd());
+        m_stream.close(abortive);
+    }
+    if (m_timerId != 0)
+        killTimer(m_timerId);
+    m_timerId = 0;
+    deleteLater();
+}
+
+} // namespace medrelay::server

@@ -1,0 +1,136 @@
+// I/O threads: a fan-out reaches each worker as one batch, and frames on
+// their way to a worker count against the client's send-queue cap until the
+// worker has taken them. Real sockets (pairs), real worker threads.
+
+#include "ClientFrames.h"
+#include "model/OutboundMessage.h"
+#include "realtime/IoThreads.h"
+
+#include <QJsonObject>
+#include <QTest>
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace Qt::StringLiterals;
+using namespace medrelay::server;
+using namespace medrelay::transport::test;
+
+namespace {
+
+struct Client
+{
+    int fd = -1;
+    QByteArray inbox;
+    bool upgraded = false; // the 101 answer came
+    int frames = 0;
+
+    // Reads what is there; counts the complete frames after the 101 answer.
+    void pump()
+    {
+        char buffer[65536];
+        for (;;) {
+            const ssize_t n = ::recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+            if (n <= 0)
+                break;
+            inbox.append(buffer, n);
+        }
+        if (!upgraded) {
+            const qsizetype head = inbox.indexOf("\r\n\r\n");
+            if (head < 0)
+                return;
+            upgraded = true;
+            inbox.remove(0, head + 4);
+        }
+        frames += static_cast<int>(takeServerFrames(inbox).size());
+    }
+};
+
+OutboundMessage chat(const QString &text)
+{
+    return OutboundMessage(medrelay::protocol::MessageKind::ChatMessage,
+                           QJsonObject{{u"type"_s, u"telemedicine_chat_message"_s}, {u"message"_s, text}});
+}
+
+} // namespace
+
+class TestIoThreads final : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void fanOutIsOneBatchPerWorker();
+    void stagedFramesCountAgainstTheCap();
+};
+
+void TestIoThreads::fanOutIsOneBatchPerWorker()
+{
+    IoThreads threads(2);
+    constexpr int kSockets = 40;
+    std::vector<std::unique_ptr<ThreadedClientSocket>> sockets;
+    std::vector<Client> clients(kSockets);
+    for (int i = 0; i < kSockets; ++i) {
+        int fds[2] = {-1, -1};
+        QCOMPARE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+        clients[size_t(i)].fd = fds[1];
+        sockets.push_back(std::make_unique<ThreadedClientSocket>(
+            threads.next(), medrelay::transport::Stream(fds[0], nullptr), QByteArray(),
+            medrelay::transport::ConnectionLimits{}, QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"),
+            QHostAddress(), QUrl()));
+    }
+    QTRY_VERIFY(std::all_of(clients.begin(), clients.end(), [](Client &c) {
+        c.pump();
+        return c.upgraded;
+    }));
+    const quint64 before = threads.worker(0)->batchesHandedOver() + threads.worker(1)->batchesHandedOver();
+    {
+        // What one incoming message sends: the same frame to every socket.
+        IoThreads::Batch batch(threads);
+        const OutboundMessage message = chat(u"to everyone"_s);
+        for (const auto &s : sockets)
+            s->sendText(message);
+        QCOMPARE(threads.worker(0)->batchesHandedOver() + threads.worker(1)->batchesHandedOver(), before);
+    }
+    // One batch per worker, however many of its sockets the message went to.
+    QCOMPARE(threads.worker(0)->batchesHandedOver() + threads.worker(1)->batchesHandedOver(), before + 2);
+    QTRY_VERIFY(std::all_of(clients.begin(), clients.end(), [](Client &c) {
+        c.pump();
+        return c.frames == 1;
+    }));
+    sockets.clear();
+    for (Client &c : clients)
+        ::close(c.fd);
+}
+
+void TestIoThreads::stagedFramesCountAgainstTheCap()
+{
+    IoThreads threads(1);
+    int fds[2] = {-1, -1};
+    QCOMPARE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    Client client;
+    client.fd = fds[1];
+    ThreadedClientSocket socket(threads.next(), medrelay::transport::Stream(fds[0], nullptr), QByteArray(),
+                                medrelay::transport::ConnectionLimits{},
+                                QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"), QHostAddress(), QUrl());
+    const OutboundMessage message = chat(QString(1000, u'x'));
+    const qint64 frameSize = message.wsFrame().size();
+    {
+        IoThreads::Batch batch(threads);
+        for (int i = 0; i < 10; ++i)
+            socket.sendText(message);
+        // Not handed to the worker yet, but already the client's backlog.
+        QCOMPARE(socket.bytesQueued(), 10 * frameSize);
+    }
+    // Once written (the client reads everything), nothing is counted.
+    QTRY_VERIFY((client.pump(), client.frames == 10));
+    QTRY_COMPARE(socket.bytesQueued(), 0);
+    ::close(client.fd);
+}
+
+QTEST_GUILESS_MAIN(TestIoThreads)
+#include "tst_iothreads.moc"

@@ -16,6 +16,7 @@ namespace medrelay::server {
 class ConnectionManager;
 class EventLog;
 class Metrics;
+class Room;
 class RoomService;
 
 class AdminService final : public QObject
@@ -40,6 +41,9 @@ public:
     [[nodiscard]] adminapi::RoomPage roomPage(int offset, int limit, const QString &filter) const;
     // One room with its participants and waiting guests.
     [[nodiscard]] std::optional<adminapi::RoomInfo> room(const QString &roomId) const;
+    [[nodiscard]] adminapi::RoomInfo roomInfo(const Room &room, bool withParticipants) const;
+    [[nodiscard]] adminapi::Health state() const { return health(false); }
+    [[nodiscard]] Metrics &metrics() const { return m_metrics; }
 
     adminapi::ActionResult closeRoom(const QString &roomId, const adminapi::CloseRoomRequest &request,
                                      const QString &actor);
@@ -55,7 +59,7 @@ Q_SIGNALS:
 
 private:
     [[nodiscard]] QList<adminapi::RoomInfo> roomInfos(bool withParticipants) const;
-    [[nodiscard]] adminapi::RoomInfo roomInfo(const class Room &room, bool withParticipants) const;
+
 
     const ServerConfig &m_config;
     RoomService &m_rooms;

@@ -1,6 +1,7 @@
 #include "app/ServerApp.h"
 
 #include "admin/AdminService.h"
+#include "admin/AdminStream.h"
 #include "audit/AuditRecorder.h"
 #include "auth/Authenticator.h"
 #include "consultation/Fanout.h"
@@ -113,6 +114,10 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
     m_sweeper = new IdleSweeper(*m_rooms, m_config.idleRoomTimeoutMs, m_config.idleSweepIntervalMs, this);
     m_admin = new AdminService(m_config, *m_rooms, *m_connections, *m_metrics, *m_events, this);
     m_router = new HttpRouter(m_config, *m_admin, this);
+    m_adminStream = new AdminStream(*m_rooms, *m_admin, *m_connections, m_config.adminStreamRing, this);
+    m_rooms->addObserver(m_adminStream);
+    m_connections->setAdminGate([this](const HttpRequest &request) { return m_router->checkAdmin(request); });
+    connect(m_connections, &ConnectionManager::adminStreamOpened, m_adminStream, &AdminStream::subscribe);
     m_listener = new Listener(m_config, *m_router, *m_connections, *m_metrics, this);
 
     // One direction: sockets -> connections -> message handler -> handlers
@@ -233,6 +238,7 @@ void ServerApp::beginDrain()
     qCInfo(lcServer) << "draining:" << m_connections->count() << "connection(s), timeout" << m_config.drainTimeoutMs
                      << "ms";
     m_admin->setDraining(true);
+    m_adminStream->tick(); // consoles learn of the drain at once
     m_connections->setDraining(true);
     Q_EMIT drainStarted();
     m_connections->closeAll(protocol::CloseCode::GoingAway, u"server shutting down"_s);

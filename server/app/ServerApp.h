@@ -19,6 +19,7 @@ class HistoryStore;
 namespace medrelay::server {
 
 class AdminService;
+class AdminStream;
 class AuditRecorder;
 class Authenticator;
 class ConnectionManager;
@@ -62,6 +63,7 @@ public:
     [[nodiscard]] store::HistoryStore &history() const { return *m_history; }
     [[nodiscard]] ConnectionManager &connections() const { return *m_connections; }
     [[nodiscard]] AdminService &admin() const { return *m_admin; }
+    [[nodiscard]] AdminStream &adminStream() const { return *m_adminStream; }
     [[nodiscard]] IdleSweeper &idleSweeper() const { return *m_sweeper; }
     [[nodiscard]] Authenticator &authenticator() const { return *m_auth; }
     [[nodiscard]] EventLog &events() const { return *m_events; }
@@ -92,6 +94,7 @@ private:
     RoomHandlers *m_roomHandlers = nullptr;
     IdleSweeper *m_sweeper = nullptr;
     AdminService *m_admin = nullptr;
+    AdminStream *m_adminStream = nullptr;
     HttpRouter *m_router = nullptr;
     Listener *m_listener = nullptr;
     QTimer m_rateTimer;

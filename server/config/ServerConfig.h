@@ -79,6 +79,7 @@ struct ServerConfig
     QStringList adminAllowedOrigins;
     QStringList trustedProxies; // reverse proxies whose X-Forwarded-For is believed
     QString dataDir;
+    int adminStreamRing = 10000; // changes the admin event stream keeps for resuming consoles (tests set it)
     // Refused admin requests are audited as one count per source address per
     // window, never one record each.
     int auditRefusalWindowMs = 60 * 1000;

@@ -72,6 +72,23 @@ bool HttpRouter::authorised(const HttpRequest &request) const
     return security::constantTimeEquals(auth.mid(space + 1).trimmed(), m_config.adminToken.toUtf8());
 }
 
+std::optional<HttpResponse> HttpRouter::checkAdmin(const HttpRequest &request)
+{
+    // In every mode, before the token: without a token (development) this is
+    // what keeps a web page from driving the admin API through a browser.
+    if (!originAllowed(request)) {
+        Q_EMIT adminRequestRefused(request.peer, u"origin_forbidden"_s);
+        return HttpResponse::error(403, u"forbidden"_s, u"origin not allowed for the admin API"_s);
+    }
+    if (!authorised(request)) {
+        Q_EMIT adminRequestRefused(request.peer, u"unauthorized"_s);
+        HttpResponse r = HttpResponse::error(401, u"unauthorized"_s, u"missing or wrong admin bearer token"_s);
+        r.extraHeaders.append(qMakePair(QByteArray("WWW-Authenticate"), QByteArray("Bearer realm=\"medrelay\"")));
+        return r;
+    }
+    return std::nullopt;
+}
+
 HttpResponse HttpRouter::handle(const HttpRequest &request)
 {
     const QString &path = request.path;
@@ -93,18 +110,8 @@ HttpResponse HttpRouter::handle(const HttpRequest &request)
     if (!isStats && !isMetrics && !isAdmin)
         return HttpResponse::error(404, u"not_found"_s, u"no such endpoint"_s);
 
-    // In every mode, before the token: without a token (development) this is
-    // what keeps a web page from driving the admin API through a browser.
-    if (!originAllowed(request)) {
-        Q_EMIT adminRequestRefused(request.peer, u"origin_forbidden"_s);
-        return HttpResponse::error(403, u"forbidden"_s, u"origin not allowed for the admin API"_s);
-    }
-    if (!authorised(request)) {
-        Q_EMIT adminRequestRefused(request.peer, u"unauthorized"_s);
-        HttpResponse r = HttpResponse::error(401, u"unauthorized"_s, u"missing or wrong admin bearer token"_s);
-        r.extraHeaders.append(qMakePair(QByteArray("WWW-Authenticate"), QByteArray("Bearer realm=\"medrelay\"")));
-        return r;
-    }
+    if (auto refusal = checkAdmin(request))
+        return *refusal;
     if (isStats) {
         if (!isGet)
             return HttpResponse::error(405, u"method_not_allowed"_s, u"use GET"_s);

@@ -22,6 +22,9 @@ public:
     Q_DISABLE_COPY_MOVE(HttpRouter)
 
     HttpResponse handle(const HttpRequest &request) override;
+    // The admin API's access rules (Origin, then the bearer token): the
+    // refusal to send, or std::nullopt. Refusals are counted for the audit.
+    [[nodiscard]] std::optional<HttpResponse> checkAdmin(const HttpRequest &request);
 
 Q_SIGNALS:
     // An admin request refused: `reason` is "origin_forbidden" or

@@ -1,5 +1,7 @@
 #include "net/Listener.h"
 
+#include "adminapi/AdminTypes.h"
+
 #include "transport/EpollPoller.h"
 #include "transport/TlsContext.h"
 
@@ -197,7 +199,7 @@ Listener::Examined Listener::examine(QByteArrayView data, int &headLength, const
 
 std::optional<HttpResponse> Listener::checkUpgrade(const HttpRequest &request)
 {
-    if (request.path != m_config.wsPath) {
+    if (request.path != m_config.wsPath && request.path != QLatin1StringView(adminapi::Path::AdminStream)) {
         m_metrics.rejection(Rejection::UpgradeNotFound);
         return HttpResponse::error(404, u"not_found"_s, u"no WebSocket endpoint at this path"_s);
     }

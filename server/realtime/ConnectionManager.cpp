@@ -1,5 +1,7 @@
 #include "realtime/ConnectionManager.h"
 
+#include "adminapi/AdminTypes.h"
+
 #include "realtime/EpollClientSocket.h"
 #include "realtime/IoThreads.h"
 #include "realtime/QtClientSocket.h"
@@ -21,6 +23,8 @@ namespace medrelay::server {
 using namespace Qt::StringLiterals;
 
 namespace {
+
+constexpr qsizetype kMaxAdminStreams = 64;
 
 QString newConnectionId()
 {
@@ -97,11 +101,30 @@ ConnectionManager::~ConnectionManager()
     delete m_io;
 }
 
+bool ConnectionManager::isAdminStream(const QString &path)
+{
+    return path == QLatin1StringView(adminapi::Path::AdminStream);
+}
+
 std::optional<HttpResponse> ConnectionManager::check(const HttpRequest &request)
 {
     if (m_draining) {
         m_metrics.rejection(Rejection::Draining);
         return HttpResponse::error(503, u"server_draining"_s, u"the server is shutting down"_s);
+    }
+    if (isAdminStream(request.path)) {
+        if (!m_adminGate)
+            return HttpResponse::error(404, u"not_found"_s, u"no admin event stream on this server"_s);
+        if (auto refusal = m_adminGate(request))
+            return refusal;
+        // A few consoles, not thousands: the snapshot each gets costs.
+        if (m_adminStreams.size() >= kMaxAdminStreams)
+            return HttpResponse::error(503, u"too_many_connections"_s, u"too many admin event streams"_s);
+        if (auto refusal = checkHandshake(request)) {
+            m_metrics.rejection(Rejection::BadRequest);
+            return refusal;
+        }
+        return std::nullopt;
     }
     if (!m_config.allowedOrigins.isEmpty()) {
         const QString origin = QString::fromUtf8(request.header("origin"));
@@ -129,6 +152,10 @@ std::optional<HttpResponse> ConnectionManager::check(const HttpRequest &request)
 
 void ConnectionManager::adopt(QTcpSocket *socket, const HttpRequest &request)
 {
+    if (isAdminStream(request.path)) {
+        m_wsServer->handleConnection(socket); // tracked in onNewConnection
+        return;
+    }
     const QString address = displayAddress(request.peer);
     ++m_perAddress[address];
     ++m_sockets;
@@ -170,6 +197,10 @@ void ConnectionManager::adopt(transport::Stream stream, const HttpRequest &reque
         auto *ws = new transport::WebSocketConnection(*m_poller, std::move(stream), early, tl);
         ws->sendFrame(accepted);
         clientSocket = new EpollClientSocket(ws, url);
+    }
+    if (isAdminStream(request.path)) {
+        trackAdmin(clientSocket, request.peer);
+        return;
     }
     const QString address = displayAddress(request.peer);
     ++m_perAddress[address];
@@ -217,12 +248,30 @@ void ConnectionManager::onNewConnection()
             connect(ws, &QWebSocket::disconnected, ws, &QObject::deleteLater);
             continue;
         }
-        track(new QtClientSocket(ws, m_config.maxMessageBytes), clientOf(*ws));
+        if (isAdminStream(ws->requestUrl().path()))
+            trackAdmin(new QtClientSocket(ws, m_config.maxMessageBytes), clientOf(*ws));
+        else
+            track(new QtClientSocket(ws, m_config.maxMessageBytes), clientOf(*ws));
     }
+}
+
+Connection *ConnectionManager::trackAdmin(ClientSocket *socket, const QHostAddress &clientAddress)
+{
+    ConnectionLimits l = limits();
+    // A snapshot of thousands of rooms is sent at once; consoles send nothing.
+    l.sendQueueLimitBytes = std::max<qint64>(l.sendQueueLimitBytes, 16 * 1024 * 1024);
+    auto *conn = new Connection(newConnectionId(), socket, clientAddress, l, m_metrics, this);
+    m_adminStreams.insert(conn->connectionId(), conn);
+    connect(conn, &Connection::closed, this, [this](Connection *c) { m_adminStreams.remove(c->connectionId()); });
+    qCInfo(lcConnection) << "admin event stream" << conn->connectionId() << conn->remoteAddress();
+    Q_EMIT adminStreamOpened(conn);
+    return conn;
 }
 
 void ConnectionManager::onHeartbeat()
 {
+    for (Connection *c : m_adminStreams.values())
+        c->heartbeat();
     const qint64 logoffMs = m_config.idleLogoffMs;
     const auto all = m_connections.values();
     for (Connection *c : all) {
@@ -237,6 +286,7 @@ void ConnectionManager::onHeartbeat()
 
 void ConnectionManager::closeAll(int closeCode, const QString &reason)
 {
+    // Admin event streams stay: the consoles watch the drain.
     const auto all = m_connections.values();
     for (Connection *c : all)
         c->closeWith(closeCode, reason);

@@ -10,6 +10,8 @@
 #include "realtime/Connection.h"
 
 #include <QHash>
+
+#include <functional>
 #include <QObject>
 #include <QTimer>
 
@@ -40,6 +42,12 @@ public:
     [[nodiscard]] Connection *find(const QString &connectionId) const { return m_connections.value(connectionId); }
     [[nodiscard]] QList<Connection *> connections() const { return m_connections.values(); }
 
+    // Admin event streams (/admin/ws): who may open one (the admin API's own
+    // Origin and token rules), checked before the handshake.
+    using AdminGate = std::function<std::optional<HttpResponse>(const HttpRequest &)>;
+    void setAdminGate(AdminGate gate) { m_adminGate = std::move(gate); }
+    [[nodiscard]] int adminStreamCount() const { return static_cast<int>(m_adminStreams.size()); }
+
     // Stops admitting new WebSockets (graceful shutdown).
     void setDraining(bool draining) { m_draining = draining; }
     void closeAll(int closeCode, const QString &reason);
@@ -47,17 +55,23 @@ public:
 Q_SIGNALS:
     void connectionOpened(medrelay::server::Connection *connection);
     void connectionClosed(medrelay::server::Connection *connection);
+    // An admin event stream: not a client, in no room, counted apart.
+    void adminStreamOpened(medrelay::server::Connection *connection);
 
 private:
     [[nodiscard]] QHostAddress clientOf(const QWebSocket &ws) const;
     void onNewConnection();
     Connection *track(ClientSocket *socket, const QHostAddress &clientAddress);
+    Connection *trackAdmin(ClientSocket *socket, const QHostAddress &clientAddress);
+    [[nodiscard]] static bool isAdminStream(const QString &path);
     [[nodiscard]] ConnectionLimits limits() const;
     void onHeartbeat();
     void releaseAddress(const QString &address);
 
     const ServerConfig &m_config;
     Metrics &m_metrics;
+    AdminGate m_adminGate;
+    QHash<QString, Connection *> m_adminStreams;
     QWebSocketServer *m_wsServer = nullptr;
     TrustedProxies m_proxies;
     transport::EpollPoller *m_poller = nullptr; // null when the qt transport is configured

@@ -26,6 +26,8 @@ inline constexpr char ConnectionsPrefix[] = "/admin/connections/"; // + {id}/dis
 // GET /admin/rooms?offset=&limit=&filter=: a page of room summaries.
 // GET /admin/rooms/{roomId}: one room with its participants and waiting guests.
 inline constexpr char Rooms[] = "/admin/rooms";
+// WebSocket: a snapshot, then sequenced changes (docs/PROTOCOL.md section 9).
+inline constexpr char AdminStream[] = "/admin/ws";
 } // namespace Path
 
 struct ParticipantInfo

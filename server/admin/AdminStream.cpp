@@ -1,0 +1,227 @@
+#include "admin/AdminStream.h"
+
+#include "admin/AdminService.h"
+#include "adminapi/AdminTypes.h"
+#include "consultation/RoomService.h"
+#include "metrics/Metrics.h"
+#include "realtime/Connection.h"
+#include "realtime/ConnectionManager.h"
+
+#include <medrelay/Version.h>
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QRandomGenerator>
+#include <QUrlQuery>
+
+namespace medrelay::server {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+// The stream's messages are not kinds of the client protocol; the kind an
+// OutboundMessage carries is only informational, and these never reach a
+// client socket.
+constexpr protocol::MessageKind kStreamKind = protocol::MessageKind::RoomState;
+
+QString onOff(bool b)
+{
+    return b ? u"on"_s : u"off"_s;
+}
+
+} // namespace
+
+AdminStream::AdminStream(RoomService &rooms, AdminService &admin, ConnectionManager &connections, int ringCapacity,
+                         QObject *parent)
+    : QObject(parent)
+    , m_rooms(rooms)
+    , m_admin(admin)
+    , m_connections(connections)
+    , m_ringCapacity(ringCapacity)
+    // Another epoch after a restart: a console's seq from before means nothing.
+    , m_epoch(QString::number(QRandomGenerator::system()->generate64(), 36))
+{
+    m_ticker.setInterval(1000);
+    m_ticker.setTimerType(Qt::CoarseTimer);
+    connect(&m_ticker, &QTimer::timeout, this, &AdminStream::tick);
+    m_ticker.start();
+}
+
+void AdminStream::subscribe(Connection *connection)
+{
+    m_subscribers.removeAll(nullptr);
+    m_subscribers.append(connection);
+    connect(connection, &Connection::closed, this, [this](Connection *c) { m_subscribers.removeAll(c); });
+
+    const QUrlQuery query(connection->requestUrl());
+    bool ok = false;
+    const qint64 since = query.queryItemValue(u"since"_s).toLongLong(&ok);
+    const QString epoch = query.queryItemValue(u"epoch"_s);
+    const qint64 oldest = m_ring.empty() ? m_seq + 1 : m_ring.front().first;
+    if (ok && epoch == m_epoch && since <= m_seq && since + 1 >= oldest) {
+        // Resumable: what it missed, from the ring.
+        connection->send(OutboundMessage(
+            kStreamKind,
+            QJsonObject{{u"type"_s, u"resumed"_s}, {u"epoch"_s, m_epoch}, {u"seq"_s, static_cast<double>(since)}}));
+        for (const auto &[seq, message] : m_ring) {
+            if (seq > since)
+                connection->send(message);
+        }
+        return;
+    }
+    // A first connection, or one the ring no longer covers: everything anew.
+    connection->send(snapshot(ok));
+}
+
+OutboundMessage AdminStream::snapshot(bool reset) const
+{
+    QJsonArray rooms;
+    for (const Room *room : m_rooms.rooms())
+        rooms.append(m_admin.roomInfo(*room, false).toJson(false));
+    QJsonObject o{{u"type"_s, u"snapshot"_s},
+                  {u"epoch"_s, m_epoch},
+                  {u"seq"_s, static_cast<double>(m_seq)},
+                  {u"counters"_s, counters()},
+                  {u"rooms"_s, rooms}};
+    if (reset)
+        o.insert(u"reset"_s, true);
+    return OutboundMessage(kStreamKind, o);
+}
+
+QJsonObject AdminStream::counters() const
+{
+    const adminapi::Health h = m_admin.state();
+    const Metrics &m = m_admin.metrics();
+    const auto rates = m.rates();
+    return {{u"status"_s, h.status},
+            {u"version"_s, QString::fromLatin1(MEDRELAY_VERSION)},
+            {u"uptime"_s, h.uptimeSeconds},
+            {u"connections"_s, h.connections},
+            {u"rooms"_s, h.rooms},
+            {u"adminStreams"_s, m_connections.adminStreamCount()},
+            {u"perSecond"_s,
+             QJsonObject{{u"messagesIn"_s, rates.messagesIn},
+                         {u"messagesOut"_s, rates.messagesOut},
+                         {u"bytesIn"_s, rates.bytesIn},
+                         {u"bytesOut"_s, rates.bytesOut}}},
+            {u"totals"_s,
+             QJsonObject{{u"messagesIn"_s, static_cast<double>(m.totalMessagesIn())},
+                         {u"messagesOut"_s, static_cast<double>(m.totalMessagesOut())},
+                         {u"connectionsAccepted"_s, static_cast<double>(m.connectionsAccepted())}}}};
+}
+
+QJsonObject AdminStream::roomSummary(const QString &roomId) const
+{
+    const Room *room = m_rooms.find(roomId);
+    return room ? m_admin.roomInfo(*room, false).toJson(false) : QJsonObject{};
+}
+
+void AdminStream::publish(const QString &change, QJsonObject fields)
+{
+    fields.insert(u"type"_s, u"change"_s);
+    fields.insert(u"change"_s, change);
+    fields.insert(u"epoch"_s, m_epoch);
+    fields.insert(u"seq"_s, static_cast<double>(++m_seq));
+    fields.insert(u"at"_s, static_cast<double>(QDateTime::currentMSecsSinceEpoch()));
+    // Serialised once; every console gets the same bytes.
+    const OutboundMessage message(kStreamKind, fields);
+    m_ring.emplace_back(m_seq, message);
+    while (static_cast<int>(m_ring.size()) > m_ringCapacity)
+        m_ring.pop_front();
+    for (const QPointer<Connection> &c : std::as_const(m_subscribers)) {
+        if (c)
+            c->send(message);
+    }
+}
+
+void AdminStream::roomEvent(const events::RoomEvent &event)
+{
+    std::visit(
+        events::Overloaded{
+            [this](const events::RoomOpened &e) {
+                publish(u"room_opened"_s, {{u"roomId"_s, e.roomId}, {u"room"_s, roomSummary(e.roomId)}});
+            },
+            [this](const events::RoomClosed &e) {
+                publish(u"room_closed"_s, {{u"roomId"_s, e.roomId}, {u"reason"_s, e.reason}});
+            },
+            [this](const events::MemberJoined &e) {
+                const Room *room = m_rooms.find(e.roomId);
+                const Member *m = room ? room->member(e.connectionId) : nullptr;
+                QJsonObject participant;
+                if (room && m) {
+                    const adminapi::RoomInfo info = m_admin.roomInfo(*room, true);
+                    for (const adminapi::ParticipantInfo &p : info.participants) {
+                        if (p.connectionId == e.connectionId)
+                            participant = p.toJson();
+                    }
+                }
+                publish(u"participant_joined"_s, {{u"roomId"_s, e.roomId},
+                                                  {u"participant"_s, participant},
+                                                  {u"resumed"_s, e.resumed},
+                                                  {u"room"_s, roomSummary(e.roomId)}});
+            },
+            [this](const events::MemberLeft &e) {
+                publish(u"participant_left"_s, {{u"roomId"_s, e.roomId},
+                                                {u"connectionId"_s, e.connectionId},
+                                                {u"userId"_s, e.userId},
+                                                {u"reason"_s, e.reason},
+                                                {u"room"_s, roomSummary(e.roomId)}});
+            },
+            [this](const events::MemberAway &e) {
+                publish(u"participant_away"_s, {{u"roomId"_s, e.roomId},
+                                                {u"connectionId"_s, e.connectionId},
+                                                {u"room"_s, roomSummary(e.roomId)}});
+            },
+            [this](const events::GuestWaiting &e) {
+                publish(u"participant_waiting"_s, {{u"roomId"_s, e.roomId},
+                                                   {u"connectionId"_s, e.connectionId},
+                                                   {u"userId"_s, e.userId},
+                                                   {u"room"_s, roomSummary(e.roomId)}});
+            },
+            [this](const events::AdmissionDecided &e) {
+                publish(u"admission"_s, {{u"roomId"_s, e.roomId},
+                                         {u"connectionId"_s, e.connectionId},
+                                         {u"userId"_s, e.userId},
+                                         {u"decision"_s, e.decision},
+                                         {u"by"_s, e.by.userId},
+                                         {u"room"_s, roomSummary(e.roomId)}});
+            },
+            [this](const events::JoinRefused &e) {
+                publish(u"join_refused"_s, {{u"roomId"_s, e.roomId},
+                                            {u"connectionId"_s, e.connectionId},
+                                            {u"userId"_s, e.userId},
+                                            {u"code"_s, e.code}});
+            },
+            [this](const events::SettingsChanged &e) {
+                publish(u"room_settings"_s, {{u"roomId"_s, e.roomId},
+                                             {u"waitingRoom"_s, onOff(e.waitingRoom)},
+                                             {u"locked"_s, onOff(e.locked)},
+                                             {u"by"_s, e.by.userId},
+                                             {u"room"_s, roomSummary(e.roomId)}});
+            },
+            [this](const events::ConsultationEnded &e) {
+                publish(u"consultation_ended"_s, {{u"roomId"_s, e.roomId},
+                                                  {u"reason"_s, e.reason},
+                                                  {u"by"_s, e.by.userId.isEmpty() ? e.by.connectionId : e.by.userId},
+                                                  {u"historyDeleted"_s, e.historyDeleted}});
+            },
+        },
+        event);
+}
+
+void AdminStream::tick()
+{
+    m_subscribers.removeAll(nullptr);
+    const QString status = m_admin.state().status;
+    const bool changed = !m_lastStatus.isEmpty() && status != m_lastStatus;
+    m_lastStatus = status;
+    if (m_subscribers.isEmpty() && !changed)
+        return;
+    if (changed)
+        publish(u"server"_s, {{u"status"_s, status}});
+    publish(u"counters"_s, counters());
+}
+
+} // namespace medrelay::server

@@ -1,0 +1,66 @@
+#pragma once
+// The admin event stream (GET /admin/ws, a WebSocket with the admin token):
+// each console gets a snapshot of the server and its rooms, then every change
+// as it happens, numbered. A console that reconnects with the last seq it saw
+// and the stream's epoch gets what it missed from a bounded ring, or a fresh
+// snapshot (marked reset) when the ring no longer reaches back or the server
+// was restarted: never a silent gap. Each change is serialised once and the
+// same bytes go to every console. It observes the room service's typed
+// events and changes nothing.
+
+#include "consultation/RoomEvents.h"
+#include "model/OutboundMessage.h"
+
+#include <QJsonObject>
+#include <QList>
+#include <QObject>
+#include <QPointer>
+#include <QTimer>
+
+#include <deque>
+
+namespace medrelay::server {
+
+class AdminService;
+class Connection;
+class ConnectionManager;
+class RoomService;
+
+class AdminStream final : public QObject, public events::RoomEventObserver
+{
+    Q_OBJECT
+public:
+    AdminStream(RoomService &rooms, AdminService &admin, ConnectionManager &connections, int ringCapacity = 10000,
+                QObject *parent = nullptr);
+    Q_DISABLE_COPY_MOVE(AdminStream)
+
+    // A console's stream opened: its request URL may carry ?since=N&epoch=E.
+    void subscribe(Connection *connection);
+    void roomEvent(const events::RoomEvent &event) override;
+    // Counters and the server's state, about once a second while anyone
+    // listens (and at once when the state changes).
+    void tick();
+
+    [[nodiscard]] const QString &epoch() const { return m_epoch; }
+    [[nodiscard]] qint64 seq() const { return m_seq; }
+    [[nodiscard]] int subscriberCount() const { return static_cast<int>(m_subscribers.size()); }
+
+private:
+    void publish(const QString &change, QJsonObject fields);
+    [[nodiscard]] QJsonObject roomSummary(const QString &roomId) const;
+    [[nodiscard]] QJsonObject counters() const;
+    [[nodiscard]] OutboundMessage snapshot(bool reset) const;
+
+    RoomService &m_rooms;
+    AdminService &m_admin;
+    ConnectionManager &m_connections;
+    int m_ringCapacity = 10000;
+    QString m_epoch;
+    qint64 m_seq = 0;
+    QString m_lastStatus;
+    std::deque<std::pair<qint64, OutboundMessage>> m_ring; // oldest first
+    QList<QPointer<Connection>> m_subscribers;
+    QTimer m_ticker;
+};
+
+} // namespace medrelay::server

@@ -9,10 +9,25 @@
 
 #include <QObject>
 
+#include <optional>
+
 namespace medrelay::server {
 
 class AdminService;
 struct ServerConfig;
+
+// Routes that live outside the admin API (the web root, the development
+// token endpoint). The router asks them only about paths it does not own;
+// nullopt means "not mine" and the router answers 404.
+class ExtraRoutes
+{
+public:
+    virtual ~ExtraRoutes() = default;
+    [[nodiscard]] virtual std::optional<HttpResponse> route(const HttpRequest &request) = 0;
+
+protected:
+    ExtraRoutes() = default;
+};
 
 class HttpRouter final : public QObject, public HttpRequestHandler
 {
@@ -22,6 +37,8 @@ public:
     Q_DISABLE_COPY_MOVE(HttpRouter)
 
     HttpResponse handle(const HttpRequest &request) override;
+    // Asked for any path the router does not own (not owned; may be null).
+    void setExtraRoutes(ExtraRoutes *routes) { m_extra = routes; }
 
 Q_SIGNALS:
     // An admin request refused: `reason` is "origin_forbidden" or
@@ -35,6 +52,7 @@ private:
 
     const ServerConfig &m_config;
     AdminService &m_admin;
+    ExtraRoutes *m_extra = nullptr;
 };
 
 } // namespace medrelay::server

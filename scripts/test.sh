@@ -57,7 +57,7 @@ run_ctest() {
     done
     while read -r name; do
         reason=$(sed -n "/^[0-9]*\/[0-9]* Test: $name\$/,/^<end of output>/p" "$dir/Testing/Temporary/LastTest.log" \
-            2>/dev/null | sed '1,/^Output:/d' | grep -m 1 -E 'SKIPPED: |SKIP +: ' | sed 's/^.*SKIP[A-Z]* *: *//')
+            2>/dev/null | sed '1,/^Output:/d' | grep -m 1 -E 'SKIPPED: |SKIP *: ' | sed 's/^.*SKIP[A-Z]* *: *//')
         skip_reasons+=("$title: $name: ${reason:-no reason printed}")
     done < <(sed -n 's/^ *[0-9]*\/[0-9]* *Test *#[0-9]*: \([^ ]*\) .*\*\*\*Skipped.*$/\1/p' "$log")
     rm -f "$log"

@@ -9,6 +9,7 @@
 #include <QFileInfo>
 #include <QSettings>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -117,6 +118,32 @@ Apply fileSetting(QString ServerConfig::*field)
 Apply flagSetting(bool ServerConfig::*field)
 {
     return [=](ServerConfig &c, const QString &v) { return boolFrom(v, c.*field); };
+}
+
+// A comma-separated list of ICE server URIs with one of `schemes`
+// (RFC 7064/7065: stun:, stuns:, turn:, turns:), as browsers take them.
+Apply iceUris(QStringList ServerConfig::*field, const QStringList &schemes)
+{
+    return [=](ServerConfig &c, const QString &v) -> std::optional<QString> {
+        QStringList uris;
+        for (const QString &part : v.split(u',', Qt::SkipEmptyParts)) {
+            const QString uri = part.trimmed();
+            const qsizetype colon = uri.indexOf(u':');
+            const bool schemeOk = colon > 0 && schemes.contains(uri.left(colon).toLower());
+            const bool textOk = uri.size() <= 512 && colon + 1 < uri.size()
+                                && std::none_of(uri.cbegin(), uri.cend(), [](QChar ch) {
+                                       return ch.unicode() <= 0x20 || ch.unicode() >= 0x7f || ch == u'"'
+                                              || ch == u'\\';
+                                   });
+            if (!schemeOk || !textOk)
+                return u"must list URIs starting with %1, not '%2'"_s.arg(schemes.join(u" or "_s), uri.left(64));
+            uris.append(uri);
+        }
+        if (uris.size() > 16)
+            return u"must list at most 16 URIs"_s;
+        c.*field = uris;
+        return std::nullopt;
+    };
 }
 
 std::optional<Mode> parseMode(const QString &v)
@@ -405,6 +432,36 @@ const QList<Setting> &settings()
         {u"audit-checkpoint-interval"_s, u"MEDRELAY_AUDIT_CHECKPOINT_INTERVAL"_s, u"SECONDS"_s,
          u"Most time between signed audit checkpoints while records are written. Default 30."_s,
          secondsSetting(&ServerConfig::auditCheckpointIntervalMs, 1, 3600)},
+        {u"stun-uris"_s, u"MEDRELAY_STUN_URIS"_s, u"LIST"_s,
+         u"Comma-separated STUN URIs (stun:host:port) given to clients in ice_servers after room_state. Default none."_s,
+         iceUris(&ServerConfig::stunUris, {u"stun"_s, u"stuns"_s})},
+        {u"turn-uris"_s, u"MEDRELAY_TURN_URIS"_s, u"LIST"_s,
+         u"Comma-separated TURN URIs (turn:host:3478?transport=udp, turns:host:5349) given to clients in "
+         "ice_servers with short-lived credentials; needs --turn-secret. Default none."_s,
+         iceUris(&ServerConfig::turnUris, {u"turn"_s, u"turns"_s})},
+        {u"turn-secret"_s, u"MEDRELAY_TURN_SECRET"_s, u"SECRET"_s,
+         u"The TURN server's shared secret (coturn: use-auth-secret, static-auth-secret), at least 16 characters; "
+         "TURN passwords are HMAC-SHA1 of it. Never logged."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             if (!v.isEmpty() && (v.size() < 16 || v.size() > 4096))
+                 return u"must be 16 to 4096 characters"_s;
+             c.turnSecret = v;
+             return std::nullopt;
+         }},
+        {u"turn-credential-lifetime"_s, u"MEDRELAY_TURN_CREDENTIAL_LIFETIME"_s, u"SECONDS"_s,
+         u"How long each TURN credential is valid; fresh ones are sent at 80 % of it while the client is in a "
+         "room. Default 3600."_s,
+         intSetting(&ServerConfig::turnCredentialLifetimeSeconds, 10, 7 * 86400)},
+        {u"web-root"_s, u"MEDRELAY_WEB_ROOT"_s, u"DIR"_s,
+         u"Serve the demo consultation page and the browser client library (static files) from DIR; off = "
+         "none. Default: the bundled page in development, off in production."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             const QString dir = v.trimmed();
+             if (dir.size() > 4096)
+                 return u"is too long"_s;
+             c.webRoot = dir.compare("off"_L1, Qt::CaseInsensitive) == 0 ? QString() : dir;
+             return std::nullopt;
+         }},
     };
     return table;
 }
@@ -575,6 +632,10 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
         if (!file.isEmpty() && !QFileInfo(file).isReadable())
             return ConfigError{u"%1 names a file that cannot be read: %2"_s.arg(option, file)};
     }
+    if (c.turnUris.isEmpty() != c.turnSecret.isEmpty())
+        return ConfigError{u"--turn-uris and --turn-secret must be given together"_s};
+    if (!c.webRoot.isEmpty() && !QFileInfo(c.webRoot).isDir())
+        return ConfigError{u"--web-root names no readable directory: %1"_s.arg(c.webRoot)};
     if (c.tlsCertFile.isEmpty() != c.tlsKeyFile.isEmpty())
         return ConfigError{u"--tls-cert and --tls-key must be given together"_s};
     if (c.mode == Mode::Production) {

@@ -83,6 +83,18 @@ Apply secondsSetting(int ServerConfig::*field, double lo, double hi)
     return [=](ServerConfig &c, const QString &v) { return secondsToMs(v, lo, hi, c.*field); };
 }
 
+// Whole seconds, kept in milliseconds (for spans longer than an int holds).
+Apply longSecondsSetting(qint64 ServerConfig::*field, qint64 lo, qint64 hi)
+{
+    return [=](ServerConfig &c, const QString &v) -> std::optional<QString> {
+        qint64 n = 0;
+        if (auto e = intIn(v, lo, hi, n))
+            return e;
+        c.*field = n * 1000;
+        return std::nullopt;
+    };
+}
+
 // Whole minutes, kept in milliseconds.
 Apply minutesSetting(qint64 ServerConfig::*field, qint64 maxMinutes)
 {
@@ -370,13 +382,7 @@ const QList<Setting> &settings()
         {u"ended-room-refusal"_s, u"MEDRELAY_ENDED_ROOM_REFUSAL"_s, u"SECONDS"_s,
          u"After a consultation ends, joins to its room id are refused with consultation_ended this long. "
          "Default 86400."_s,
-         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
-             qint64 n = 0;
-             if (auto e = intIn(v, 0, 365LL * 86400, n))
-                 return e;
-             c.endedRoomRefusalMs = n * 1000;
-             return std::nullopt;
-         }},
+         longSecondsSetting(&ServerConfig::endedRoomRefusalMs, 0, 365LL * 86400)},
         {u"history"_s, u"MEDRELAY_HISTORY"_s, u"on|off"_s,
          u"Keep chat and whiteboard history for resume and late joiners. Off: messages are still numbered and "
          "acknowledged, nothing is kept. Default on."_s,
@@ -390,22 +396,10 @@ const QList<Setting> &settings()
          intSetting(&ServerConfig::historyMaxMessages, 1, 1000000)},
         {u"history-max-age"_s, u"MEDRELAY_HISTORY_MAX_AGE"_s, u"SECONDS"_s,
          u"Stored messages older than this are dropped. Default 86400."_s,
-         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
-             qint64 n = 0;
-             if (auto e = intIn(v, 1, 3650LL * 86400, n))
-                 return e;
-             c.historyMaxAgeMs = n * 1000;
-             return std::nullopt;
-         }},
+         longSecondsSetting(&ServerConfig::historyMaxAgeMs, 1, 3650LL * 86400)},
         {u"history-retention"_s, u"MEDRELAY_HISTORY_RETENTION"_s, u"SECONDS"_s,
          u"How long a consultation's history is kept after it ends (0 = deleted when it ends). Default 0."_s,
-         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
-             qint64 n = 0;
-             if (auto e = intIn(v, 0, 3650LL * 86400, n))
-                 return e;
-             c.historyRetentionMs = n * 1000;
-             return std::nullopt;
-         }},
+         longSecondsSetting(&ServerConfig::historyRetentionMs, 0, 3650LL * 86400)},
         {u"audit-key-file"_s, u"MEDRELAY_AUDIT_KEY_FILE"_s, u"FILE"_s,
          u"Key (at least 32 bytes, e.g. openssl rand -hex 32) that signs the audit chain (HMAC-SHA256) and its "
          "checkpoints; no access for other users. Default <data-dir>/audit.key, created at first start."_s,

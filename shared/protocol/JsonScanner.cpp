@@ -685,6 +685,8 @@ QByteArray JsonObjectView::rewritten(const QLatin1StringView *dropBegin, const Q
         if (!first)
             *w++ = ',';
         for (const QByteArrayView *e = extraBegin; e != extraEnd; ++e) {
+            if (e->isEmpty())
+                continue; // an empty view may carry a null pointer: memcpy must not see it
             std::memcpy(w, e->data(), size_t(e->size()));
             w += e->size();
         }

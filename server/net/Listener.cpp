@@ -231,6 +231,8 @@ void Listener::acceptRaw(int fd)
                                    m_limits.maxHeadBytes + m_config.maxHttpBodyBytes, m_config.requestTimeoutMs, this);
     if (!admit(*request, request->peer()))
         request->abort();
+    else
+        request->begin();
 #else
     Q_UNUSED(fd);
 #endif

@@ -68,6 +68,14 @@ void RawRequest::epollEvents(quint32 events)
     }
 }
 
+void RawRequest::begin()
+{
+    if (m_state == State::Handshake)
+        handshake();
+    else if (m_state == State::Request)
+        readRequest();
+}
+
 void RawRequest::handshake()
 {
     const Stream::Result r = m_stream.handshake();

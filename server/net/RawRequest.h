@@ -50,6 +50,14 @@ public:
     ~RawRequest() override;
     Q_DISABLE_COPY_MOVE(RawRequest)
 
+    // Reads what already arrived (a client usually sends its request, or
+    // its TLS hello, right after connecting), so that a socket whose head
+    // is complete leaves the pending pool at once instead of waiting there
+    // for the poller's next round. Call it after admitting the socket; it
+    // may answer, hand the socket over or close, so do not touch this
+    // object afterwards.
+    void begin();
+
     [[nodiscard]] const QHostAddress &peer() const { return m_peer; }
     [[nodiscard]] bool isTls() const { return m_stream.isTls(); }
     // TLS: the handshake is done (an HTTP answer can be sent).

@@ -99,7 +99,7 @@ start_instances() {
         mkdir -p "$dir"
         local args=("$build/server/medrelay-server" --env production --insecure-no-auth --history off
                     --admin-token bench-admin-token-0123456789 --host 127.0.0.1 --port 0 --rate-limit 0
-                    --max-connections-per-ip 0 --max-connections 100000 --data-dir "$dir")
+                    --max-connections-per-ip 0 --max-pending-per-ip 0 --max-connections 100000 --data-dir "$dir")
         [[ -n "$with_redis" ]] && args+=(--redis "redis://127.0.0.1:$redis_port/0")
         echo "${args[*]}" >>"$commands"
         "${args[@]}" >"$dir/log" 2>&1 &

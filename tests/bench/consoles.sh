@@ -59,7 +59,7 @@ start_server() {
     mkdir -p "$dir"
     local args=("$build/server/medrelay-server" --env production --insecure-no-auth --history off
                 --admin-token "$token" --host 127.0.0.1 --port 0 --rate-limit 0
-                --max-connections-per-ip 0 --max-connections 100000 --data-dir "$dir")
+                --max-connections-per-ip 0 --max-pending-per-ip 0 --max-connections 100000 --data-dir "$dir")
     echo "${args[*]}" >>"$commands"
     "${args[@]}" >"$dir/log" 2>&1 &
     server_pid=$!

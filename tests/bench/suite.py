@@ -140,7 +140,7 @@ class Suite:
             return [self.server, "--env", "production", "--insecure-no-auth", "--history", "off",
                     "--admin-token", "benchmark-admin-token-0123456789", "--host", "127.0.0.1",
                     "--port", "0", "--rate-limit", "0", "--max-connections-per-ip", "0",
-                    "--max-connections", "100000", "--data-dir", self.data_dir] + self.tls
+                    "--max-pending-per-ip", "0", "--max-connections", "100000", "--data-dir", self.data_dir] + self.tls
         if name == "medrelay-history":
             # Chat kept as production keeps it: encrypted in SQLite, in a
             # data directory of its own each run (a database that grew in an
@@ -153,7 +153,7 @@ class Suite:
             return [self.server, "--env", "production", "--insecure-no-auth", "--history-key-file", key,
                     "--admin-token", "benchmark-admin-token-0123456789", "--host", "127.0.0.1",
                     "--port", "0", "--rate-limit", "0", "--max-connections-per-ip", "0",
-                    "--max-connections", "100000", "--data-dir", data] + self.tls
+                    "--max-pending-per-ip", "0", "--max-connections", "100000", "--data-dir", data] + self.tls
         if name == "node":
             # medrelay listens with a backlog of 4,096; so does the reference.
             return ["node", os.path.join(HERE, "reference", "server.js"), "--host", "127.0.0.1", "--port", "0",

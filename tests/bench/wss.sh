@@ -53,7 +53,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$data/key.pem" -out "$data/ce
 loadgen="$build/tests/bench/medrelay-loadgen"
 medrelay=("$build/server/medrelay-server" --env production --insecure-no-auth --history off
           --admin-token bench-admin-token-0123456789 --host 127.0.0.1 --port 0 --rate-limit 0
-          --max-connections-per-ip 0 --max-connections 100000 --data-dir "$data"
+          --max-connections-per-ip 0 --max-pending-per-ip 0 --max-connections 100000 --data-dir "$data"
           --tls-cert "$data/cert.pem" --tls-key "$data/key.pem")
 declare -A cmd
 cmd[medrelay]="${medrelay[*]}"

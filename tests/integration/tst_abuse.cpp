@@ -3,6 +3,7 @@
 // idle connections cannot lock anyone else out. The server runs as its own
 // process, so its memory and sockets are seen from outside (/proc).
 
+#include "ProcessSignal.h"
 #include "RawHttp.h"
 #include "ServerProcess.h"
 #include "TestClient.h"
@@ -14,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <csignal>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -167,6 +169,7 @@ private Q_SLOTS:
     void oneAddressCannotFillThePendingPool();
     void fullPendingPoolStillAnswers_data();
     void fullPendingPoolStillAnswers();
+    void aBurstOfCompleteRequestsIsNotEvicted();
 };
 
 void TestAbuse::pingFloodKeepsMemoryBounded_data()
@@ -306,6 +309,35 @@ void TestAbuse::fullPendingPoolStillAnswers()
     QVERIFY(!patient.join(u"room"_s, 1, 1, u"P"_s).isEmpty());
     QCOMPARE(closedCount(idle), 2);
     QVERIFY(!idle.back()->closedByPeer()); // the newcomer from 127.0.0.6 was not the one to go
+}
+
+void TestAbuse::aBurstOfCompleteRequestsIsNotEvicted()
+{
+    // Many handshakes from one address that arrive together (a load test, a
+    // clinic's patients behind one NAT reconnecting after a restart) are
+    // not idle sockets: each request is complete when the server accepts
+    // it. The server is stopped while 40 of them connect and send, so it
+    // accepts them in one burst, ten times its per-address share of 4.
+    constexpr int kBurst = 40;
+    ServerProcess server({u"--max-pending-per-ip"_s, u"4"_s, u"--request-timeout"_s, u"300"_s});
+    QVERIFY2(server.started(), server.standardError().constData());
+    const quint16 port = server.port();
+    QVERIFY(signalPid(server.pid(), SIGSTOP));
+    std::vector<std::unique_ptr<RawSocket>> burst;
+    bool sent = true;
+    for (int i = 0; i < kBurst && sent; ++i) {
+        auto s = std::make_unique<RawSocket>();
+        sent = s->connectTo(port, "127.0.0.7", true); // completed by the kernel, in the listen queue
+        s->setSendTimeout(10);
+        sent = sent && s->sendAll(upgradeRequest());
+        burst.push_back(std::move(s));
+    }
+    QVERIFY(signalPid(server.pid(), SIGCONT));
+    QVERIFY(sent);
+    // Every one is upgraded; none was evicted to make room for the next.
+    for (const auto &s : burst)
+        QVERIFY(s->readHead().startsWith("HTTP/1.1 101"));
+    QVERIFY(metricsText(port).contains(u"medrelay_rejections_total{reason=\"pending_evicted\"} 0"_s));
 }
 
 QTEST_GUILESS_MAIN(TestAbuse)

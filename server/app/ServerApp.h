@@ -16,6 +16,10 @@ namespace medrelay::store {
 class HistoryStore;
 }
 
+namespace medrelay::cluster {
+class ClusterBus;
+}
+
 namespace medrelay::server {
 
 class AdminService;
@@ -69,6 +73,8 @@ public:
     [[nodiscard]] EventLog &events() const { return *m_events; }
     // Null when no data directory is configured.
     [[nodiscard]] AuditRecorder *audit() const { return m_audit; }
+    // Cluster mode (--redis); null for a single instance.
+    [[nodiscard]] cluster::ClusterBus *cluster() const { return m_cluster; }
 
 Q_SIGNALS:
     // beginDrain() took effect (once): for service managers (STOPPING=1).
@@ -96,6 +102,7 @@ private:
     AdminService *m_admin = nullptr;
     AdminStream *m_adminStream = nullptr;
     HttpRouter *m_router = nullptr;
+    cluster::ClusterBus *m_cluster = nullptr;
     Listener *m_listener = nullptr;
     QTimer m_rateTimer;
     QElapsedTimer m_rateClock;

@@ -85,6 +85,7 @@ public:
         , m_window(checks::dedupWindow(store.m_options.limits, store.m_options.dedupWindow))
         , m_maxMessages(std::max(0, store.m_options.limits.maxMessagesPerRoom))
         , m_maxAge(std::max<qint64>(0, store.m_options.limits.maxAgeMs))
+        , m_pruneTimer(this) // moves to the store's thread with the worker
     {}
 
     void init()

@@ -99,6 +99,7 @@ public:
     // bound; also runs every pruneIntervalMs. Later calls see its effect.
     void prune();
 
+    [[nodiscard]] const RedisUrl &url() const { return m_options.url; }
     // Connected and the key checked: calls can succeed.
     [[nodiscard]] bool isAvailable() const { return m_available.load(std::memory_order_relaxed); }
 

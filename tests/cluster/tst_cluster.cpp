@@ -4,7 +4,8 @@
 // history, the waiting room with the host and the guest on different
 // instances, admission races against the cap and the lock, deduplication
 // across instances, the admin API acting everywhere and showing the whole
-// cluster, and Redis restarted mid-consultation.
+// cluster, Redis restarted mid-consultation, and stored messages sealed in
+// Redis and on its channels.
 
 #include "ClusterFixture.h"
 #include "RawHttp.h"
@@ -12,6 +13,10 @@
 #include "cluster/ClusterBus.h"
 
 #include <QJsonDocument>
+#include <QFile>
+#include <QRandomGenerator>
+#include <QTcpSocket>
+#include <QTemporaryDir>
 
 using namespace medrelay::test;
 using namespace medrelay::server;
@@ -32,6 +37,7 @@ private Q_SLOTS:
     void capHoldsAcrossInstances();
     void adminActsEverywhere();
     void redisRestartedMidConsultation();
+    void historyIsSealedInRedis();
 
 private:
     RedisServer m_redis;
@@ -450,6 +456,103 @@ void TestCluster::redisRestartedMidConsultation()
     expected.sort();
     QCOMPARE(participantIds(*state), expected);
     QVERIFY(c.waitFor(u"telemedicine_user_joined"_s));
+}
+
+namespace {
+
+// Everything Redis holds, as bytes: every value of every key.
+QByteArray flatten(const QVariant &v)
+{
+    if (v.typeId() == QMetaType::QVariantList) {
+        QByteArray out;
+        for (const QVariant &item : v.toList())
+            out += flatten(item) + '\n';
+        return out;
+    }
+    return v.toByteArray();
+}
+
+QByteArray redisContents(const RedisServer &redis)
+{
+    QByteArray out;
+    for (const QVariant &key : redis.command({"KEYS", "*"}).toList()) {
+        const QByteArray k = key.toByteArray();
+        const QByteArray type = redis.command({"TYPE", k}).toByteArray();
+        QVariant v;
+        if (type == "string")
+            v = redis.command({"GET", k});
+        else if (type == "hash")
+            v = redis.command({"HGETALL", k});
+        else if (type == "stream")
+            v = redis.command({"XRANGE", k, "-", "+"});
+        else if (type == "list")
+            v = redis.command({"LRANGE", k, "0", "-1"});
+        else if (type == "set")
+            v = redis.command({"SMEMBERS", k});
+        else if (type == "zset")
+            v = redis.command({"ZRANGE", k, "0", "-1"});
+        out += k + '\n' + flatten(v) + '\n';
+    }
+    return out;
+}
+
+} // namespace
+
+void TestCluster::historyIsSealedInRedis()
+{
+    QTemporaryDir dir;
+    const QString keyFile = dir.filePath(u"history.key"_s);
+    QFile key(keyFile);
+    QVERIFY(key.open(QIODevice::WriteOnly));
+    QByteArray bytes(32, Qt::Uninitialized);
+    QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()), 8);
+    key.write(bytes);
+    key.close();
+    QVERIFY(QFile::setPermissions(keyFile, QFile::ReadOwner | QFile::WriteOwner));
+
+    // A listener on every channel sees what crosses between the instances.
+    QTcpSocket listener;
+    listener.connectToHost(QHostAddress::LocalHost, m_redis.port());
+    QVERIFY(listener.waitForConnected(5000));
+    listener.write("PSUBSCRIBE *\r\n");
+    QByteArray heard;
+    connect(&listener, &QTcpSocket::readyRead, this, [&] { heard += listener.readAll(); });
+
+    Cluster cluster(m_redis);
+    for (int i = 0; i < 2; ++i)
+        QVERIFY(cluster.add([&](ServerConfig &c) { c.historyKeyFile = keyFile; }).started());
+    QTRY_VERIFY(cluster.available());
+    TestClient a, b, late;
+    QVERIFY(a.open(cluster[0].wsUrl()));
+    QVERIFY(b.open(cluster[1].wsUrl()));
+    QVERIFY(late.open(cluster[1].wsUrl()));
+    a.join(u"sealed"_s, 1, 1, u"A"_s);
+    b.join(u"sealed"_s, 1, 2, u"B"_s);
+    a.send(chat(u"sealed"_s, u"plaintext-marker-7f3a"_s, u"s1"_s));
+    QVERIFY(a.waitFor(u"ack"_s));
+    a.send(QJsonObject{{u"type"_s, u"whiteboard_update"_s},
+                       {u"roomId"_s, u"sealed"_s},
+                       {u"data"_s, QJsonObject{{u"stroke"_s, u"drawing-marker-91c2"_s}}}});
+    // Opened again on the other instance, live and from the stored history.
+    const auto atB = b.waitFor(u"telemedicine_chat_message"_s);
+    QVERIFY(atB);
+    QCOMPARE(atB->value("message"_L1).toString(), u"plaintext-marker-7f3a"_s);
+    QVERIFY(b.waitFor(u"whiteboard_update"_s));
+    late.send(joinMessage(u"sealed"_s, 1, 3));
+    const auto state = late.waitFor(u"room_state"_s);
+    QVERIFY(state);
+    const QJsonArray recent = state->value("recentChat"_L1).toArray();
+    QCOMPARE(recent.size(), 1);
+    QCOMPARE(recent.at(0).toObject().value("message"_L1).toString(), u"plaintext-marker-7f3a"_s);
+
+    // Neither Redis nor its channels ever held the text.
+    QTRY_VERIFY(heard.contains("sealed"));
+    const QByteArray stored = redisContents(m_redis);
+    QVERIFY(stored.contains("sealed")); // the room's keys are there
+    for (const QByteArray &marker : {QByteArray("plaintext-marker-7f3a"), QByteArray("drawing-marker-91c2")}) {
+        QVERIFY2(!stored.contains(marker), marker.constData());
+        QVERIFY2(!heard.contains(marker), marker.constData());
+    }
 }
 
 QTEST_MAIN(TestCluster)

@@ -2,8 +2,9 @@
 // this process on a redis-server the test starts. Every message kind across
 // instances, `to` targeting (and its abuse), cluster-wide room_state and
 // history, the waiting room with the host and the guest on different
-// instances, admission races against the cap and the lock, deduplication
-// across instances, the admin API acting everywhere and showing the whole
+// instances, the cap held when two instances admit at once, the lock, a
+// room's traffic reaching only the instances serving it and once per
+// instance, the admin API acting everywhere and showing the whole
 // cluster, Redis restarted mid-consultation, and stored messages sealed in
 // Redis and on its channels.
 
@@ -35,6 +36,8 @@ private Q_SLOTS:
     void toCannotReachAnotherRoom();
     void waitingRoomAcrossInstances();
     void capHoldsAcrossInstances();
+    void lockHoldsAcrossInstances();
+    void fanOutPerRoomOncePerInstance();
     void adminActsEverywhere();
     void redisRestartedMidConsultation();
     void historyIsSealedInRedis();
@@ -324,6 +327,69 @@ void TestCluster::capHoldsAcrossInstances()
     QTRY_COMPARE(cluster[0].app().rooms().find(u"cap"_s)->size(), 2);
     QVERIFY(first.staysQuiet(u"telemedicine_user_left"_s, 200));
     QCOMPARE(countOf(first, u"telemedicine_user_joined"_s), 1);
+}
+
+void TestCluster::lockHoldsAcrossInstances()
+{
+    Cluster cluster(m_redis);
+    QVERIFY(cluster.add().started());
+    QVERIFY(cluster.add().started());
+    QTRY_VERIFY(cluster.available());
+    TestClient doctor, patient;
+    QVERIFY(doctor.open(cluster[0].wsUrl()));
+    QVERIFY(patient.open(cluster[1].wsUrl()));
+    doctor.send(joinMessage(u"locked"_s, 1, 1, u"doctor"_s));
+    QVERIFY(doctor.waitFor(u"room_state"_s));
+    doctor.send(QJsonObject{{u"type"_s, u"room_settings"_s}, {u"roomId"_s, u"locked"_s}, {u"locked"_s, true}});
+    QVERIFY(doctor.waitFor(u"room_settings_changed"_s));
+    // Locked on one instance, the guest on the other is refused.
+    patient.send(joinMessage(u"locked"_s, 1, 2, u"patient"_s));
+    const auto refused = patient.waitFor(u"error"_s);
+    QVERIFY(refused);
+    QCOMPARE(refused->value("code"_L1).toString(), u"room_locked"_s);
+    QVERIFY(doctor.staysQuiet(u"telemedicine_user_joined"_s, 200));
+    // Unlocked, it gets in.
+    doctor.send(QJsonObject{{u"type"_s, u"room_settings"_s}, {u"roomId"_s, u"locked"_s}, {u"locked"_s, false}});
+    QVERIFY(doctor.waitFor(u"room_settings_changed"_s));
+    patient.send(joinMessage(u"locked"_s, 1, 2, u"patient"_s));
+    QVERIFY(patient.waitFor(u"room_state"_s));
+    QVERIFY(doctor.waitFor(u"telemedicine_user_joined"_s));
+}
+
+void TestCluster::fanOutPerRoomOncePerInstance()
+{
+    Cluster cluster(m_redis);
+    for (int i = 0; i < 3; ++i)
+        QVERIFY(cluster.add().started());
+    QTRY_VERIFY(cluster.available());
+    TestClient a, b1, b2, elsewhere;
+    QVERIFY(a.open(cluster[0].wsUrl()));
+    QVERIFY(b1.open(cluster[1].wsUrl()));
+    QVERIFY(b2.open(cluster[1].wsUrl()));
+    QVERIFY(elsewhere.open(cluster[2].wsUrl()));
+    a.join(u"fan"_s, 1, 1, u"A"_s);
+    b1.join(u"fan"_s, 1, 2, u"B"_s);
+    b2.join(u"fan"_s, 1, 3, u"C"_s);
+    elsewhere.join(u"other"_s, 1, 4, u"D"_s);
+    QTRY_COMPARE(countOf(a, u"telemedicine_user_joined"_s), 2);
+    QTRY_COMPARE(countOf(b1, u"telemedicine_user_joined"_s), 1);
+    QTest::qWait(100); // the joins' own traffic has arrived everywhere
+    const qint64 second = cluster[1].app().cluster()->counters().received;
+    const qint64 third = cluster[2].app().cluster()->counters().received;
+
+    for (int i = 0; i < 5; ++i)
+        a.send(offer(u"fan"_s));
+    a.send(chat(u"fan"_s, u"one message"_s));
+    QTRY_COMPARE(countOf(b1, u"telemedicine_offer"_s), 5);
+    QTRY_COMPARE(countOf(b2, u"telemedicine_offer"_s), 5);
+    QVERIFY(b1.waitFor(u"telemedicine_chat_message"_s));
+    QVERIFY(b2.waitFor(u"telemedicine_chat_message"_s));
+    QTest::qWait(100);
+    // Two recipients there, yet each message crossed to their instance once.
+    QCOMPARE(cluster[1].app().cluster()->counters().received - second, 6);
+    // An instance without members in the room heard none of it.
+    QCOMPARE(cluster[2].app().cluster()->counters().received - third, 0);
+    QCOMPARE(countOf(elsewhere, u"telemedicine_offer"_s), 0);
 }
 
 void TestCluster::adminActsEverywhere()

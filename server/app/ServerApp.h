@@ -15,6 +15,12 @@
 namespace medrelay::store {
 class HistoryStore;
 }
+namespace medrelay::server::ice {
+class IceServerIssuer;
+}
+namespace medrelay::server::web {
+class WebRoutes;
+}
 
 namespace medrelay::cluster {
 class ClusterBus;
@@ -75,6 +81,9 @@ public:
     [[nodiscard]] AuditRecorder *audit() const { return m_audit; }
     // Cluster mode (--redis); null for a single instance.
     [[nodiscard]] cluster::ClusterBus *cluster() const { return m_cluster; }
+    // Null when no STUN or TURN servers are configured.
+    [[nodiscard]] ice::IceServerIssuer *iceServers() const { return m_ice; }
+    [[nodiscard]] web::WebRoutes &web() const { return *m_web; }
 
 Q_SIGNALS:
     // beginDrain() took effect (once): for service managers (STOPPING=1).
@@ -91,6 +100,7 @@ private:
     QString m_historyError;   // why the configured store could not open
     QString m_historyWarning;
     std::unique_ptr<GrantGate> m_grantGate;
+    std::unique_ptr<web::WebRoutes> m_web;
     EventLog *m_events = nullptr;
     RoomService *m_rooms = nullptr;
     ConnectionManager *m_connections = nullptr;
@@ -101,6 +111,7 @@ private:
     IdleSweeper *m_sweeper = nullptr;
     AdminService *m_admin = nullptr;
     AdminStream *m_adminStream = nullptr;
+    ice::IceServerIssuer *m_ice = nullptr;
     HttpRouter *m_router = nullptr;
     cluster::ClusterBus *m_cluster = nullptr;
     Listener *m_listener = nullptr;

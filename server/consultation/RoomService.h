@@ -17,6 +17,7 @@
 
 #include "consultation/AccessPolicy.h"
 #include "consultation/ClusterLink.h"
+#include "consultation/JoinCompanion.h"
 #include "consultation/Room.h"
 #include "consultation/RoomEvents.h"
 #include "model/Request.h"
@@ -77,6 +78,8 @@ public:
     // Cluster mode: set once, before any join.
     void setClusterLink(ClusterLink *link);
     [[nodiscard]] ClusterLink *clusterLink() const { return m_cluster; }
+    // Told after each room_state a member is sent (one at most; may be null).
+    void setJoinCompanion(JoinCompanion *companion) { m_companion = companion; }
     [[nodiscard]] const AccessPolicy &access() const { return m_access; }
 
     // Client commands.
@@ -222,6 +225,7 @@ private:
     QHash<QString, QList<std::function<void()>>> m_opening; // joins waiting for the store's room record
     QHash<QString, qint64> m_ended;                  // room id -> joins refused until (ms)
     QList<std::pair<events::RoomEventObserver *, bool>> m_observers; // and whether it hears remote changes
+    JoinCompanion *m_companion = nullptr;
     QTimer m_lifecycle;
     ClusterLink *m_cluster = nullptr;
     QHash<QString, SharedSync> m_sync;               // cluster mode: per room

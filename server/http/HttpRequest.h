@@ -31,6 +31,8 @@ struct HttpResponse
     QByteArray contentType = "application/json";
     QByteArray body;
     QList<QPair<QByteArray, QByteArray>> extraHeaders;
+    QByteArray cacheControl = "no-store"; // static files: no-cache with an ETag
+    bool omitBody = false;                // HEAD and 304: the head only
 
     [[nodiscard]] QByteArray serialise() const;
     [[nodiscard]] static HttpResponse json(int status, const QByteArray &body);

@@ -9,6 +9,7 @@ QByteArray HttpResponse::serialise() const
     out += "HTTP/1.1 " + QByteArray::number(status) + ' ';
     switch (status) {
     case 200: out += "OK"; break;
+    case 304: out += "Not Modified"; break;
     case 400: out += "Bad Request"; break;
     case 401: out += "Unauthorized"; break;
     case 403: out += "Forbidden"; break;
@@ -26,13 +27,17 @@ QByteArray HttpResponse::serialise() const
     case 505: out += "HTTP Version Not Supported"; break;
     default: out += "Status"; break;
     }
-    out += "\r\nContent-Type: " + contentType;
-    out += "\r\nContent-Length: " + QByteArray::number(body.size());
-    out += "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n";
+    if (status != 304) {
+        out += "\r\nContent-Type: " + contentType;
+        out += "\r\nContent-Length: " + QByteArray::number(body.size());
+    }
+    out += "\r\nCache-Control: " + cacheControl;
+    out += "\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n";
     for (const auto &h : extraHeaders)
         out += h.first + ": " + h.second + "\r\n";
     out += "\r\n";
-    out += body;
+    if (!omitBody)
+        out += body;
     return out;
 }
 

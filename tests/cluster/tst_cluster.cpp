@@ -463,16 +463,18 @@ void TestCluster::redisRestartedMidConsultation()
     QVERIFY(cluster.add().started());
     QVERIFY(cluster.add().started());
     QTRY_VERIFY(cluster.available());
-    TestClient a, b, c, d;
+    TestClient a, b, c, d, e;
     QVERIFY(a.open(cluster[0].wsUrl()));
     QVERIFY(b.open(cluster[0].wsUrl()));
     QVERIFY(c.open(cluster[0].wsUrl()));
     QVERIFY(d.open(cluster[1].wsUrl()));
+    QVERIFY(e.open(cluster[1].wsUrl()));
     a.join(u"local"_s, 1, 1, u"A"_s);
     const QString cb = b.join(u"local"_s, 1, 2, u"B"_s);
     const QString cc = c.join(u"split"_s, 1, 3, u"C"_s);
     const QString cd = d.join(u"split"_s, 1, 4, u"D"_s);
-    QVERIFY(c.waitFor(u"telemedicine_user_joined"_s));
+    const QString ce = e.join(u"split"_s, 1, 6, u"E"_s);
+    QTRY_COMPARE(countOf(c, u"telemedicine_user_joined"_s), 2);
     c.send(chat(u"split"_s, u"before"_s, u"s1"_s));
     QVERIFY(c.waitFor(u"ack"_s));
     QVERIFY(d.waitFor(u"telemedicine_chat_message"_s));
@@ -501,6 +503,9 @@ void TestCluster::redisRestartedMidConsultation()
     QVERIFY(lateError);
     QCOMPARE(lateError->value("code"_L1).toString(), u"cluster_unavailable"_s);
     QVERIFY(late.isConnected());
+    // A member leaves meanwhile: at once on its instance, told to the others later.
+    e.send(QJsonObject{{u"type"_s, u"telemedicine_user_left"_s}, {u"roomId"_s, u"split"_s}});
+    QTRY_COMPARE(cluster[1].app().rooms().find(u"split"_s)->size(), 2); // C and D
 
     // Redis back (what it held is kept): healthy again, the room recovers.
     QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
@@ -521,7 +526,8 @@ void TestCluster::redisRestartedMidConsultation()
     QStringList expected{cc, cd, state->value("connectionId"_L1).toString()};
     expected.sort();
     QCOMPARE(participantIds(*state), expected);
-    QVERIFY(c.waitFor(u"telemedicine_user_joined"_s));
+    QVERIFY(valuesOf(c, u"telemedicine_user_left"_s, u"connectionId"_s).contains(ce));
+    QVERIFY(!participantIds(*state).contains(ce));
 }
 
 namespace {

@@ -2,11 +2,11 @@
 // this process on a redis-server the test starts. Every message kind across
 // instances, `to` targeting (and its abuse), cluster-wide room_state and
 // history, the waiting room with the host and the guest on different
-// instances, the cap held when two instances admit at once, the lock, a
-// room's traffic reaching only the instances serving it and once per
-// instance, the admin API acting everywhere and showing the whole
-// cluster, Redis restarted mid-consultation, and stored messages sealed in
-// Redis and on its channels.
+// instances, the cap held when two instances admit at once, the lock,
+// removal and ending by a host on another instance, a room's traffic
+// reaching only the instances serving it and once per instance, the admin
+// API acting everywhere and showing the whole cluster, Redis restarted
+// mid-consultation, and stored messages sealed in Redis and on its channels.
 
 #include "ClusterFixture.h"
 #include "RawHttp.h"
@@ -37,6 +37,7 @@ private Q_SLOTS:
     void waitingRoomAcrossInstances();
     void capHoldsAcrossInstances();
     void lockHoldsAcrossInstances();
+    void hostRemovesAndEndsAcrossInstances();
     void fanOutPerRoomOncePerInstance();
     void adminActsEverywhere();
     void redisRestartedMidConsultation();
@@ -354,6 +355,53 @@ void TestCluster::lockHoldsAcrossInstances()
     patient.send(joinMessage(u"locked"_s, 1, 2, u"patient"_s));
     QVERIFY(patient.waitFor(u"room_state"_s));
     QVERIFY(doctor.waitFor(u"telemedicine_user_joined"_s));
+}
+
+void TestCluster::hostRemovesAndEndsAcrossInstances()
+{
+    Cluster cluster(m_redis);
+    QVERIFY(cluster.add().started());
+    QVERIFY(cluster.add().started());
+    QTRY_VERIFY(cluster.available());
+    TestClient doctor, guest, other, late;
+    QVERIFY(doctor.open(cluster[0].wsUrl()));
+    QVERIFY(guest.open(cluster[1].wsUrl()));
+    QVERIFY(other.open(cluster[1].wsUrl()));
+    QVERIFY(late.open(cluster[1].wsUrl()));
+    doctor.send(joinMessage(u"appointment_5"_s, 5, 1, u"doctor"_s));
+    QVERIFY(doctor.waitFor(u"room_state"_s));
+    const QString guestId = guest.join(u"appointment_5"_s, 5, 2, u"G"_s);
+    other.join(u"appointment_5"_s, 5, 3, u"O"_s);
+    QTRY_COMPARE(countOf(doctor, u"telemedicine_user_joined"_s), 2);
+
+    // Removed by the host on the other instance: out, told why, and kept out there.
+    doctor.send(QJsonObject{{u"type"_s, u"remove_participant"_s},
+                            {u"roomId"_s, u"appointment_5"_s},
+                            {u"connectionId"_s, guestId}});
+    const auto removed = guest.waitFor(u"removed"_s);
+    QVERIFY(removed);
+    QCOMPARE(removed->value("by"_L1).toInt(), 1);
+    const auto left = other.waitFor(u"telemedicine_user_left"_s);
+    QVERIFY(left);
+    QCOMPARE(left->value("reason"_L1).toString(), u"removed"_s);
+    QCOMPARE(left->value("connectionId"_L1).toString(), guestId);
+    guest.send(joinMessage(u"appointment_5"_s, 5, 2));
+    const auto refused = guest.waitFor(u"error"_s);
+    QVERIFY(refused);
+    QCOMPARE(refused->value("code"_L1).toString(), u"forbidden"_s);
+
+    // Ended by the host: everyone, on both instances, and later joins are refused everywhere.
+    doctor.send(QJsonObject{{u"type"_s, u"end_consultation"_s}, {u"roomId"_s, u"appointment_5"_s}});
+    for (TestClient *c : {&doctor, &other}) {
+        const auto ended = c->waitFor(u"consultation_ended"_s);
+        QVERIFY(ended);
+        QCOMPARE(ended->value("endedBy"_L1).toInt(), 1);
+    }
+    late.send(joinMessage(u"appointment_5"_s, 5, 4));
+    const auto closed = late.waitFor(u"error"_s);
+    QVERIFY(closed);
+    QCOMPARE(closed->value("code"_L1).toString(), u"consultation_ended"_s);
+    QVERIFY(other.isConnected());
 }
 
 void TestCluster::fanOutPerRoomOncePerInstance()

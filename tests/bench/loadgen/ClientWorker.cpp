@@ -269,6 +269,11 @@ void ClientWorker::startConnects(std::uint64_t now)
                 continue;
             }
         }
+        if (!m_config.ports.empty()) {
+            const int global = m_config.firstClient + index;
+            const int slot = m_config.splitMembers ? global % m_config.roomSize : global / m_config.roomSize;
+            addr.sin_port = htons(m_config.ports[static_cast<std::size_t>(slot) % m_config.ports.size()]);
+        }
         const int rc = ::connect(c.fd, reinterpret_cast<const sockaddr *>(&addr), sizeof addr);
         if (rc < 0 && errno != EINPROGRESS) {
             fail(index, "connect() failed");

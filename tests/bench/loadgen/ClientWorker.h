@@ -20,6 +20,10 @@ struct WorkerConfig
 {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
+    // Several instances: each client connects to one of these ports, chosen
+    // by its place in its room (splitMembers) or by its room.
+    std::vector<std::uint16_t> ports;
+    bool splitMembers = true;
     std::string path = "/ws";
     std::string roomPrefix = "bench";
     bool tls = false; // wss:// (OpenSSL client, no certificate check)

@@ -3,6 +3,12 @@
 //   medrelay-loadgen relay [--host H] [--port P]
 //   medrelay-loadgen run --scenario idle|storm|fanout|latency|clinic [options] [-- server command ...]
 //
+// Against several server instances (a cluster), `--ports P1,P2,...` spreads
+// the clients over them (`--split members`: the members of each room on
+// different instances; `--split rooms`: each room whole on one instance) and
+// `--server-pids` names every process whose CPU time and memory count as the
+// server's (the instances and the Redis between them).
+//
 // `run` forks worker processes (each with its own file-descriptor limit),
 // drives them through the scenario's phases over shared memory, samples the
 // server's CPU time and resident memory from /proc, and prints one JSON
@@ -62,6 +68,9 @@ struct Options
     double signalSpreadS = 2;
     int payloadBytes = 64;
     int serverPid = 0;
+    std::vector<int> ports;      // several instances (--ports); empty: --port alone
+    bool splitMembers = true;    // --split members|rooms
+    std::vector<int> serverPids; // --server-pids: all of them count as the server
     std::string roomPrefix;
     std::string jsonPath;
     bool failOnLoss = false;
@@ -84,7 +93,8 @@ struct Options
                  "         --duration S --chat-interval S --whiteboard-rate R --ice-burst N --signal-spread S\n"
                  "         --payload BYTES --server-pid PID --room-prefix P --json FILE --fail-on-loss\n"
                  "         --tls (wss://: OpenSSL client, the server's certificate is not checked)\n"
-                 "         --source-addresses N (bind clients to 127.1.0.1..N, for more than ~28,000 connections)\n");
+                 "         --source-addresses N (bind clients to 127.1.0.1..N, for more than ~28,000 connections)\n"
+                 "         --ports P1,P2,... --split members|rooms --server-pids PID1,PID2,... (several instances)\n");
     std::exit(64);
 }
 
@@ -150,6 +160,13 @@ Options parseOptions(int argc, char **argv, int first)
         else if (a == "--signal-spread") o.signalSpreadS = d;
         else if (a == "--payload") o.payloadBytes = static_cast<int>(d);
         else if (a == "--server-pid") o.serverPid = static_cast<int>(d);
+        else if (a == "--server-pids") o.serverPids = parseList<int>(v);
+        else if (a == "--ports") o.ports = parseList<int>(v);
+        else if (a == "--split") {
+            if (v != "members" && v != "rooms")
+                usage("--split takes members or rooms");
+            o.splitMembers = v == "members";
+        }
         else if (a == "--room-prefix") o.roomPrefix = v;
         else if (a == "--json") o.jsonPath = v;
         else if (a == "--source-addresses") o.sourceAddresses = static_cast<int>(d);
@@ -160,6 +177,11 @@ Options parseOptions(int argc, char **argv, int first)
     o.clients -= o.clients % o.roomSize; // whole rooms only
     if (o.roomPrefix.empty())
         o.roomPrefix = "b" + std::to_string(getpid());
+    if (!o.ports.empty() && o.port <= 0)
+        o.port = o.ports.front();
+    for (const int port : o.ports)
+        if (port <= 0 || port > 65535)
+            usage("--ports takes port numbers");
     return o;
 }
 
@@ -191,6 +213,15 @@ std::uint64_t cpuNs(int pid)
     return (utime + stime) * 1'000'000'000ULL / static_cast<unsigned long long>(ticks > 0 ? ticks : 100);
 }
 
+// Several processes counted as one server (cluster instances and Redis).
+std::uint64_t cpuNs(const std::vector<int> &pids)
+{
+    std::uint64_t sum = 0;
+    for (const int pid : pids)
+        sum += cpuNs(pid);
+    return sum;
+}
+
 long rssKb(int pid)
 {
     if (pid <= 0)
@@ -201,6 +232,14 @@ long rssKb(int pid)
         if (line.rfind("VmRSS:", 0) == 0)
             return std::strtol(line.c_str() + 6, nullptr, 10);
     return 0;
+}
+
+long rssKb(const std::vector<int> &pids)
+{
+    long sum = 0;
+    for (const int pid : pids)
+        sum += rssKb(pid);
+    return sum;
 }
 
 // TcpExt ListenOverflows from /proc/net/netstat: SYNs or completed handshakes
@@ -425,7 +464,10 @@ int stopServer(Spawned &s)
 class Coordinator final
 {
 public:
-    Coordinator(Options options, int serverPid) : m_o(std::move(options)), m_serverPid(serverPid) {}
+    Coordinator(Options options, std::vector<int> serverPids)
+        : m_o(std::move(options)), m_serverPids(std::move(serverPids))
+    {
+    }
     Coordinator(const Coordinator &) = delete;
     Coordinator &operator=(const Coordinator &) = delete;
 
@@ -465,7 +507,7 @@ private:
     bool trafficStep(Json &j, double targetDeliveries, double seconds, double &achieved);
 
     Options m_o;
-    int m_serverPid = 0;
+    std::vector<int> m_serverPids; // their CPU and memory together are the server's
     Control *m_control = nullptr;
     WorkerStats *m_stats = nullptr;
     std::vector<pid_t> m_workerPids;
@@ -492,6 +534,9 @@ void Coordinator::startWorkers()
         WorkerConfig c;
         c.host = m_o.host;
         c.port = static_cast<std::uint16_t>(m_o.port);
+        for (const int port : m_o.ports)
+            c.ports.push_back(static_cast<std::uint16_t>(port));
+        c.splitMembers = m_o.splitMembers;
         c.path = m_o.path;
         c.roomPrefix = m_o.roomPrefix;
         c.tls = m_o.tls;
@@ -553,7 +598,7 @@ Coordinator::Totals Coordinator::totals()
 {
     Totals t;
     t.atNs = monotonicNs();
-    t.serverCpuNs = cpuNs(m_serverPid);
+    t.serverCpuNs = cpuNs(m_serverPids);
     t.listenOverflows = listenOverflows();
     for (int w = 0; w < m_o.workers; ++w) {
         const WorkerStats &s = m_stats[w];
@@ -729,7 +774,7 @@ bool Coordinator::trafficStep(Json &j, double targetDeliveries, double seconds, 
         .num("serverCpuUsPerDelivery", delivered ? serverCpu / static_cast<double>(delivered) : 0)
         .num("serverCpuPercent", span > 0 ? serverCpu / 1e4 / span : 0)
         .num("loadgenCpuUsPerDelivery", delivered ? loadgenCpu / static_cast<double>(delivered) : 0)
-        .num("serverRssKb", static_cast<double>(rssKb(m_serverPid)));
+        .num("serverRssKb", static_cast<double>(rssKb(m_serverPids)));
     latencyJson(j, "latencyMs", h, after.stepMax[0]);
     j.boolean("ok", ok).close();
     std::fprintf(stderr,
@@ -746,7 +791,9 @@ bool Coordinator::trafficStep(Json &j, double targetDeliveries, double seconds, 
 int Coordinator::run()
 {
     Json j;
-    j.open().str("scenario", m_o.scenario).num("serverPid", m_serverPid).num("port", m_o.port);
+    j.open().str("scenario", m_o.scenario).num("serverPid", m_serverPids.empty() ? 0 : m_serverPids.front());
+    j.num("port", m_o.port).num("instances", m_o.ports.empty() ? 1 : static_cast<double>(m_o.ports.size()));
+    j.str("split", m_o.ports.size() > 1 ? (m_o.splitMembers ? "members" : "rooms") : "none");
     const Machine host = machine();
     j.str("command", m_o.commandLine);
     j.open("machine").num("cpus", static_cast<double>(host.cpus)).str("cpuModel", host.cpuModel).close();
@@ -758,7 +805,7 @@ int Coordinator::run()
         .num("inflight", m_o.inflight)
         .num("payloadBytes", m_o.payloadBytes)
         .close();
-    const long baseline = rssKb(m_serverPid);
+    const long baseline = rssKb(m_serverPids);
     j.num("baselineRssKb", static_cast<double>(baseline));
     startWorkers();
     bool working = true;
@@ -778,13 +825,13 @@ int Coordinator::run()
             connectUpTo(p, m_o.connectTimeoutS + 60);
             sleepSeconds(m_o.settleSeconds);
             const Totals t = totals();
-            const long rss = rssKb(m_serverPid);
+            const long rss = rssKb(m_serverPids);
             std::fprintf(stderr, "  %" PRIu64 " joined: server RSS %ld kB\n", t.joined, rss);
             j.open().num("connections", static_cast<double>(t.joined)).num("rssKb", static_cast<double>(rss)).close();
         }
         j.closeArray();
         const Totals end = totals();
-        const long rss = rssKb(m_serverPid);
+        const long rss = rssKb(m_serverPids);
         j.num("rssKb", static_cast<double>(rss))
             .num("joined", static_cast<double>(end.joined))
             .num("bytesPerConnection",
@@ -796,7 +843,7 @@ int Coordinator::run()
         connectUpTo(m_o.clients, m_o.connectTimeoutS + 60);
         const Totals end = totals();
         connectJson(j, start, end);
-        j.num("rssKb", static_cast<double>(rssKb(m_serverPid)));
+        j.num("rssKb", static_cast<double>(rssKb(m_serverPids)));
         working = end.joined > 0;
     } else if (m_o.scenario == "fanout" || m_o.scenario == "latency") {
         const Totals start = totals();
@@ -873,7 +920,7 @@ int Coordinator::run()
             .num("deliveriesPerS", span > 0 ? static_cast<double>(delivered) / span : 0)
             .num("serverCpuUsPerDelivery", delivered ? serverCpu / static_cast<double>(delivered) : 0)
             .num("serverCpuPercent", span > 0 ? serverCpu / 1e4 / span : 0)
-            .num("serverRssKb", static_cast<double>(rssKb(m_serverPid)));
+            .num("serverRssKb", static_cast<double>(rssKb(m_serverPids)));
         latencyJson(j, "latencyMs", all, std::max(after.stepMax[0], after.stepMax[1]));
         latencyJson(j, "signallingLatencyMs", signalling, after.stepMax[1]);
         latencyJson(j, "trafficLatencyMs", traffic, after.stepMax[0]);
@@ -976,7 +1023,9 @@ int main(int argc, char **argv)
     }
 
     Spawned server;
-    int serverPid = o.serverPid;
+    std::vector<int> serverPids = o.serverPids;
+    if (serverPids.empty() && o.serverPid > 0)
+        serverPids.push_back(o.serverPid);
     if (!o.spawn.empty()) {
         server = spawnServer(o.spawn);
         if (server.pid <= 0 || server.port <= 0) {
@@ -984,13 +1033,13 @@ int main(int argc, char **argv)
             return 2;
         }
         o.port = server.port;
-        serverPid = server.pid;
+        serverPids.insert(serverPids.begin(), server.pid);
     }
     if (o.port <= 0)
         usage("--port or a server command is required");
     int rc = 0;
     {
-        Coordinator c(o, serverPid);
+        Coordinator c(o, serverPids);
         rc = c.run();
     }
     if (server.pid > 0) {

@@ -503,6 +503,16 @@ void TestCluster::adminActsEverywhere()
     // The other rooms go on.
     QVERIFY(d.staysQuiet(u"room_closed"_s, 200));
     QVERIFY(cluster[1].app().rooms().find(u"staying"_s));
+
+    // A connection held by the other instance, disconnected from this one.
+    const QString cd = cluster[1].app().rooms().find(u"staying"_s)->members().first().connectionId;
+    const auto kicked = httpPost(cluster[0].port(), "/admin/connections/" + cd.toUtf8() + "/disconnect",
+                                 {{u"reason"_s, u"policy"_s}}, token);
+    QCOMPARE(kicked.status, 200);
+    QVERIFY(kicked.json().value("ok"_L1).toBool());
+    QVERIFY(d.waitDisconnected());
+    QCOMPARE(d.closeCode(), 4003);
+    QVERIFY(a.isConnected() && b.isConnected() && c.isConnected());
 }
 
 void TestCluster::redisRestartedMidConsultation()

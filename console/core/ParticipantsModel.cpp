@@ -2,6 +2,8 @@
 
 #include "core/Format.h"
 
+#include <algorithm>
+
 namespace medrelay::console {
 
 using namespace Qt::StringLiterals;
@@ -46,6 +48,7 @@ QVariant ParticipantsModel::data(const QModelIndex &index, int role) const
         case LastActivityColumn: return format::time(p->lastActivity);
         case AddressColumn: return orDash(p->address);
         case ConnectionColumn: return p->connectionId;
+        case InstanceColumn: return orDash(p->instance);
         }
         break;
     case SortRole:
@@ -61,12 +64,16 @@ QVariant ParticipantsModel::data(const QModelIndex &index, int role) const
         case LastActivityColumn: return p->lastActivity;
         case AddressColumn: return p->address;
         case ConnectionColumn: return p->connectionId;
+        case InstanceColumn: return p->instance;
         }
         break;
-    case Qt::ToolTipRole:
-        return tr("User %1 (%2)\nConnection %3 from %4\nJoined %5")
-            .arg(orDash(p->userId), orDash(p->userName), p->connectionId, orDash(p->address),
-                 p->joinedAt.isValid() ? p->joinedAt.toLocalTime().toString(Qt::ISODate) : u"-"_s);
+    case Qt::ToolTipRole: {
+        const QString text = tr("User %1 (%2)\nConnection %3 from %4\nJoined %5")
+                                 .arg(orDash(p->userId), orDash(p->userName), p->connectionId, orDash(p->address),
+                                      p->joinedAt.isValid() ? p->joinedAt.toLocalTime().toString(Qt::ISODate)
+                                                            : u"-"_s);
+        return p->instance.isEmpty() ? text : text + u'\n' + tr("On instance %1").arg(p->instance);
+    }
     case ConnectionIdRole:
         return p->connectionId;
     case UserIdRole:
@@ -89,8 +96,14 @@ QVariant ParticipantsModel::headerData(int section, Qt::Orientation orientation,
     case LastActivityColumn: return tr("Last activity");
     case AddressColumn: return tr("Address");
     case ConnectionColumn: return tr("Connection");
+    case InstanceColumn: return tr("Instance");
     }
     return {};
+}
+
+bool ParticipantsModel::hasInstances() const
+{
+    return std::any_of(items().cbegin(), items().cend(), [](const auto &p) { return !p.instance.isEmpty(); });
 }
 
 } // namespace medrelay::console

@@ -1,6 +1,7 @@
 #pragma once
 // The participants of one room (user id, name, role, joined, last activity,
-// address, connection id), keyed by connection id and refreshed in place from
+// address, connection id, and in cluster mode the instance holding each
+// connection), keyed by connection id and refreshed in place from
 // each /stats snapshot. Switching to another room is a reset; refreshing the
 // same room never is.
 
@@ -23,6 +24,7 @@ public:
         LastActivityColumn,
         AddressColumn,
         ConnectionColumn,
+        InstanceColumn, // cluster mode only: views hide it while hasInstances() is false
         ColumnCount
     };
     enum Role { SortRole = Qt::UserRole + 1, ConnectionIdRole, UserIdRole };
@@ -37,6 +39,9 @@ public:
     {
         return find(connectionId);
     }
+
+    // Whether any participant shown names its instance (a cluster).
+    [[nodiscard]] bool hasInstances() const;
 
     [[nodiscard]] int columnCount(const QModelIndex &parent = {}) const override;
     [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;

@@ -147,6 +147,16 @@ QWidget *RoomTables::buildParticipants()
     m_participantsView->sortByColumn(ParticipantsModel::JoinedColumn, Qt::AscendingOrder);
     tables::setColumnWidths(m_participantsView, {u"100000"_s, u"Dr Firstname Lastname"_s, u"patient"_s,
                                                  u"00:00:00"_s, u"00:00:00"_s, u"192.168.100.100"_s});
+    // The instance column means something only in a cluster.
+    ParticipantsModel *participants = m_controller->participants();
+    const auto showInstances = [this, participants] {
+        m_participantsView->setColumnHidden(ParticipantsModel::InstanceColumn, !participants->hasInstances());
+    };
+    showInstances();
+    connect(participants, &QAbstractItemModel::modelReset, this, showInstances);
+    connect(participants, &QAbstractItemModel::rowsInserted, this, showInstances);
+    connect(participants, &QAbstractItemModel::rowsRemoved, this, showInstances);
+    connect(participants, &QAbstractItemModel::dataChanged, this, showInstances);
     copyAction(tr("Copy connection id"), m_participantsView, [this] { return m_controller->currentConnectionId(); });
     layout->addWidget(m_participantsView);
     return panel;

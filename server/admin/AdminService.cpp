@@ -1,5 +1,6 @@
 #include "admin/AdminService.h"
 
+#include "cluster/ClusterBus.h"
 #include "consultation/RoomService.h"
 #include "events/EventLog.h"
 #include "metrics/Metrics.h"
@@ -63,17 +64,19 @@ adminapi::RoomInfo AdminService::roomInfo(const Room &room, bool withParticipant
     info.hostPresent = room.hostPresent();
     info.lastSeq = room.lastSeq();
     if (withParticipants) {
+        // Cluster mode: which instance holds each connection.
+        const QString self = m_cluster ? m_cluster->instanceId() : QString();
         for (const Member &m : room.members()) {
             info.participants.append(adminapi::ParticipantInfo{
                 m.connectionId, m.identity.userId, m.identity.userName, m.identity.role,
                 m.peer ? m.peer->remoteAddress() : QString(), fromMs(m.joinedAtMs), fromMs(m.lastActivityMs), m.host,
-                stateName(m.state)});
+                stateName(m.state), m.isLocal() ? self : m.instance});
         }
         for (const WaitingGuest &g : room.waiting()) {
             info.waiting.append(adminapi::ParticipantInfo{
                 g.connectionId, g.identity.userId, g.identity.userName, g.identity.role,
                 g.peer ? g.peer->remoteAddress() : QString(), fromMs(g.sinceMs), fromMs(g.sinceMs), false,
-                u"waiting"_s});
+                u"waiting"_s, g.isLocal() ? self : g.instance});
         }
         for (int i = 0; i < protocol::kMessageKindCount; ++i) {
             const auto kind = static_cast<protocol::MessageKind>(i);
@@ -89,8 +92,73 @@ QList<adminapi::RoomInfo> AdminService::roomInfos(bool withParticipants) const
     QList<adminapi::RoomInfo> out;
     for (const Room *room : m_rooms.rooms())
         out.append(roomInfo(*room, withParticipants));
+    out += remoteRoomInfos(withParticipants);
     std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.id < b.id; });
     return out;
+}
+
+std::optional<adminapi::ClusterInfo> AdminService::clusterInfo() const
+{
+    if (!m_cluster)
+        return std::nullopt;
+    adminapi::ClusterInfo c;
+    c.instance = m_cluster->instanceId();
+    c.redisConnected = m_cluster->redisConnected();
+    c.available = m_cluster->available();
+    const cluster::ClusterBus::Directory &d = m_cluster->directory();
+    c.rooms = d.roomCount;
+    for (const cluster::ClusterBus::InstanceInfo &i : d.instances)
+        c.instances.append(adminapi::ClusterInstance{i.id, i.name, i.alive, i.self, i.connections, i.rooms});
+    return c;
+}
+
+QList<adminapi::RoomInfo> AdminService::remoteRoomInfos(bool withParticipants) const
+{
+    QList<adminapi::RoomInfo> out;
+    if (!m_cluster)
+        return out;
+    for (const cluster::ClusterBus::RoomSummary &r : m_cluster->directory().rooms) {
+        if (m_rooms.find(r.id))
+            continue; // served here: the room service knows it better
+        adminapi::RoomInfo info;
+        info.id = r.id;
+        info.appointmentId = r.appointmentId;
+        info.connectionCount = static_cast<int>(r.members.size());
+        info.createdAt = fromMs(r.createdAtMs);
+        info.lastActivity = info.createdAt;
+        info.waitingCount = static_cast<int>(r.waiting.size());
+        info.waitingRoom = r.waitingRoom;
+        info.locked = r.locked;
+        for (const SharedMember &m : r.members) {
+            if (m.host && !m.away)
+                info.hostPresent = true;
+            if (withParticipants) {
+                info.participants.append(adminapi::ParticipantInfo{
+                    m.connectionId, m.identity.userId, m.identity.userName, m.identity.role, QString(),
+                    fromMs(m.joinedAtMs), fromMs(m.joinedAtMs), m.host, m.away ? u"away"_s : u"active"_s, m.instance});
+            }
+        }
+        if (withParticipants) {
+            for (const SharedMember &g : r.waiting) {
+                info.waiting.append(adminapi::ParticipantInfo{
+                    g.connectionId, g.identity.userId, g.identity.userName, g.identity.role, QString(),
+                    fromMs(g.joinedAtMs), fromMs(g.joinedAtMs), false, u"waiting"_s, g.instance});
+            }
+        }
+        out.append(info);
+    }
+    return out;
+}
+
+bool AdminService::roomElsewhere(const QString &roomId) const
+{
+    if (!m_cluster)
+        return false;
+    for (const cluster::ClusterBus::RoomSummary &r : m_cluster->directory().rooms) {
+        if (r.id == roomId)
+            return true;
+    }
+    return false;
 }
 
 adminapi::RoomPage AdminService::roomPage(int offset, int limit, const QString &filter) const
@@ -111,28 +179,46 @@ adminapi::RoomPage AdminService::roomPage(int offset, int limit, const QString &
         }
         return false;
     };
-    QList<const Room *> selected;
+    QList<adminapi::RoomInfo> selected;
     for (const Room *room : m_rooms.rooms()) {
         if (matches(*room))
-            selected.append(room);
+            selected.append(roomInfo(*room, false));
     }
-    std::sort(selected.begin(), selected.end(), [](const Room *a, const Room *b) { return a->id() < b->id(); });
+    // Cluster mode: and the rooms of the other instances.
+    for (const adminapi::RoomInfo &r : remoteRoomInfos(true)) {
+        bool hit = filter.isEmpty() || r.id.contains(filter, Qt::CaseInsensitive)
+            || QString::number(r.appointmentId) == filter;
+        for (const adminapi::ParticipantInfo &p : r.participants + r.waiting) {
+            hit = hit || p.userId.contains(filter, Qt::CaseInsensitive)
+                || p.userName.contains(filter, Qt::CaseInsensitive);
+        }
+        if (hit) {
+            adminapi::RoomInfo summary = r;
+            summary.participants.clear();
+            summary.waiting.clear();
+            selected.append(summary);
+        }
+    }
+    std::sort(selected.begin(), selected.end(), [](const auto &a, const auto &b) { return a.id < b.id; });
     adminapi::RoomPage page;
     page.total = static_cast<int>(selected.size());
     page.offset = std::clamp(offset, 0, page.total);
     page.limit = std::clamp(limit, 1, 500);
     page.filter = filter;
     for (qsizetype i = page.offset; i < selected.size() && page.rooms.size() < page.limit; ++i)
-        page.rooms.append(roomInfo(*selected[i], false));
+        page.rooms.append(selected[i]);
     return page;
 }
 
 std::optional<adminapi::RoomInfo> AdminService::room(const QString &roomId) const
 {
-    const Room *room = m_rooms.find(roomId);
-    if (!room)
-        return std::nullopt;
-    return roomInfo(*room, true);
+    if (const Room *room = m_rooms.find(roomId))
+        return roomInfo(*room, true);
+    for (const adminapi::RoomInfo &r : remoteRoomInfos(true)) {
+        if (r.id == roomId)
+            return r;
+    }
+    return std::nullopt;
 }
 
 adminapi::Health AdminService::health(bool withRoomDetails) const
@@ -152,6 +238,11 @@ adminapi::Health AdminService::health(bool withRoomDetails) const
         if (h.audit->behind && !m_draining)
             h.status = u"degraded"_s;
     }
+    h.cluster = clusterInfo();
+    // Without Redis the instance serves only rooms whose members are all
+    // here: monitoring must notice.
+    if (h.cluster && !h.cluster->available && !m_draining)
+        h.status = u"degraded"_s;
     return h;
 }
 
@@ -185,6 +276,9 @@ adminapi::Stats AdminService::stats() const
     s.totals = {m_metrics.totalMessagesIn(), m_metrics.totalMessagesOut(), m_metrics.totalBytesIn(),
                 m_metrics.totalBytesOut(), m_metrics.connectionsAccepted()};
     s.residentMemoryBytes = residentMemoryBytes();
+    s.cluster = clusterInfo();
+    if (s.cluster && !s.cluster->available && !m_draining)
+        s.status = u"degraded"_s;
     return s;
 }
 
@@ -239,6 +333,29 @@ QByteArray AdminService::prometheus() const
     const auto failures = m_metrics.authFailures();
     for (auto it = failures.cbegin(); it != failures.cend(); ++it)
         sample("medrelay_auth_failures_total", "reason=\"" + it.key().toLatin1() + '"', static_cast<double>(it.value()));
+    if (m_cluster) {
+        const auto c = m_cluster->counters();
+        metric("medrelay_cluster_redis_up", "gauge", "1 while both connections to Redis are up.");
+        sample("medrelay_cluster_redis_up", {}, m_cluster->redisConnected() ? 1 : 0);
+        metric("medrelay_cluster_available", "gauge", "1 while rooms are shared with the other instances (0: degraded).");
+        sample("medrelay_cluster_available", {}, m_cluster->available() ? 1 : 0);
+        const cluster::ClusterBus::Directory &d = m_cluster->directory();
+        int alive = 0;
+        for (const auto &i : d.instances)
+            alive += i.alive ? 1 : 0;
+        metric("medrelay_cluster_instances", "gauge", "Instances with a live presence, as last read.");
+        sample("medrelay_cluster_instances", {}, alive);
+        metric("medrelay_cluster_rooms", "gauge", "Rooms with members or guests on any instance, as last read.");
+        sample("medrelay_cluster_rooms", {}, d.roomCount);
+        metric("medrelay_cluster_published_total", "counter", "Relayed messages this instance sent to the others.");
+        sample("medrelay_cluster_published_total", {}, static_cast<double>(c.published));
+        metric("medrelay_cluster_received_total", "counter", "Messages received on room channels.");
+        sample("medrelay_cluster_received_total", {}, static_cast<double>(c.received));
+        metric("medrelay_cluster_resyncs_total", "counter", "Rooms fetched anew after a gap or an outage.");
+        sample("medrelay_cluster_resyncs_total", {}, static_cast<double>(c.resyncs));
+        metric("medrelay_cluster_reaped_instances_total", "counter", "Dead instances this instance reaped.");
+        sample("medrelay_cluster_reaped_instances_total", {}, static_cast<double>(c.reaped));
+    }
     metric("medrelay_resident_memory_bytes", "gauge", "Resident memory of the server process.");
     sample("medrelay_resident_memory_bytes", {}, static_cast<double>(residentMemoryBytes()));
     if (m_auditHealth) {
@@ -268,6 +385,10 @@ adminapi::ActionResult AdminService::closeRoom(const QString &roomId, const admi
     const QString reason = request.reason.isEmpty() ? u"closed by administrator"_s : request.reason;
     adminapi::ActionResult r;
     r.action = u"close_room"_s;
+    if (m_cluster && !m_rooms.find(roomId) && !roomElsewhere(roomId)) {
+        r.message = u"no such room"_s;
+        return r;
+    }
     const auto members = m_rooms.closeRoom(roomId, reason);
     r.ok = members.has_value();
     if (r.ok) {
@@ -294,8 +415,11 @@ adminapi::ActionResult AdminService::endConsultation(const QString &roomId, cons
             r.connections.append(m.connectionId);
         for (const WaitingGuest &g : room->waiting())
             r.connections.append(g.connectionId);
+    } else if (auto elsewhere = this->room(roomId)) {
+        for (const adminapi::ParticipantInfo &p : elsewhere->participants + elsewhere->waiting)
+            r.connections.append(p.connectionId);
     }
-    r.ok = room && m_rooms.endByAdmin(roomId, actor);
+    r.ok = (room || (m_cluster && roomElsewhere(roomId))) && m_rooms.endByAdmin(roomId, actor);
     if (r.ok) {
         r.rooms = {roomId};
         r.message = u"consultation ended"_s;
@@ -337,6 +461,20 @@ adminapi::ActionResult AdminService::disconnect(const QString &connectionId, con
     adminapi::ActionResult r;
     r.action = u"disconnect"_s;
     Connection *c = m_connections.find(connectionId);
+    if (!c && m_cluster) {
+        // On another instance: asked to close it there.
+        const QString instance = m_cluster->instanceOf(connectionId);
+        if (!instance.isEmpty() && instance != m_cluster->instanceId()) {
+            const QString reason = request.reason.isEmpty() ? u"disconnected by administrator"_s : request.reason;
+            m_cluster->disconnectElsewhere(instance, connectionId, reason);
+            r.ok = true;
+            r.connections = {connectionId};
+            r.message = u"connection closed on instance %1"_s.arg(instance);
+            m_events.add(u"admin"_s, {}, connectionId, {}, u"disconnect"_s);
+            Q_EMIT adminAction(actor, r.action, connectionId, reason);
+            return r;
+        }
+    }
     if (!c) {
         r.message = u"no such connection"_s;
         return r;

@@ -11,6 +11,10 @@
 
 #include <functional>
 
+namespace medrelay::cluster {
+class ClusterBus;
+}
+
 namespace medrelay::server {
 
 class ConnectionManager;
@@ -31,6 +35,9 @@ public:
     // Where /health and /metrics read the audit writer's state from (set
     // when an audit log is kept).
     void setAuditHealthSource(std::function<adminapi::AuditHealth()> source) { m_auditHealth = std::move(source); }
+    // Cluster mode: /health, /stats, /metrics and the room queries show the
+    // whole cluster; actions on rooms and connections act where they are.
+    void setCluster(cluster::ClusterBus *cluster) { m_cluster = cluster; }
     [[nodiscard]] bool isDraining() const { return m_draining; }
 
     [[nodiscard]] adminapi::Health health(bool withRoomDetails) const;
@@ -59,6 +66,10 @@ Q_SIGNALS:
 
 private:
     [[nodiscard]] QList<adminapi::RoomInfo> roomInfos(bool withParticipants) const;
+    [[nodiscard]] std::optional<adminapi::ClusterInfo> clusterInfo() const;
+    // Rooms served only by other instances, from the cluster's directory.
+    [[nodiscard]] QList<adminapi::RoomInfo> remoteRoomInfos(bool withParticipants) const;
+    [[nodiscard]] bool roomElsewhere(const QString &roomId) const;
 
 
     const ServerConfig &m_config;
@@ -69,6 +80,7 @@ private:
     QElapsedTimer m_uptime;
     bool m_draining = false;
     std::function<adminapi::AuditHealth()> m_auditHealth;
+    cluster::ClusterBus *m_cluster = nullptr;
 };
 
 } // namespace medrelay::server

@@ -95,7 +95,7 @@ QJsonObject AdminStream::counters() const
     const adminapi::Health h = m_admin.state();
     const Metrics &m = m_admin.metrics();
     const auto rates = m.rates();
-    return {{u"status"_s, h.status},
+    QJsonObject out{{u"status"_s, h.status},
             {u"version"_s, QString::fromLatin1(MEDRELAY_VERSION)},
             {u"uptime"_s, h.uptimeSeconds},
             {u"connections"_s, h.connections},
@@ -110,6 +110,10 @@ QJsonObject AdminStream::counters() const
              QJsonObject{{u"messagesIn"_s, static_cast<double>(m.totalMessagesIn())},
                          {u"messagesOut"_s, static_cast<double>(m.totalMessagesOut())},
                          {u"connectionsAccepted"_s, static_cast<double>(m.connectionsAccepted())}}}};
+    // Cluster mode: every instance with its connections and rooms.
+    if (h.cluster)
+        out.insert(u"cluster"_s, h.cluster->toJson());
+    return out;
 }
 
 QJsonObject AdminStream::roomSummary(const QString &roomId) const

@@ -4,6 +4,8 @@
 #include "admin/AdminStream.h"
 #include "audit/AuditRecorder.h"
 #include "auth/Authenticator.h"
+#include "cluster/ClusterBus.h"
+#include "cluster/RedisHistoryStore.h"
 #include "consultation/Fanout.h"
 #include "consultation/IdleSweeper.h"
 #include "consultation/RoomService.h"
@@ -16,6 +18,7 @@
 #include "metrics/Metrics.h"
 #include "net/Listener.h"
 #include "realtime/ConnectionManager.h"
+#include "store/HistoryCipher.h"
 #include "store/HistoryStoreFactory.h"
 #include "store/MemoryHistoryStore.h"
 #include "web/WebRoutes.h"
@@ -99,6 +102,52 @@ store::OpenedHistory openHistory(const ServerConfig &c)
     return opened;
 }
 
+// Cluster mode: the history in Redis, shared by the instances (also with
+// --history off, which keeps no bodies but still numbers and deduplicates
+// across instances). The key, when given, also opens the stored messages
+// that arrive on room channels: `busCipher` gets a cipher of its own.
+store::OpenedHistory openClusterHistory(const ServerConfig &c, std::unique_ptr<store::HistoryCipher> &busCipher,
+                                        cluster::RedisHistoryStore *&redis)
+{
+    store::OpenedHistory out;
+    const auto fallback = [&](const QString &error) {
+        out.store = std::make_unique<store::MemoryHistoryStore>();
+        out.error = u"history: "_s + error;
+        return std::move(out);
+    };
+    const auto url = cluster::RedisUrl::parse(c.redisUrl);
+    if (const QString *error = std::get_if<QString>(&url))
+        return fallback(u"--redis %1"_s.arg(*error));
+    std::unique_ptr<store::HistoryCipher> cipher;
+    QStringList warnings;
+    if (!c.historyKeyFile.isEmpty()) {
+        store::HistoryCipher::LoadedKey key = store::HistoryCipher::loadKeyFile(c.historyKeyFile);
+        if (!key.error.isEmpty())
+            return fallback(key.error);
+        if (!key.warning.isEmpty())
+            warnings.append(key.warning);
+        QString error;
+        cipher = store::HistoryCipher::create(key.key, &error);
+        busCipher = store::HistoryCipher::create(key.key, &error);
+        key.key.fill('\0');
+        if (!cipher || !busCipher)
+            return fallback(error);
+    }
+    cluster::RedisHistoryStore::Options o;
+    o.url = std::get<cluster::RedisUrl>(url);
+    o.limits.maxMessagesPerRoom = c.historyEnabled ? c.historyMaxMessages : 0;
+    o.limits.maxAgeMs = c.historyMaxAgeMs;
+    cluster::RedisHistoryStore::Opened opened = cluster::RedisHistoryStore::open(std::move(o), std::move(cipher));
+    if (!opened.store)
+        return fallback(opened.error);
+    if (!opened.warning.isEmpty())
+        warnings.append(opened.warning);
+    redis = opened.store.get();
+    out.store = std::move(opened.store);
+    out.warning = warnings.join(u"; "_s);
+    return out;
+}
+
 } // namespace
 
 ServerApp::ServerApp(ServerConfig config, QObject *parent)
@@ -107,13 +156,24 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
     , m_metrics(std::make_unique<Metrics>())
     , m_fanout(std::make_unique<LocalFanout>())
 {
-    store::OpenedHistory history = openHistory(m_config);
+    std::unique_ptr<store::HistoryCipher> busCipher;
+    cluster::RedisHistoryStore *redisHistory = nullptr;
+    store::OpenedHistory history = m_config.clustered() ? openClusterHistory(m_config, busCipher, redisHistory)
+                                                        : openHistory(m_config);
     m_history = std::move(history.store);
     m_historyError = history.error;
     m_historyWarning = history.warning;
     m_events = new EventLog(1000, this);
     m_rooms = new RoomService(roomConfig(m_config), AccessPolicy(accessRules(m_config)), *m_history, *m_fanout, this);
     m_rooms->addObserver(m_events);
+    if (redisHistory) {
+        cluster::ClusterBus::Options o;
+        o.url = redisHistory->url();
+        o.presenceTtlMs = m_config.clusterPresenceTtlMs;
+        o.resumeGraceMs = m_config.resumeGraceMs;
+        m_cluster = new cluster::ClusterBus(std::move(o), *redisHistory, std::move(busCipher), this);
+        m_rooms->setClusterLink(m_cluster);
+    }
     m_connections = new ConnectionManager(m_config, *m_metrics, this);
     m_messages = new MessageHandler(*m_metrics, validationLimits(m_config), this);
     m_auth = new Authenticator(m_config, *m_metrics, *m_events, this);
@@ -127,7 +187,23 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
     m_admin = new AdminService(m_config, *m_rooms, *m_connections, *m_metrics, *m_events, this);
     m_router = new HttpRouter(m_config, *m_admin, this);
     m_adminStream = new AdminStream(*m_rooms, *m_admin, *m_connections, m_config.adminStreamRing, this);
-    m_rooms->addObserver(m_adminStream);
+    // Consoles see the rooms served here whole, whichever instance changed them.
+    m_rooms->addObserver(m_adminStream, RoomService::ObserverScope::WholeCluster);
+    if (m_cluster) {
+        m_admin->setCluster(m_cluster);
+        m_cluster->setFigures([this] {
+            return cluster::ClusterBus::Figures{m_connections->count(), static_cast<int>(m_rooms->count())};
+        });
+        // An administrator on another instance closes one of ours.
+        connect(m_cluster, &cluster::ClusterBus::disconnectRequested, this,
+                [this](const QString &connectionId, const QString &reason) {
+                    if (Connection *c = m_connections->find(connectionId)) {
+                        m_metrics->rejection(Rejection::Kicked);
+                        c->closeWith(protocol::CloseCode::Kicked, reason);
+                    }
+                });
+        connect(m_cluster, &cluster::ClusterBus::availabilityChanged, m_adminStream, [this] { m_adminStream->tick(); });
+    }
     m_connections->setAdminGate([this](const HttpRequest &request) { return m_router->checkAdmin(request); });
     connect(m_connections, &ConnectionManager::adminStreamOpened, m_adminStream, &AdminStream::subscribe);
     m_web = std::make_unique<web::WebRoutes>(m_config);
@@ -169,10 +245,12 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
 
 ServerApp::~ServerApp()
 {
-    // Sockets and rooms go before the history store they report to.
+    // Sockets and rooms go before the history store they report to, and
+    // before the cluster link.
     delete m_listener;
     delete m_connections;
     delete m_rooms;
+    delete m_cluster;
 }
 
 QString ServerApp::start()
@@ -203,7 +281,11 @@ QString ServerApp::start()
         else
             qCWarning(lcServer) << "no JWT key configured: identities come from client messages (development only)";
     }
-    if (m_config.historyEnabled && m_config.historyKeyFile.isEmpty())
+    if (m_cluster && m_config.historyKeyFile.isEmpty())
+        qCWarning(lcServer) << "no history key: consultation history is kept in Redis unencrypted (development only)";
+    else if (m_cluster)
+        qCInfo(lcServer) << "history: encrypted, in Redis shared by the cluster";
+    else if (m_config.historyEnabled && m_config.historyKeyFile.isEmpty())
         qCWarning(lcServer) << "no history key: consultation history is kept in memory only and lost on restart";
     else if (m_config.historyEnabled)
         qCInfo(lcServer) << "history: encrypted in" << m_config.dataDir;
@@ -229,6 +311,10 @@ QString ServerApp::start()
     m_listener->setListenBacklogSize(4096);
     if (!m_listener->listen(address, m_config.port))
         return u"cannot listen on %1:%2: %3"_s.arg(m_config.host).arg(m_config.port).arg(m_listener->errorString());
+    if (m_cluster) {
+        m_cluster->setInstanceName(u"%1:%2"_s.arg(m_config.host).arg(port()));
+        m_cluster->start();
+    }
     return {};
 }
 

@@ -22,6 +22,10 @@ namespace medrelay::server::web {
 class WebRoutes;
 }
 
+namespace medrelay::cluster {
+class ClusterBus;
+}
+
 namespace medrelay::server {
 
 class AdminService;
@@ -75,6 +79,8 @@ public:
     [[nodiscard]] EventLog &events() const { return *m_events; }
     // Null when no data directory is configured.
     [[nodiscard]] AuditRecorder *audit() const { return m_audit; }
+    // Cluster mode (--redis); null for a single instance.
+    [[nodiscard]] cluster::ClusterBus *cluster() const { return m_cluster; }
     // Null when no STUN or TURN servers are configured.
     [[nodiscard]] ice::IceServerIssuer *iceServers() const { return m_ice; }
     [[nodiscard]] web::WebRoutes &web() const { return *m_web; }
@@ -107,6 +113,7 @@ private:
     AdminStream *m_adminStream = nullptr;
     ice::IceServerIssuer *m_ice = nullptr;
     HttpRouter *m_router = nullptr;
+    cluster::ClusterBus *m_cluster = nullptr;
     Listener *m_listener = nullptr;
     QTimer m_rateTimer;
     QElapsedTimer m_rateClock;

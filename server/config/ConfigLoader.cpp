@@ -1,5 +1,6 @@
 #include "config/ConfigLoader.h"
 
+#include "cluster/RedisUrl.h"
 #include "consultation/AccessPolicy.h"
 #include "net/ClientAddress.h"
 
@@ -400,6 +401,26 @@ const QList<Setting> &settings()
         {u"history-retention"_s, u"MEDRELAY_HISTORY_RETENTION"_s, u"SECONDS"_s,
          u"How long a consultation's history is kept after it ends (0 = deleted when it ends). Default 0."_s,
          longSecondsSetting(&ServerConfig::historyRetentionMs, 0, 3650LL * 86400)},
+        {u"redis"_s, u"MEDRELAY_REDIS_URL"_s, u"URL"_s,
+         u"Cluster mode: share rooms, presence and history with the other instances using this Redis "
+         "(redis://[[user]:password@]host[:port][/db]; no TLS: keep Redis on a private network or behind stunnel). "
+         "Default none: one instance."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             if (v.trimmed().isEmpty()) {
+                 c.redisUrl.clear();
+                 return std::nullopt;
+             }
+             const auto parsed = cluster::RedisUrl::parse(v);
+             if (const QString *error = std::get_if<QString>(&parsed))
+                 return *error;
+             c.redisUrl = v.trimmed();
+             return std::nullopt;
+         }},
+        {u"cluster-presence-ttl"_s, u"MEDRELAY_CLUSTER_PRESENCE_TTL"_s, u"SECONDS"_s,
+         u"Cluster mode: an instance that has not refreshed its presence in Redis for this long is taken for dead; "
+         "its participants leave after the resume grace unless their clients resumed on another instance. "
+         "Default 15."_s,
+         secondsSetting(&ServerConfig::clusterPresenceTtlMs, 1, 300)},
         {u"audit-key-file"_s, u"MEDRELAY_AUDIT_KEY_FILE"_s, u"FILE"_s,
          u"Key (at least 32 bytes, e.g. openssl rand -hex 32) that signs the audit chain (HMAC-SHA256) and its "
          "checkpoints; no access for other users. Default <data-dir>/audit.key, created at first start."_s,
@@ -645,7 +666,8 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
             return ConfigError{u"production mode keeps consultation history encrypted at rest: give "
                                "--history-key-file FILE (or --history off)"_s};
     }
-    if (c.historyEnabled && !c.historyKeyFile.isEmpty() && c.dataDir.isEmpty())
+    // In cluster mode the history is kept in Redis, not in the data directory.
+    if (c.historyEnabled && !c.historyKeyFile.isEmpty() && c.dataDir.isEmpty() && !c.clustered())
         return ConfigError{u"--history-key-file needs --data-dir for the history database"_s};
     if (c.idleSweepIntervalMs > c.idleRoomTimeoutMs)
         c.idleSweepIntervalMs = std::max(50, c.idleRoomTimeoutMs / 2);

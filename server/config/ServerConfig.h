@@ -111,6 +111,11 @@ struct ServerConfig
     qint64 historyMaxAgeMs = qint64(24) * 3600 * 1000;
     qint64 historyRetentionMs = 0;    // after the consultation ends; 0: deleted at once
 
+    // Cluster mode: instances sharing rooms, presence and history through
+    // Redis (redis://[[user]:password@]host[:port][/db]). Empty: one instance.
+    QString redisUrl;
+    int clusterPresenceTtlMs = 15000; // an instance silent this long is taken for dead
+
     // ICE servers for clients' media (ice_servers after room_state)
     QStringList stunUris;             // stun:/stuns: URIs
     QStringList turnUris;             // turn:/turns: URIs; need turnSecret
@@ -123,6 +128,7 @@ struct ServerConfig
 
     [[nodiscard]] bool tlsEnabled() const { return !tlsCertFile.isEmpty(); }
     [[nodiscard]] bool authEnabled() const { return !jwtSecret.isEmpty() || !jwtPublicKeyFile.isEmpty(); }
+    [[nodiscard]] bool clustered() const { return !redisUrl.isEmpty(); }
 };
 
 // Defaults that differ by mode (development: localhost, short timeouts,

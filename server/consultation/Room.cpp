@@ -19,6 +19,28 @@ bool Room::hostPresent() const
     return false;
 }
 
+bool Room::hasLocal() const
+{
+    for (const Member &m : m_members) {
+        if (m.isLocal())
+            return true;
+    }
+    for (const WaitingGuest &g : m_waiting) {
+        if (g.isLocal())
+            return true;
+    }
+    return false;
+}
+
+bool Room::hasRemoteRecipients() const
+{
+    for (const Member &m : m_members) {
+        if (!m.isLocal() && m.state != MemberState::Away)
+            return true;
+    }
+    return false;
+}
+
 const Member *Room::member(const QString &connectionId) const
 {
     for (const Member &m : m_members) {

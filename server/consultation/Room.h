@@ -32,7 +32,7 @@ enum class MemberState : quint8 {
 
 struct Member
 {
-    Peer *peer = nullptr;  // null while Away
+    Peer *peer = nullptr;  // null while Away, and for a member on another instance
     QString connectionId;  // while Away: the connection that dropped
     Identity identity;     // as of its join or last token refresh
     QByteArray stamp;      // its server-owned fields, encoded once (see Stamp.h)
@@ -43,17 +43,26 @@ struct Member
     QList<OutboundMessage> held; // while Joining, in order
     qint64 heldBytes = 0;
     QTimer *graceTimer = nullptr; // while Away
+    // Cluster mode: the instance holding the member's connection (empty:
+    // this one), and while Away, when its place is given up.
+    QString instance;
+    qint64 awayUntilMs = 0;
+
+    [[nodiscard]] bool isLocal() const { return instance.isEmpty(); }
 };
 
 struct WaitingGuest
 {
-    Peer *peer = nullptr;
+    Peer *peer = nullptr; // null for a guest on another instance
     QString connectionId;
     Identity identity;
     qint64 sinceMs = 0;
     protocol::JsonObjectView join; // the join message, announced when admitted
     std::optional<qint64> lastSeq;
     QJsonValue requestId;
+    QString instance; // cluster mode: empty on this instance
+
+    [[nodiscard]] bool isLocal() const { return instance.isEmpty(); }
 };
 
 class Room final
@@ -71,6 +80,8 @@ public:
     // Members of any state (away ones keep their place).
     [[nodiscard]] qsizetype size() const { return m_members.size(); }
     [[nodiscard]] bool isEmpty() const { return m_members.isEmpty() && m_waiting.isEmpty(); }
+    // Cluster mode: whether a member or guest of this instance is in it.
+    [[nodiscard]] bool hasLocal() const;
     [[nodiscard]] bool waitingRoom() const { return m_waitingRoom; }
     [[nodiscard]] bool locked() const { return m_locked; }
     [[nodiscard]] bool hostPresent() const;
@@ -86,6 +97,9 @@ public:
     [[nodiscard]] Member *member(const QString &connectionId);
     [[nodiscard]] Member *awayMemberOf(const QString &userId);
     [[nodiscard]] const WaitingGuest *waitingGuest(const QString &connectionId) const;
+    // Cluster mode: whether a member on another instance (not away) would
+    // receive what is sent to the room.
+    [[nodiscard]] bool hasRemoteRecipients() const;
 
     // Members other than `senderConnectionId` that a message goes to: all
     // (not away), or with `to` the member with that connection id, else the
@@ -111,6 +125,7 @@ private:
     bool m_locked = false;
     bool m_opening = true; // waiting for the store's record of the room
     bool m_warned = false; // consultation_warning sent
+    qint64 m_version = 0;  // cluster mode: the shared state's version applied here
 };
 
 } // namespace medrelay::server

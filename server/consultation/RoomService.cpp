@@ -81,13 +81,6 @@ events::Actor actorOf(const Peer &peer)
 
 } // namespace
 
-struct RoomService::JoinTicket
-{
-    Request request;
-    protocol::Envelope envelope;
-    protocol::JoinRoom message;
-};
-
 RoomService::RoomService(RoomConfig config, AccessPolicy access, store::HistoryStore &history, Fanout &fanout,
                          QObject *parent)
     : QObject(parent)
@@ -140,10 +133,13 @@ QStringList RoomService::idleSince(qint64 cutoffMs) const
     return out;
 }
 
-void RoomService::publish(const events::RoomEvent &event)
+void RoomService::publish(const events::RoomEvent &event, bool remote)
 {
-    for (events::RoomEventObserver *o : std::as_const(m_observers))
-        o->roomEvent(event);
+    remote = remote || m_applyingRemote;
+    for (const auto &[observer, wholeCluster] : std::as_const(m_observers)) {
+        if (!remote || wholeCluster)
+            observer->roomEvent(event);
+    }
 }
 
 void RoomService::index(const QString &connectionId, const QString &roomId)
@@ -212,6 +208,10 @@ Room &RoomService::openRoom(const QString &roomId, qint64 appointmentId)
     if (m_config.maxConsultationMs > 0)
         room->m_endsAtMs = now + m_config.maxConsultationMs;
     m_rooms.insert(roomId, room);
+    if (clustered()) {
+        openShared(roomId);
+        return *room;
+    }
     // Where the room's seq stands, and whether its consultation ended before
     // (also before a restart). May answer before this returns.
     m_history.room(roomId, this, [this, roomId](const store::RoomRecord &record) {
@@ -234,9 +234,18 @@ void RoomService::onRoomRecord(const QString &roomId, qint64 lastSeq, qint64 ref
         delete room;
     } else {
         room->m_lastSeq = lastSeq;
+        if (clustered()) {
+            // Stored messages seen on the channel while opening are in the
+            // store already: nobody here needs them delivered.
+            room->m_lastSeq = std::max(lastSeq, m_sync[roomId].maxSeenSeq);
+        }
         room->m_opening = false;
         publish(events::RoomOpened{roomId, room->appointmentId()});
+        if (clustered())
+            drainPending(roomId);
     }
+    if (clustered() && refuseUntilMs > nowMs())
+        forgetShared(roomId);
     for (const auto &fn : waiting)
         fn();
 }
@@ -250,6 +259,11 @@ void RoomService::continueJoin(const std::shared_ptr<JoinTicket> &ticket)
         return;
     Room *room = roomOf(m.roomId);
     if (!room) {
+        if (m_unreachable.contains(m.roomId)) {
+            refuseJoin(request, m.roomId, ErrorCode::ClusterUnavailable,
+                       u"room '%1' cannot be opened: the cluster is unavailable"_s.arg(m.roomId));
+            return;
+        }
         if (m_ended.value(m.roomId) > nowMs()) {
             refuseJoin(request, m.roomId, ErrorCode::ConsultationEnded,
                        u"the consultation in room '%1' has ended"_s.arg(m.roomId));
@@ -284,6 +298,11 @@ void RoomService::continueJoin(const std::shared_ptr<JoinTicket> &ticket)
     const qsizetype roomsHeld = m_byConnection.value(cid).size();
     if (roomsHeld >= m_config.maxRoomsPerConnection) {
         refuseJoin(request, m.roomId, ErrorCode::TooManyRooms, u"this connection is in too many rooms"_s);
+        return;
+    }
+    if (clustered()) {
+        // Takeover, lock, waiting room and capacity span every instance.
+        joinShared(ticket, *room);
         return;
     }
     // Back within the resume grace: take the old place over, unannounced.
@@ -525,7 +544,10 @@ void RoomService::relay(const Request &request, const protocol::Envelope &envelo
             return;
         // Only traffic that reaches somebody keeps a room active.
         room->m_lastActivityMs = now;
-        deliver(*room, recipients, OutboundMessage(kind, stampRelayed(envelope.json, sender->stamp, now)));
+        const OutboundMessage out(kind, stampRelayed(envelope.json, sender->stamp, now));
+        deliver(*room, recipients, out);
+        if (clustered())
+            relayShared(*room, kind, cid, m.to, recipients, out.utf8());
         return;
     }
 
@@ -538,12 +560,18 @@ void RoomService::relay(const Request &request, const protocol::Envelope &envelo
     const QString clientMessageId = m.clientMessageId.value_or(QString());
     if (!clientMessageId.isEmpty())
         append.dedupKey = peer->identity().userId.toUtf8() + '\x1f' + clientMessageId.toUtf8();
-    const QByteArray body = append.body;
+    const QByteArray body = clustered() ? QByteArray() : append.body;
     const QString roomId = m.roomId;
-    m_history.append(std::move(append), this,
-                     [this, roomId, kind, cid, body, request, clientMessageId](const store::AppendResult &r) {
-                         relayCommitted(roomId, kind, cid, body, request, clientMessageId, r.ok, r.seq, r.duplicate);
-                     });
+    auto committed = [this, roomId, kind, cid, body, request, clientMessageId](const store::AppendResult &r) {
+        relayCommitted(roomId, kind, cid, body, request, clientMessageId, r.ok, r.seq, r.duplicate);
+    };
+    if (clustered()) {
+        // Delivered here too when it comes back on the room's channel, in
+        // seq order with the other instances' messages.
+        m_cluster->appendStored(std::move(append), cid, this, std::move(committed));
+        return;
+    }
+    m_history.append(std::move(append), this, std::move(committed));
 }
 
 void RoomService::relayCommitted(const QString &roomId, MessageKind kind, const QString &senderConnectionId,
@@ -554,7 +582,7 @@ void RoomService::relayCommitted(const QString &roomId, MessageKind kind, const 
         request.error(ErrorCode::HistoryUnavailable, u"the message could not be stored and was not relayed"_s);
         return;
     }
-    if (!duplicate) {
+    if (!duplicate && !clustered()) {
         if (Room *room = roomOf(roomId)) {
             room->m_lastSeq = std::max(room->m_lastSeq, seq);
             ++room->m_counts[static_cast<std::size_t>(kind)];
@@ -634,16 +662,23 @@ void RoomService::leave(const Request &request, const protocol::Envelope &envelo
     if (!peer)
         return;
     Room *room = roomOf(m.roomId);
-    if (room && room->waitingGuest(peer->connectionId())) {
-        removeWaiting(*room, peer->connectionId(), u"cancelled"_s, actorOf(*peer));
+    const QString cid = peer->connectionId();
+    if (room && room->waitingGuest(cid)) {
+        removeWaiting(*room, cid, u"cancelled"_s, actorOf(*peer));
+        if (clustered())
+            m_cluster->cancelWaiting(m.roomId, cid);
         return;
     }
-    const Member *member = room ? room->member(peer->connectionId()) : nullptr;
-    if (!member) {
+    const Member *member = room ? room->member(cid) : nullptr;
+    if (!member || !member->isLocal()) {
         request.error(ErrorCode::NotMember, u"not a member of room '%1'"_s.arg(m.roomId));
         return;
     }
-    removeMember(*room, peer->connectionId(), u"left"_s, leaveText(*room, *member, u"left"_s, &envelope.json));
+    const QByteArray text = leaveText(*room, *member, u"left"_s, &envelope.json);
+    removeMember(*room, cid, u"left"_s, text);
+    // The others are told in the same words.
+    if (clustered())
+        m_cluster->left(m.roomId, cid, u"left"_s, text, {});
 }
 
 void RoomService::removeMember(Room &room, const QString &connectionId, const QString &reason,
@@ -696,6 +731,19 @@ void RoomService::removeWaiting(Room &room, const QString &connectionId, const Q
 void RoomService::deleteIfEmpty(const QString &roomId)
 {
     Room *room = roomOf(roomId);
+    if (clustered() && room && !room->isOpening() && !room->hasLocal()) {
+        const auto sync = m_sync.constFind(roomId);
+        if (sync != m_sync.cend() && !sync->joins.isEmpty())
+            return; // a join here is decided, its change on the way
+        // Nobody here any more; the room may go on on other instances.
+        const bool empty = room->isEmpty();
+        m_rooms.remove(roomId);
+        forgetShared(roomId);
+        publish(events::RoomClosed{roomId, room->appointmentId(), empty ? u"empty"_s : u"no_local_participants"_s, {}},
+                !empty);
+        delete room;
+        return;
+    }
     if (!room || !room->isEmpty() || room->isOpening())
         return;
     m_rooms.remove(roomId);
@@ -713,6 +761,8 @@ void RoomService::sessionClosed(Peer *peer, bool resumable)
             continue;
         if (room->waitingGuest(cid)) {
             removeWaiting(*room, cid, u"cancelled"_s, actorOf(*peer));
+            if (clustered())
+                m_cluster->cancelWaiting(roomId, cid);
             continue;
         }
         Member *m = room->member(cid);
@@ -723,8 +773,11 @@ void RoomService::sessionClosed(Peer *peer, bool resumable)
             // come back in time.
             m->peer = nullptr;
             m->state = MemberState::Away;
+            m->awayUntilMs = nowMs() + m_config.resumeGraceMs;
             m->held.clear();
             m->heldBytes = 0;
+            if (clustered())
+                m_cluster->away(roomId, cid, m->awayUntilMs);
             m->graceTimer = new QTimer(this);
             m->graceTimer->setSingleShot(true);
             connect(m->graceTimer, &QTimer::timeout, this, [this, roomId, cid] { expireAway(roomId, cid); });
@@ -733,6 +786,8 @@ void RoomService::sessionClosed(Peer *peer, bool resumable)
             publish(events::MemberAway{roomId, room->appointmentId(), cid, m->identity.userId});
         } else {
             removeMember(*room, cid, u"disconnected"_s);
+            if (clustered())
+                m_cluster->left(roomId, cid, u"disconnected"_s, {}, {});
         }
     }
 }
@@ -741,8 +796,15 @@ void RoomService::expireAway(const QString &roomId, const QString &connectionId)
 {
     Room *room = roomOf(roomId);
     Member *m = room ? room->member(connectionId) : nullptr;
-    if (m && m->state == MemberState::Away)
-        removeMember(*room, connectionId, u"timeout"_s);
+    if (!m || m->state != MemberState::Away)
+        return;
+    if (clustered() && m_cluster->available()) {
+        // Unless it came back on another instance meanwhile, the change
+        // removes it everywhere, here too.
+        m_cluster->expire(roomId, connectionId);
+        return;
+    }
+    removeMember(*room, connectionId, u"timeout"_s);
 }
 
 void RoomService::identityChanged(Peer *peer)
@@ -757,10 +819,15 @@ void RoomService::identityChanged(Peer *peer)
         if (!m_access.mayEnter(identity, roomId)) {
             // The new token no longer grants this room: out, and told why.
             peer->send(notice(MessageKind::Left, {{u"roomId"_s, roomId}, {u"reason"_s, u"grant_revoked"_s}}));
-            if (room->waitingGuest(cid))
+            if (room->waitingGuest(cid)) {
                 removeWaiting(*room, cid, u"cancelled"_s, actorOf(*peer));
-            else
+                if (clustered())
+                    m_cluster->cancelWaiting(roomId, cid);
+            } else {
                 removeMember(*room, cid, u"grant_revoked"_s);
+                if (clustered())
+                    m_cluster->left(roomId, cid, u"grant_revoked"_s, {}, {});
+            }
             continue;
         }
         if (Member *m = room->member(cid)) {
@@ -801,6 +868,19 @@ void RoomService::changeSettings(const Request &request, const protocol::RoomSet
     if (!checkHost(request, room, m.roomId))
         return;
     Peer &host = *request.peer();
+    if (clustered()) {
+        SharedCommand c;
+        c.type = SharedCommand::Type::Settings;
+        c.roomId = m.roomId;
+        c.by = host.identity().userId;
+        c.byConnection = host.connectionId();
+        c.waitingRoom = m.waitingRoom;
+        c.locked = m.locked;
+        c.requestId = request.requestId();
+        c.maxParticipants = m_config.maxParticipantsPerRoom;
+        commandShared(request, c);
+        return;
+    }
     if (m.waitingRoom)
         room->m_waitingRoom = *m.waitingRoom;
     if (m.locked)
@@ -834,6 +914,17 @@ void RoomService::admit(const Request &request, const protocol::ParticipantActio
     }
     const WaitingGuest guest = *found;
     const events::Actor by = actorOf(*request.peer());
+    if (clustered()) {
+        SharedCommand c;
+        c.type = SharedCommand::Type::Admit;
+        c.roomId = m.roomId;
+        c.connectionId = m.connectionId;
+        c.by = by.userId;
+        c.byConnection = by.connectionId;
+        c.maxParticipants = m_config.maxParticipantsPerRoom;
+        commandShared(request, c);
+        return;
+    }
     if (room->size() >= m_config.maxParticipantsPerRoom) {
         request.error(ErrorCode::RoomFull, u"room '%1' is full"_s.arg(m.roomId));
         return;
@@ -858,6 +949,16 @@ void RoomService::deny(const Request &request, const protocol::ParticipantAction
         request.error(ErrorCode::NotWaiting, u"'%1' is not waiting for room '%2'"_s.arg(m.connectionId, m.roomId));
         return;
     }
+    if (clustered()) {
+        SharedCommand c;
+        c.type = SharedCommand::Type::Deny;
+        c.roomId = m.roomId;
+        c.connectionId = m.connectionId;
+        c.by = request.peer()->identity().userId;
+        c.byConnection = request.peer()->connectionId();
+        commandShared(request, c);
+        return;
+    }
     Peer *guest = found->peer;
     guest->send(notice(MessageKind::Denied, {{u"roomId"_s, m.roomId}}));
     removeWaiting(*room, m.connectionId, u"denied"_s, actorOf(*request.peer()));
@@ -880,6 +981,16 @@ void RoomService::removeParticipant(const Request &request, const protocol::Part
     }
     if (m.connectionId == host.connectionId()) {
         request.error(ErrorCode::InvalidField, u"to leave, send telemedicine_user_left"_s);
+        return;
+    }
+    if (clustered()) {
+        SharedCommand c;
+        c.type = SharedCommand::Type::Remove;
+        c.roomId = m.roomId;
+        c.connectionId = m.connectionId;
+        c.by = host.identity().userId;
+        c.byConnection = host.connectionId();
+        commandShared(request, c);
         return;
     }
     // The user is out for the rest of the consultation, on every device.
@@ -911,12 +1022,22 @@ void RoomService::endConsultation(const Request &request, const protocol::EndCon
     if (!checkHost(request, room, m.roomId))
         return;
     Peer &host = *request.peer();
+    if (clustered() && !m_cluster->available()) {
+        request.error(ErrorCode::ClusterUnavailable, u"the cluster is unavailable; try again"_s);
+        return;
+    }
     endRoom(*room, u"ended_by_host"_s, actorOf(host), host.identity().userId);
 }
 
 bool RoomService::endByAdmin(const QString &roomId, const QString &actor)
 {
     Room *room = roomOf(roomId);
+    if (clustered() && !room) {
+        // Served by other instances only: the change reaches them.
+        Room stranger(roomId, 0, nowMs(), false);
+        endRoom(stranger, u"ended_by_admin"_s, events::Actor{{}, actor}, actor);
+        return true;
+    }
     if (!room || room->isOpening())
         return false;
     endRoom(*room, u"ended_by_admin"_s, events::Actor{{}, actor}, actor);
@@ -929,6 +1050,28 @@ void RoomService::endRoom(Room &room, const QString &reason, const events::Actor
     const QString roomId = room.id();
     const qint64 refuseUntil = at + m_config.endedRefusalMs;
     const qint64 retainUntil = m_config.historyRetentionMs > 0 ? at + m_config.historyRetentionMs : 0;
+    if (clustered()) {
+        // Every instance closes its part when the change arrives; the one
+        // whose command ended it ends the history, once.
+        SharedCommand c;
+        c.type = SharedCommand::Type::End;
+        c.roomId = roomId;
+        c.by = by.userId;
+        c.byConnection = by.connectionId;
+        c.reason = reason;
+        c.endedBy = endedBy;
+        c.atMs = at;
+        c.refuseUntilMs = m_config.endedRefusalMs > 0 ? refuseUntil : 0;
+        m_cluster->command(c, this, [this, roomId, at, endedBy, retainUntil, refuseUntil](const CommandResult &r) {
+            if (!r.ok)
+                return;
+            m_history.endRoom(roomId, at, endedBy, retainUntil, refuseUntil, this, [roomId](bool ok) {
+                if (!ok)
+                    qCWarning(lcRooms) << "history store could not end room" << roomId;
+            });
+        });
+        return;
+    }
     qCInfo(lcRooms) << "consultation ended" << roomId << reason;
     publish(events::ConsultationEnded{roomId, room.appointmentId(), reason, by, retainUntil == 0});
     const OutboundMessage ended = notice(MessageKind::ConsultationEnded,
@@ -960,7 +1103,8 @@ void RoomService::closeWith(Room &room, const OutboundMessage &message, const QS
         connections.append(m.connectionId);
     }
     for (const WaitingGuest &g : room.m_waiting) {
-        peers.append(g.peer);
+        if (g.peer)
+            peers.append(g.peer);
         connections.append(g.connectionId);
     }
     if (!peers.isEmpty())
@@ -977,6 +1121,8 @@ void RoomService::closeWith(Room &room, const OutboundMessage &message, const QS
     }
     m_rooms.remove(roomId);
     delete &room;
+    if (clustered())
+        forgetShared(roomId);
     qCInfo(lcRooms) << "room closed" << roomId << "connections" << connections.size() << roomReason;
     publish(events::RoomClosed{roomId, appointmentId, roomReason, connections});
     if (closedConnections)
@@ -986,6 +1132,22 @@ void RoomService::closeWith(Room &room, const OutboundMessage &message, const QS
 std::optional<QStringList> RoomService::closeRoom(const QString &roomId, const QString &reason)
 {
     Room *room = roomOf(roomId);
+    if (clustered()) {
+        // Closed on every instance when the change arrives.
+        SharedCommand c;
+        c.type = SharedCommand::Type::Close;
+        c.roomId = roomId;
+        c.reason = reason;
+        m_cluster->command(c, this, {});
+        QStringList connections;
+        if (room) {
+            for (const Member &m : room->members())
+                connections.append(m.connectionId);
+            for (const WaitingGuest &g : room->waiting())
+                connections.append(g.connectionId);
+        }
+        return connections;
+    }
     if (!room || room->isOpening())
         return std::nullopt;
     const OutboundMessage closed = notice(MessageKind::RoomClosed,
@@ -1019,6 +1181,8 @@ void RoomService::lifecycleTick()
         else
             ++it;
     }
+    if (clustered())
+        expireDueAway();
     if (m_config.maxConsultationMs <= 0)
         return;
     QStringList over;

@@ -6,8 +6,17 @@
 // admin API, metrics). Commands that need the history store finish later,
 // without blocking other rooms: they hold a Request, whose reply is dropped
 // if the sender is gone by then.
+//
+// Cluster mode (a ClusterLink is set): a room's members may sit on several
+// instances. Decisions that must be atomic across them (joins, admission,
+// settings, removal, ending, closing) are made by the link, and every
+// instance applies the resulting numbered changes in order; stored messages
+// reach every instance (this one included) on the room's channel in seq
+// order. Members on other instances are Members without a Peer. The cluster
+// half of this class is in RoomServiceCluster.cpp.
 
 #include "consultation/AccessPolicy.h"
+#include "consultation/ClusterLink.h"
 #include "consultation/JoinCompanion.h"
 #include "consultation/Room.h"
 #include "consultation/RoomEvents.h"
@@ -15,10 +24,12 @@
 #include "protocol/Messages.h"
 
 #include <QHash>
+#include <QSet>
 #include <QObject>
 #include <QTimer>
 
 #include <functional>
+#include <map>
 #include <memory>
 
 namespace medrelay::store {
@@ -47,7 +58,7 @@ struct RoomConfig
     qint64 heldBytesLimit = 1024 * 1024; // messages held for a joiner before its room_state
 };
 
-class RoomService final : public QObject
+class RoomService final : public QObject, private ClusterSink
 {
     Q_OBJECT
 public:
@@ -56,7 +67,17 @@ public:
     ~RoomService() override;
     Q_DISABLE_COPY_MOVE(RoomService)
 
-    void addObserver(events::RoomEventObserver *observer) { m_observers.append(observer); }
+    // Observers hear of what happens on this instance (the audit trail, the
+    // event log); those that ask for the whole cluster (the admin stream)
+    // also hear of changes made on other instances to rooms served here.
+    enum class ObserverScope : quint8 { ThisInstance, WholeCluster };
+    void addObserver(events::RoomEventObserver *observer, ObserverScope scope = ObserverScope::ThisInstance)
+    {
+        m_observers.append({observer, scope == ObserverScope::WholeCluster});
+    }
+    // Cluster mode: set once, before any join.
+    void setClusterLink(ClusterLink *link);
+    [[nodiscard]] ClusterLink *clusterLink() const { return m_cluster; }
     // Told after each room_state a member is sent (one at most; may be null).
     void setJoinCompanion(JoinCompanion *companion) { m_companion = companion; }
     [[nodiscard]] const AccessPolicy &access() const { return m_access; }
@@ -97,7 +118,31 @@ public:
     [[nodiscard]] QStringList roomsOf(const QString &connectionId) const { return m_byConnection.value(connectionId); }
 
 private:
-    struct JoinTicket; // a join in progress: its request, message and resume point
+    // A join in progress: its request, message and resume point.
+    struct JoinTicket
+    {
+        Request request;
+        protocol::Envelope envelope;
+        protocol::JoinRoom message;
+    };
+    // Cluster mode: a stored message held until the ones before it arrived.
+    struct StoredArrival
+    {
+        store::MessageClass cls = store::MessageClass::Chat;
+        QString sender;
+        QByteArray body;
+    };
+    // Cluster mode: a room's bookkeeping beside its state.
+    struct SharedSync
+    {
+        std::map<qint64, RoomChange> pending;     // by version: ahead of a missing one, or while opening or resyncing
+        std::map<qint64, StoredArrival> stored;   // by seq: ahead of a missing one, or while resyncing
+        QHash<QString, std::shared_ptr<JoinTicket>> joins; // decided, waiting for their change
+        qint64 maxSeenSeq = 0;                    // stored messages seen while opening
+        bool resyncing = false;
+        bool filling = false;                     // missing stored messages are being read
+        bool reassert = false;                    // the next resync tells the link this instance's members
+    };
     Room *roomOf(const QString &roomId) const;
     Room &openRoom(const QString &roomId, qint64 appointmentId);
     void onRoomRecord(const QString &roomId, qint64 lastSeq, qint64 refuseUntilMs);
@@ -133,9 +178,43 @@ private:
     void unindex(const QString &connectionId, const QString &roomId);
     void lifecycleTick();
     [[nodiscard]] bool checkHost(const Request &request, Room *&room, const QString &roomId);
-    void publish(const events::RoomEvent &event);
+    void publish(const events::RoomEvent &event, bool remote = false);
     [[nodiscard]] QByteArray leaveText(const Room &room, const Member &member, const QString &reason,
                                        const protocol::JsonObjectView *leave = nullptr) const;
+
+    // Cluster mode (RoomServiceCluster.cpp).
+    void roomChanged(const QString &roomId, const RoomChange &change) override;
+    void storedArrived(const QString &roomId, qint64 seq, store::MessageClass cls, const QString &senderConnectionId,
+                       const QByteArray &body) override;
+    void relayArrived(const QString &roomId, protocol::MessageKind kind, const QString &senderConnectionId,
+                      const QStringList &targets, const QByteArray &text) override;
+    void roomNeedsResync(const QString &roomId) override;
+    void linkChanged(bool available) override;
+    void openShared(const QString &roomId);
+    void onSharedOpened(const QString &roomId, const SharedRoom &shared);
+    void joinShared(const std::shared_ptr<JoinTicket> &ticket, Room &room);
+    void onJoinDecided(const QString &roomId, const QString &connectionId, const JoinDecision &decision);
+    void applyShared(Room &room, const SharedRoom &shared, bool announce);
+    void applyChange(Room &room, const RoomChange &change);
+    void drainPending(const QString &roomId);
+    void enterLocal(Room &room, Peer &peer, const SharedMember &member, const QByteArray &announcement,
+                    std::optional<qint64> lastSeq, const QJsonValue &requestId);
+    void addRemoteMember(Room &room, const SharedMember &member, const QByteArray &announcement, bool resumed);
+    void deliverStored(Room &room, qint64 seq, store::MessageClass cls, const QString &sender, const QByteArray &body);
+    void fillStoredGap(const QString &roomId, qint64 upToSeq);
+    void releaseStored(const QString &roomId);
+    void resync(const QString &roomId);
+    void finishResync(const QString &roomId, const SharedRoom &shared);
+    void relayShared(Room &room, protocol::MessageKind kind, const QString &sender, const std::optional<QString> &to,
+                     const QList<Member *> &recipients, const QByteArray &text);
+    void commandShared(const Request &request, SharedCommand command);
+    void forgetShared(const QString &roomId);
+    [[nodiscard]] SharedMember sharedOf(const Member &member) const;
+    [[nodiscard]] SharedMember sharedOf(const WaitingGuest &guest) const;
+    [[nodiscard]] SharedJoin sharedDefaults(const Room &room) const;
+    [[nodiscard]] QByteArray joinText(const Room &room, const Member &member) const;
+    void expireDueAway();
+    [[nodiscard]] bool clustered() const { return m_cluster != nullptr; }
 
     RoomConfig m_config;
     AccessPolicy m_access;
@@ -145,9 +224,13 @@ private:
     QHash<QString, QStringList> m_byConnection;      // rooms a connection is in or waiting for
     QHash<QString, QList<std::function<void()>>> m_opening; // joins waiting for the store's room record
     QHash<QString, qint64> m_ended;                  // room id -> joins refused until (ms)
-    QList<events::RoomEventObserver *> m_observers;
+    QList<std::pair<events::RoomEventObserver *, bool>> m_observers; // and whether it hears remote changes
     JoinCompanion *m_companion = nullptr;
     QTimer m_lifecycle;
+    ClusterLink *m_cluster = nullptr;
+    QHash<QString, SharedSync> m_sync;               // cluster mode: per room
+    QSet<QString> m_unreachable;                     // rooms whose opening failed: their waiting joins are refused
+    bool m_applyingRemote = false;                   // applying a change another instance made
 };
 
 } // namespace medrelay::server

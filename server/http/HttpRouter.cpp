@@ -99,7 +99,8 @@ HttpResponse HttpRouter::handle(const HttpRequest &request)
             return HttpResponse::error(405, u"method_not_allowed"_s, u"use GET"_s);
         // Room ids stay out of the open health check in production.
         const auto health = m_admin.health(m_config.mode == Mode::Development);
-        return HttpResponse::json(health.status == u"healthy"_s ? 200 : 503, toJson(health.toJson()));
+        // Degraded still serves (200); only a draining server turns clients away.
+        return HttpResponse::json(health.status == u"draining"_s ? 503 : 200, toJson(health.toJson()));
     }
     if (path == m_config.wsPath)
         return HttpResponse::error(426, u"upgrade_required"_s, u"this path accepts WebSocket upgrades only"_s);

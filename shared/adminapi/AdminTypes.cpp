@@ -56,7 +56,7 @@ QDateTime fromIso(const QString &s)
 
 QJsonObject ParticipantInfo::toJson() const
 {
-    return {{u"connectionId"_s, connectionId},
+    QJsonObject o{{u"connectionId"_s, connectionId},
             {u"userId"_s, userId},
             {u"userName"_s, userName},
             {u"role"_s, role},
@@ -65,6 +65,9 @@ QJsonObject ParticipantInfo::toJson() const
             {u"lastActivity"_s, toIso(lastActivity)},
             {u"host"_s, host},
             {u"state"_s, state}};
+    if (!instance.isEmpty())
+        o.insert(u"instance"_s, instance);
+    return o;
 }
 
 std::optional<ParticipantInfo> ParticipantInfo::fromJson(const QJsonObject &o)
@@ -82,6 +85,7 @@ std::optional<ParticipantInfo> ParticipantInfo::fromJson(const QJsonObject &o)
     p.lastActivity = fromIso(o.value("lastActivity"_L1).toString());
     p.host = o.value("host"_L1).toBool();
     p.state = o.value("state"_L1).toString();
+    p.instance = o.value("instance"_L1).toString();
     return p;
 }
 
@@ -189,6 +193,49 @@ std::optional<RoomPage> RoomPage::fromJson(const QJsonObject &o)
     return p;
 }
 
+QJsonObject ClusterInstance::toJson() const
+{
+    return {{u"id"_s, id},           {u"name"_s, name},   {u"alive"_s, alive},
+            {u"self"_s, self},       {u"connections"_s, connections},
+            {u"rooms"_s, rooms}};
+}
+
+ClusterInstance ClusterInstance::fromJson(const QJsonObject &o)
+{
+    ClusterInstance i;
+    i.id = o.value("id"_L1).toString();
+    i.name = o.value("name"_L1).toString();
+    i.alive = o.value("alive"_L1).toBool();
+    i.self = o.value("self"_L1).toBool();
+    i.connections = o.value("connections"_L1).toInt();
+    i.rooms = o.value("rooms"_L1).toInt();
+    return i;
+}
+
+QJsonObject ClusterInfo::toJson() const
+{
+    QJsonArray list;
+    for (const ClusterInstance &i : instances)
+        list.append(i.toJson());
+    return {{u"instance"_s, instance},
+            {u"redis"_s, redisConnected ? u"connected"_s : u"disconnected"_s},
+            {u"available"_s, available},
+            {u"rooms"_s, rooms},
+            {u"instances"_s, list}};
+}
+
+ClusterInfo ClusterInfo::fromJson(const QJsonObject &o)
+{
+    ClusterInfo c;
+    c.instance = o.value("instance"_L1).toString();
+    c.redisConnected = o.value("redis"_L1).toString() == "connected"_L1;
+    c.available = o.value("available"_L1).toBool();
+    c.rooms = o.value("rooms"_L1).toInt();
+    for (const QJsonValue &v : o.value("instances"_L1).toArray())
+        c.instances.append(ClusterInstance::fromJson(v.toObject()));
+    return c;
+}
+
 QJsonObject Health::toJson() const
 {
     QJsonObject o{{u"status"_s, status},
@@ -206,6 +253,8 @@ QJsonObject Health::toJson() const
         o.insert(u"insecure"_s, true);
     if (audit)
         o.insert(u"audit"_s, audit->toJson());
+    if (cluster)
+        o.insert(u"cluster"_s, cluster->toJson());
     return o;
 }
 
@@ -222,6 +271,8 @@ std::optional<Health> Health::fromJson(const QJsonObject &o)
     h.insecure = o.value("insecure"_L1).toBool();
     if (o.value("audit"_L1).isObject())
         h.audit = AuditHealth::fromJson(o.value("audit"_L1).toObject());
+    if (o.value("cluster"_L1).isObject())
+        h.cluster = ClusterInfo::fromJson(o.value("cluster"_L1).toObject());
     if (o.contains("roomDetails"_L1)) {
         QList<RoomInfo> rooms;
         for (const QJsonValue &v : o.value("roomDetails"_L1).toArray()) {
@@ -270,20 +321,23 @@ QJsonObject Stats::toJson() const
     QJsonArray roomList;
     for (const auto &r : rooms)
         roomList.append(r.toJson(true));
-    return {{u"version"_s, version},
-            {u"status"_s, status},
-            {u"mode"_s, mode},
-            {u"timestamp"_s, toIso(timestamp)},
-            {u"uptime"_s, uptimeSeconds},
-            {u"connections"_s, connections},
-            {u"rooms"_s, static_cast<int>(rooms.size())},
-            {u"roomDetails"_s, roomList},
-            {u"messagesByType"_s, mapToJson(messagesByType)},
-            {u"errorsByReason"_s, mapToJson(errorsByReason)},
-            {u"rejectionsByReason"_s, mapToJson(rejectionsByReason)},
-            {u"perSecond"_s, perSecond.toJson()},
-            {u"totals"_s, totals.toJson()},
-            {u"residentMemoryBytes"_s, static_cast<double>(residentMemoryBytes)}};
+    QJsonObject o{{u"version"_s, version},
+                  {u"status"_s, status},
+                  {u"mode"_s, mode},
+                  {u"timestamp"_s, toIso(timestamp)},
+                  {u"uptime"_s, uptimeSeconds},
+                  {u"connections"_s, connections},
+                  {u"rooms"_s, static_cast<int>(rooms.size())},
+                  {u"roomDetails"_s, roomList},
+                  {u"messagesByType"_s, mapToJson(messagesByType)},
+                  {u"errorsByReason"_s, mapToJson(errorsByReason)},
+                  {u"rejectionsByReason"_s, mapToJson(rejectionsByReason)},
+                  {u"perSecond"_s, perSecond.toJson()},
+                  {u"totals"_s, totals.toJson()},
+                  {u"residentMemoryBytes"_s, static_cast<double>(residentMemoryBytes)}};
+    if (cluster)
+        o.insert(u"cluster"_s, cluster->toJson());
+    return o;
 }
 
 std::optional<Stats> Stats::fromJson(const QJsonObject &o)
@@ -309,6 +363,8 @@ std::optional<Stats> Stats::fromJson(const QJsonObject &o)
     s.perSecond = Rates::fromJson(o.value("perSecond"_L1).toObject());
     s.totals = Totals::fromJson(o.value("totals"_L1).toObject());
     s.residentMemoryBytes = toInt64(o.value("residentMemoryBytes"_L1));
+    if (o.value("cluster"_L1).isObject())
+        s.cluster = ClusterInfo::fromJson(o.value("cluster"_L1).toObject());
     return s;
 }
 

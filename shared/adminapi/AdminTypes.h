@@ -41,6 +41,7 @@ struct ParticipantInfo
     QDateTime lastActivity;
     bool host = false;
     QString state;          // active, joining, away (resume grace), waiting
+    QString instance = {};  // cluster mode: the instance holding the connection (absent otherwise)
 
     [[nodiscard]] QJsonObject toJson() const;
     [[nodiscard]] static std::optional<ParticipantInfo> fromJson(const QJsonObject &o);
@@ -84,6 +85,35 @@ struct AuditHealth
     friend bool operator==(const AuditHealth &, const AuditHealth &) = default;
 };
 
+// Cluster mode (--redis): this instance, the link to Redis, and every
+// instance of the cluster with its connections and rooms, as last read.
+struct ClusterInstance
+{
+    QString id;
+    QString name; // host:port
+    bool alive = false;
+    bool self = false;
+    int connections = 0;
+    int rooms = 0;
+
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static ClusterInstance fromJson(const QJsonObject &o);
+    friend bool operator==(const ClusterInstance &, const ClusterInstance &) = default;
+};
+
+struct ClusterInfo
+{
+    QString instance;         // this instance's id
+    bool redisConnected = false;
+    bool available = false;   // connected and registered: rooms shared
+    int rooms = 0;            // rooms with members or guests, cluster-wide
+    QList<ClusterInstance> instances;
+
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static ClusterInfo fromJson(const QJsonObject &o);
+    friend bool operator==(const ClusterInfo &, const ClusterInfo &) = default;
+};
+
 // GET /health. roomDetails is only filled where the server shows room ids.
 struct Health
 {
@@ -95,6 +125,7 @@ struct Health
     std::optional<QList<RoomInfo>> roomDetails;
     bool insecure = false; // started with --insecure-no-auth
     std::optional<AuditHealth> audit; // when an audit log is kept
+    std::optional<ClusterInfo> cluster; // cluster mode
 
     [[nodiscard]] QJsonObject toJson() const;
     [[nodiscard]] static std::optional<Health> fromJson(const QJsonObject &o);
@@ -137,6 +168,7 @@ struct Stats
     Rates perSecond;
     Totals totals;
     qint64 residentMemoryBytes = 0;
+    std::optional<ClusterInfo> cluster; // cluster mode
 
     [[nodiscard]] QJsonObject toJson() const;
     [[nodiscard]] static std::optional<Stats> fromJson(const QJsonObject &o);

@@ -36,7 +36,8 @@ namespace medrelay::protocol {
     X(RoomLocked, "room_locked", 423)                        \
     X(ConsultationEnded, "consultation_ended", 410)          \
     X(HistoryUnavailable, "history_unavailable", 503)        \
-    X(NotWaiting, "not_waiting", 404)
+    X(NotWaiting, "not_waiting", 404)                        \
+    X(ClusterUnavailable, "cluster_unavailable", 503)
 
 enum class ErrorCode : quint8 {
 #define MEDRELAY_X(name, wire, status) name,

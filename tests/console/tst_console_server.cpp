@@ -5,6 +5,7 @@
 // is away, alerts follow its state, and what is remembered is private.
 // Timeouts here only stop a broken test from hanging: every check waits for
 // a state or an event, never for a deadline to pass.
+#include "RedisServer.h"
 #include "ServerProcess.h"
 #include "controller/ConsoleController.h"
 #include "controller/DataSource.h"
@@ -263,6 +264,38 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(logHas(*console.controller.eventLog(), u"room_closed"_s, u"close-me"_s), kGuard);
     }
 
+    void participantsShowTheirInstanceInACluster()
+    {
+        using medrelay::console::ParticipantsModel;
+        if (!medrelay::test::RedisServer::available())
+            QSKIP("redis-server is not installed (scripts/install-deps.sh installs it)");
+        medrelay::test::RedisServer redis;
+        QVERIFY2(redis.start(), qPrintable(redis.error()));
+        const QStringList cluster{u"--redis"_s, redis.url()};
+        ServerProcess one(kToken, cluster);
+        ServerProcess two(kToken, cluster);
+        QVERIFY2(one.start(), qPrintable(one.error()));
+        QVERIFY2(two.start(), qPrintable(two.error()));
+        Console console;
+        console.controller.connectTo(one.httpUrl(), kToken);
+        auto here = joined(one, u"split"_s, 5, 1, u"Here"_s, u"doctor"_s);
+        auto there = joined(two, u"split"_s, 5, 2, u"There"_s, u"patient"_s);
+        QVERIFY(here && there);
+        QTRY_VERIFY_WITH_TIMEOUT(console.controller.rooms()->room(u"split"_s), kGuard);
+        QVERIFY(selectInView(console.window.roomsView(), RoomsModel::RoomIdRole, u"split"_s));
+        ParticipantsModel *people = console.controller.participants();
+        QTRY_COMPARE_WITH_TIMEOUT(people->rowCount(), 2, kGuard);
+        const auto instanceOf = [people](const QString &connectionId) {
+            const auto *p = people->participant(connectionId);
+            return p ? p->instance : QString();
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(!instanceOf(here->connectionId()).isEmpty(), kGuard);
+        QTRY_VERIFY_WITH_TIMEOUT(!instanceOf(there->connectionId()).isEmpty(), kGuard);
+        // Each participant on its own instance, and the column shows it.
+        QVERIFY(instanceOf(here->connectionId()) != instanceOf(there->connectionId()));
+        QTRY_VERIFY(!console.window.participantsView()->isColumnHidden(ParticipantsModel::InstanceColumn));
+    }
+
     void deleteInTheParticipantsTableDisconnectsThatParticipant()
     {
         ServerProcess server(kToken);
@@ -280,6 +313,8 @@ private Q_SLOTS:
         QTest::keyClick(console.window.roomsView(), Qt::Key_Tab);
         QCOMPARE(console.controller.currentRoomId(), u"r"_s);
         QTableView *people = console.window.participantsView();
+        // One instance: no instance column.
+        QVERIFY(people->isColumnHidden(medrelay::console::ParticipantsModel::InstanceColumn));
         QVERIFY(selectInView(people, medrelay::console::ParticipantsModel::ConnectionIdRole, goes->connectionId()));
         QTRY_VERIFY(people->hasFocus());
 

@@ -89,6 +89,24 @@ private Q_SLOTS:
             QVERIFY(!model.headerData(c, Qt::Horizontal).toString().isEmpty());
     }
 
+    void instanceShownInACluster()
+    {
+        ParticipantsModel model;
+        model.setRoom(u"r1"_s, {person(u"c1"_s, u"1"_s, u"doctor"_s, 10)});
+        QVERIFY(!model.hasInstances());
+        QCOMPARE(model.index(0, ParticipantsModel::InstanceColumn).data().toString(), u"-"_s);
+        QVERIFY(!model.index(0, 0).data(Qt::ToolTipRole).toString().contains(u"instance"_s));
+        auto remote = person(u"c2"_s, u"2"_s, u"patient"_s, 5);
+        remote.instance = u"i-east"_s;
+        QSignalSpy changed(&model, &QAbstractItemModel::rowsInserted);
+        model.setRoom(u"r1"_s, {person(u"c1"_s, u"1"_s, u"doctor"_s, 10), remote});
+        QCOMPARE(changed.count(), 1);
+        QVERIFY(model.hasInstances());
+        const int row = model.participant(u"c2"_s) == model.itemAt(0) ? 0 : 1;
+        QCOMPARE(model.index(row, ParticipantsModel::InstanceColumn).data().toString(), u"i-east"_s);
+        QVERIFY(model.index(row, 0).data(Qt::ToolTipRole).toString().contains(u"i-east"_s));
+    }
+
     void numericUserIdsSortAsNumbers()
     {
         ParticipantsModel model;

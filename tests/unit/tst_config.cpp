@@ -1,6 +1,7 @@
 // Configuration: defaults by mode, and the precedence defaults < file <
 // environment < command line.
 
+#include "cluster/RedisUrl.h"
 #include "config/ConfigLoader.h"
 
 #include <QTemporaryFile>
@@ -46,6 +47,7 @@ private Q_SLOTS:
     void errorsNameTheSetting();
     void auditSettings();
     void verifyAuditArguments();
+    void clusterSettings();
 };
 
 void TestConfig::defaultsByMode()
@@ -191,6 +193,34 @@ void TestConfig::verifyAuditArguments()
     // Extra paths belong to --verify-audit only.
     QVERIFY(error(load({u"stray"_s})).contains(u"stray"_s));
     QVERIFY(error(load({u"--audit-checkpoint"_s, u"x"_s})).contains(u"--verify-audit"_s));
+}
+
+void TestConfig::clusterSettings()
+{
+    // Off by default: one instance, no Redis.
+    const ServerConfig single = ok(load({}));
+    QVERIFY(!single.clustered());
+    QCOMPARE(single.clusterPresenceTtlMs, 15000);
+    // From the command line or the environment.
+    const ServerConfig c = ok(load({u"--redis"_s, u"redis://:s3cret@10.0.0.5:6380/2"_s,
+                                    u"--cluster-presence-ttl"_s, u"5"_s}));
+    QVERIFY(c.clustered());
+    QCOMPARE(c.clusterPresenceTtlMs, 5000);
+    QVERIFY(ok(load({}, {{u"MEDRELAY_REDIS_URL"_s, u"redis://127.0.0.1:6379/0"_s}})).clustered());
+    // Bad URLs name the setting and say what is wrong, never echoing a password.
+    const QString tls = error(load({u"--redis"_s, u"rediss://:pw-secret@host:6380/0"_s}));
+    QVERIFY(tls.startsWith(u"--redis"_s));
+    QVERIFY(tls.contains(u"stunnel"_s));
+    QVERIFY(!tls.contains(u"pw-secret"_s));
+    QVERIFY(error(load({u"--redis"_s, u"http://host:6379"_s})).contains(u"redis://"_s));
+    QVERIFY(error(load({u"--redis"_s, u"redis://host:6379/x"_s})).contains(u"database"_s));
+    QVERIFY(error(load({u"--redis"_s, u"redis://user@host:6379/0"_s})).contains(u"password"_s));
+    QVERIFY(error(load({}, {{u"MEDRELAY_REDIS_URL"_s, u"redis:///0"_s}})).startsWith(u"MEDRELAY_REDIS_URL"_s));
+    QVERIFY(error(load({u"--cluster-presence-ttl"_s, u"0"_s})).startsWith(u"--cluster-presence-ttl"_s));
+    // Logs show the URL without its password.
+    const auto url = medrelay::cluster::RedisUrl::parse(u"redis://:s3cret@10.0.0.5:6380/2"_s);
+    QVERIFY(std::holds_alternative<medrelay::cluster::RedisUrl>(url));
+    QCOMPARE(std::get<medrelay::cluster::RedisUrl>(url).redacted(), u"redis://:***@10.0.0.5:6380/2"_s);
 }
 
 QTEST_GUILESS_MAIN(TestConfig)

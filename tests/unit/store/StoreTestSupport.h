@@ -7,6 +7,9 @@
 #include "store/HistoryStore.h"
 #include "store/MemoryHistoryStore.h"
 #include "store/SqliteHistoryStore.h"
+#ifdef MEDRELAY_STORE_TEST_REDIS
+#include "cluster/RedisHistoryStore.h"
+#endif
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
@@ -46,6 +49,7 @@ struct StoreSetup
     qint64 maxQueued = 100'000;
     QByteArray key = testKey();
     std::function<void()> beforeBatch;
+    QString redisUrl; // the "redis" backend: the test's redis-server
     // SQLite only: batch gathering, and a hook that follows the commits.
     int batchIntervalUs = SqliteHistoryStore::Options{}.batchIntervalUs;
     int batchTarget = SqliteHistoryStore::Options{}.batchTarget;
@@ -79,11 +83,55 @@ inline std::unique_ptr<HistoryStore> openSqlite(const QString &dir, const TestCl
     return std::move(opened.store);
 }
 
+#ifdef MEDRELAY_STORE_TEST_REDIS
+inline std::unique_ptr<HistoryStore> openRedis(const TestClock &clock, const StoreSetup &setup, QString *error = nullptr)
+{
+    using medrelay::cluster::RedisHistoryStore;
+    using medrelay::cluster::RedisUrl;
+    const auto url = RedisUrl::parse(setup.redisUrl);
+    if (!std::holds_alternative<RedisUrl>(url)) {
+        if (error)
+            *error = std::get<QString>(url);
+        return nullptr;
+    }
+    std::unique_ptr<HistoryCipher> cipher;
+    if (!setup.key.isEmpty()) {
+        QString why;
+        cipher = HistoryCipher::create(setup.key, &why);
+        if (!cipher) {
+            if (error)
+                *error = why;
+            return nullptr;
+        }
+    }
+    RedisHistoryStore::Options o;
+    o.url = std::get<RedisUrl>(url);
+    o.limits = setup.limits;
+    o.dedupWindow = setup.dedupWindow;
+    o.maxQueued = setup.maxQueued;
+    o.pruneIntervalMs = 0; // the tests prune when they mean to
+    o.clock = [clock] { return clock->load(); };
+    RedisHistoryStore::Opened opened = RedisHistoryStore::open(std::move(o), std::move(cipher));
+    if (error)
+        *error = opened.error;
+    if (opened.store && !opened.store->isAvailable()) {
+        if (error)
+            *error = opened.warning;
+        return nullptr;
+    }
+    return std::move(opened.store);
+}
+#endif
+
 inline std::unique_ptr<HistoryStore> openStore(const QString &backend, const QString &dir, const TestClock &clock,
                                                const StoreSetup &setup, QString *error = nullptr)
 {
     if (backend == "sqlite"_L1)
         return openSqlite(dir, clock, setup, error);
+#ifdef MEDRELAY_STORE_TEST_REDIS
+    if (backend == "redis"_L1)
+        return openRedis(clock, setup, error);
+#endif
     MemoryHistoryStore::Options o;
     o.limits = setup.limits;
     o.dedupWindow = setup.dedupWindow;
@@ -98,6 +146,10 @@ inline void prune(HistoryStore &store)
         m->prune();
     else if (auto *s = dynamic_cast<SqliteHistoryStore *>(&store))
         s->prune(); // queued: every later call sees its effect
+#ifdef MEDRELAY_STORE_TEST_REDIS
+    else if (auto *r = dynamic_cast<medrelay::cluster::RedisHistoryStore *>(&store))
+        r->prune(); // queued too
+#endif
 }
 
 // Makes one call and runs the event loop until its callback ran (at most

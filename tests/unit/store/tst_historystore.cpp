@@ -1,9 +1,14 @@
 // The HistoryStore contract, run against every backend (global data rows
-// "memory" and "sqlite"): seq assignment, deduplication, reads and bounds,
-// snapshots, ending and deleting rooms, retention and join refusals, and the
-// callback rules (call order, the context's thread, a deleted context).
+// "memory" and "sqlite"; built again as tst_historystore_redis for "redis",
+// against a redis-server the test starts): seq assignment, deduplication,
+// reads and bounds, snapshots, ending and deleting rooms, retention and join
+// refusals, and the callback rules (call order, the context's thread, a
+// deleted context).
 
 #include "StoreTestSupport.h"
+#ifdef MEDRELAY_STORE_TEST_REDIS
+#include "RedisServer.h"
+#endif
 
 #include <QSemaphore>
 #include <QTemporaryDir>
@@ -24,6 +29,7 @@ class TestHistoryStore final : public QObject
 
 private slots:
     void initTestCase_data();
+    void initTestCase();
     void init();
     void cleanup();
 
@@ -53,13 +59,29 @@ private:
     std::unique_ptr<QTemporaryDir> m_dir;
     TestClock m_clock;
     QObject m_ctx;
+#ifdef MEDRELAY_STORE_TEST_REDIS
+    medrelay::test::RedisServer m_redis;
+#endif
 };
 
 void TestHistoryStore::initTestCase_data()
 {
     QTest::addColumn<QString>("backend");
+#ifdef MEDRELAY_STORE_TEST_REDIS
+    QTest::newRow("redis") << u"redis"_s;
+#else
     QTest::newRow("memory") << u"memory"_s;
     QTest::newRow("sqlite") << u"sqlite"_s;
+#endif
+}
+
+void TestHistoryStore::initTestCase()
+{
+#ifdef MEDRELAY_STORE_TEST_REDIS
+    if (!medrelay::test::RedisServer::available())
+        QSKIP("redis-server is not installed (scripts/install-deps.sh installs it)");
+    QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
+#endif
 }
 
 void TestHistoryStore::init()
@@ -67,6 +89,9 @@ void TestHistoryStore::init()
     m_dir = std::make_unique<QTemporaryDir>();
     QVERIFY(m_dir->isValid());
     m_clock = makeClock();
+#ifdef MEDRELAY_STORE_TEST_REDIS
+    QCOMPARE(m_redis.command({"FLUSHALL"}).toByteArray(), QByteArray("OK"));
+#endif
 }
 
 void TestHistoryStore::cleanup()
@@ -78,7 +103,11 @@ std::unique_ptr<HistoryStore> TestHistoryStore::open(const StoreSetup &setup)
 {
     QFETCH_GLOBAL(QString, backend);
     QString error;
-    auto store = openStore(backend, m_dir->path(), m_clock, setup, &error);
+    StoreSetup withRedis = setup;
+#ifdef MEDRELAY_STORE_TEST_REDIS
+    withRedis.redisUrl = m_redis.url();
+#endif
+    auto store = openStore(backend, m_dir->path(), m_clock, withRedis, &error);
     if (!store)
         qWarning("cannot open the %s store: %s", qPrintable(backend), qPrintable(error));
     return store;
@@ -613,7 +642,7 @@ void TestHistoryStore::statsCountAppends()
     QVERIFY(store);
     QFETCH_GLOBAL(QString, backend);
     QCOMPARE(store->stats().backend, backend);
-    QCOMPARE(store->stats().encrypted, backend == "sqlite"_L1);
+    QCOMPARE(store->stats().encrypted, backend != "memory"_L1);
     for (int i = 0; i < 4; ++i) {
         const AppendResult r =
             append(*store, &m_ctx, message(u"r%1"_s.arg(i % 2), MessageClass::Chat, "x", "k" + QByteArray::number(i)));

@@ -1,0 +1,123 @@
+#pragma once
+// Helpers for the cluster tests: a redis-server of the test's own, server
+// instances (in this process) sharing it, and the messages clients send.
+
+#include "RedisServer.h"
+#include "TestClient.h"
+#include "TestServer.h"
+
+#include "cluster/ClusterBus.h"
+
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QTest>
+
+#include <memory>
+
+namespace medrelay::test {
+
+using namespace Qt::StringLiterals;
+
+// Instances of one cluster in this process, on one redis-server.
+class Cluster final
+{
+public:
+    explicit Cluster(RedisServer &redis) : m_redis(redis) {}
+
+    // A new instance; `tweak` adjusts its configuration further.
+    TestServer &add(const std::function<void(server::ServerConfig &)> &tweak = {})
+    {
+        const QString url = m_redis.url();
+        m_servers.push_back(std::make_unique<TestServer>([&](server::ServerConfig &c) {
+            c.redisUrl = url;
+            c.clusterPresenceTtlMs = 2000;
+            if (tweak)
+                tweak(c);
+        }));
+        return *m_servers.back();
+    }
+    TestServer &operator[](int i) { return *m_servers.at(static_cast<size_t>(i)); }
+    [[nodiscard]] int size() const { return static_cast<int>(m_servers.size()); }
+    void remove(int i) { m_servers.erase(m_servers.begin() + i); }
+
+    // Every instance has Redis and its presence registered.
+    [[nodiscard]] bool available() const
+    {
+        for (const auto &s : m_servers) {
+            if (!s->started() || !s->app().cluster() || !s->app().cluster()->available())
+                return false;
+        }
+        return true;
+    }
+
+private:
+    RedisServer &m_redis;
+    std::vector<std::unique_ptr<TestServer>> m_servers;
+};
+
+inline QJsonObject joinMessage(const QString &room, qint64 appointment, const QJsonValue &user,
+                               const QString &role = {}, std::optional<qint64> lastSeq = std::nullopt)
+{
+    QJsonObject m{{u"type"_s, u"telemedicine_user_joined"_s},
+                  {u"roomId"_s, room},
+                  {u"appointmentId"_s, static_cast<double>(appointment)},
+                  {u"userId"_s, user},
+                  {u"userName"_s, u"User %1"_s.arg(user.toVariant().toString())}};
+    if (!role.isEmpty())
+        m.insert(u"role"_s, role);
+    if (lastSeq)
+        m.insert(u"lastSeq"_s, static_cast<double>(*lastSeq));
+    return m;
+}
+
+inline QJsonObject chat(const QString &room, const QString &text, const QString &clientMessageId = {})
+{
+    QJsonObject m{{u"type"_s, u"telemedicine_chat_message"_s},
+                  {u"roomId"_s, room},
+                  {u"appointmentId"_s, 1},
+                  {u"message"_s, text}};
+    if (!clientMessageId.isEmpty())
+        m.insert(u"clientMessageId"_s, clientMessageId);
+    return m;
+}
+
+inline QJsonObject offer(const QString &room, const QJsonValue &to = {})
+{
+    QJsonObject m{{u"type"_s, u"telemedicine_offer"_s},
+                  {u"roomId"_s, room},
+                  {u"appointmentId"_s, 1},
+                  {u"offer"_s, QJsonObject{{u"type"_s, u"offer"_s}, {u"sdp"_s, u"v=0"_s}}}};
+    if (!to.isUndefined() && !to.isNull())
+        m.insert(u"to"_s, to);
+    return m;
+}
+
+// The values of `field` in the messages of `type` a client received, in order.
+inline QStringList valuesOf(const TestClient &c, const QString &type, const QString &field)
+{
+    QStringList out;
+    for (const QJsonObject &m : c.received()) {
+        if (m.value("type"_L1).toString() == type)
+            out.append(m.value(field).toVariant().toString());
+    }
+    return out;
+}
+
+inline int countOf(const TestClient &c, const QString &type)
+{
+    int n = 0;
+    for (const QJsonObject &m : c.received())
+        n += m.value("type"_L1).toString() == type ? 1 : 0;
+    return n;
+}
+
+inline QStringList participantIds(const QJsonObject &roomState)
+{
+    QStringList out;
+    for (const QJsonValue &p : roomState.value("participants"_L1).toArray())
+        out.append(p.toObject().value("connectionId"_L1).toString());
+    out.sort();
+    return out;
+}
+
+} // namespace medrelay::test

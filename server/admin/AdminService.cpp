@@ -155,6 +155,11 @@ adminapi::Health AdminService::health(bool withRoomDetails) const
     return h;
 }
 
+QString AdminService::mode() const
+{
+    return modeName(m_config.mode);
+}
+
 adminapi::Stats AdminService::stats() const
 {
     adminapi::Stats s;
@@ -185,6 +190,7 @@ adminapi::Stats AdminService::stats() const
     s.totals = {m_metrics.totalMessagesIn(), m_metrics.totalMessagesOut(), m_metrics.totalBytesIn(),
                 m_metrics.totalBytesOut(), m_metrics.connectionsAccepted()};
     s.residentMemoryBytes = residentMemoryBytes();
+    s.maxConnections = m_config.maxConnections;
     return s;
 }
 

@@ -44,6 +44,10 @@ public:
     [[nodiscard]] adminapi::RoomInfo roomInfo(const Room &room, bool withParticipants) const;
     [[nodiscard]] adminapi::Health state() const { return health(false); }
     [[nodiscard]] Metrics &metrics() const { return m_metrics; }
+    // The recent-events ring (/admin/events), for the admin stream to follow.
+    [[nodiscard]] EventLog &eventLog() const { return m_events; }
+    [[nodiscard]] int maxConnections() const { return m_config.maxConnections; }
+    [[nodiscard]] QString mode() const;
 
     adminapi::ActionResult closeRoom(const QString &roomId, const adminapi::CloseRoomRequest &request,
                                      const QString &actor);
@@ -59,7 +63,6 @@ Q_SIGNALS:
 
 private:
     [[nodiscard]] QList<adminapi::RoomInfo> roomInfos(bool withParticipants) const;
-
 
     const ServerConfig &m_config;
     RoomService &m_rooms;

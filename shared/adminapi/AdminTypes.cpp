@@ -2,6 +2,8 @@
 
 #include <QJsonArray>
 
+#include <limits>
+
 namespace medrelay::adminapi {
 
 using namespace Qt::StringLiterals;
@@ -85,7 +87,7 @@ std::optional<ParticipantInfo> ParticipantInfo::fromJson(const QJsonObject &o)
     return p;
 }
 
-QJsonObject RoomInfo::toJson(bool withParticipants) const
+QJsonObject RoomInfo::toJson(Detail detail) const
 {
     QJsonObject o{{u"id"_s, id},
                   {u"connectionCount"_s, connectionCount},
@@ -96,8 +98,9 @@ QJsonObject RoomInfo::toJson(bool withParticipants) const
                   {u"locked"_s, locked},
                   {u"hostPresent"_s, hostPresent},
                   {u"lastSeq"_s, static_cast<double>(lastSeq)}};
-    if (withParticipants) {
+    if (detail != Detail::Health)
         o.insert(u"createdAt"_s, toIso(createdAt));
+    if (detail == Detail::Full) {
         QJsonArray list;
         for (const auto &p : participants)
             list.append(p.toJson());
@@ -166,7 +169,7 @@ QJsonObject RoomPage::toJson() const
 {
     QJsonArray list;
     for (const auto &r : rooms)
-        list.append(r.toJson(false));
+        list.append(r.toJson(RoomInfo::Detail::Summary));
     return {{u"total"_s, total}, {u"offset"_s, offset}, {u"limit"_s, limit}, {u"filter"_s, filter},
             {u"rooms"_s, list}};
 }
@@ -199,7 +202,7 @@ QJsonObject Health::toJson() const
     if (roomDetails) {
         QJsonArray list;
         for (const auto &r : *roomDetails)
-            list.append(r.toJson(false));
+            list.append(r.toJson(RoomInfo::Detail::Health));
         o.insert(u"roomDetails"_s, list);
     }
     if (insecure)
@@ -269,21 +272,24 @@ QJsonObject Stats::toJson() const
 {
     QJsonArray roomList;
     for (const auto &r : rooms)
-        roomList.append(r.toJson(true));
-    return {{u"version"_s, version},
-            {u"status"_s, status},
-            {u"mode"_s, mode},
-            {u"timestamp"_s, toIso(timestamp)},
-            {u"uptime"_s, uptimeSeconds},
-            {u"connections"_s, connections},
-            {u"rooms"_s, static_cast<int>(rooms.size())},
-            {u"roomDetails"_s, roomList},
-            {u"messagesByType"_s, mapToJson(messagesByType)},
-            {u"errorsByReason"_s, mapToJson(errorsByReason)},
-            {u"rejectionsByReason"_s, mapToJson(rejectionsByReason)},
-            {u"perSecond"_s, perSecond.toJson()},
-            {u"totals"_s, totals.toJson()},
-            {u"residentMemoryBytes"_s, static_cast<double>(residentMemoryBytes)}};
+        roomList.append(r.toJson(RoomInfo::Detail::Full));
+    QJsonObject o{{u"version"_s, version},
+                  {u"status"_s, status},
+                  {u"mode"_s, mode},
+                  {u"timestamp"_s, toIso(timestamp)},
+                  {u"uptime"_s, uptimeSeconds},
+                  {u"connections"_s, connections},
+                  {u"rooms"_s, static_cast<int>(rooms.size())},
+                  {u"roomDetails"_s, roomList},
+                  {u"messagesByType"_s, mapToJson(messagesByType)},
+                  {u"errorsByReason"_s, mapToJson(errorsByReason)},
+                  {u"rejectionsByReason"_s, mapToJson(rejectionsByReason)},
+                  {u"perSecond"_s, perSecond.toJson()},
+                  {u"totals"_s, totals.toJson()},
+                  {u"residentMemoryBytes"_s, static_cast<double>(residentMemoryBytes)}};
+    if (maxConnections > 0)
+        o.insert(u"maxConnections"_s, maxConnections);
+    return o;
 }
 
 std::optional<Stats> Stats::fromJson(const QJsonObject &o)
@@ -309,6 +315,10 @@ std::optional<Stats> Stats::fromJson(const QJsonObject &o)
     s.perSecond = Rates::fromJson(o.value("perSecond"_L1).toObject());
     s.totals = Totals::fromJson(o.value("totals"_L1).toObject());
     s.residentMemoryBytes = toInt64(o.value("residentMemoryBytes"_L1));
+    // Older servers do not send it; anything but a positive count means "not said".
+    if (const QJsonValue cap = o.value("maxConnections"_L1); cap.isDouble() && cap.toDouble() >= 1
+        && cap.toDouble() <= std::numeric_limits<int>::max())
+        s.maxConnections = cap.toInt();
     return s;
 }
 

@@ -52,7 +52,7 @@ struct RoomInfo
     QString id;
     qint64 appointmentId = 0;
     int connectionCount = 0;
-    QDateTime createdAt;    // the consultation's start
+    QDateTime createdAt;    // the consultation's start (not in /health)
     QDateTime lastActivity;
     QList<ParticipantInfo> participants; // empty in /health
     // Consultation state (absent from older servers: defaults).
@@ -64,7 +64,16 @@ struct RoomInfo
     QList<ParticipantInfo> waiting;         // guests in the waiting room; empty in /health
     QMap<QString, qint64> messagesByType;   // relayed messages by type, never their content
 
-    [[nodiscard]] QJsonObject toJson(bool withParticipants) const;
+    // How much of a room: /health's entry; the summary of /admin/rooms and
+    // the admin stream (with createdAt); everything (participants, waiting
+    // guests, message counts), as in /stats and /admin/rooms/{id}.
+    enum class Detail { Health, Summary, Full };
+    [[nodiscard]] QJsonObject toJson(Detail detail) const;
+    // true: Full, false: Health (the two forms the API had first).
+    [[nodiscard]] QJsonObject toJson(bool withParticipants) const
+    {
+        return toJson(withParticipants ? Detail::Full : Detail::Health);
+    }
     [[nodiscard]] static std::optional<RoomInfo> fromJson(const QJsonObject &o);
     friend bool operator==(const RoomInfo &, const RoomInfo &) = default;
 };
@@ -137,6 +146,9 @@ struct Stats
     Rates perSecond;
     Totals totals;
     qint64 residentMemoryBytes = 0;
+    // The server's --max-connections; 0 when the server does not say (older
+    // servers), and then a console shows no cap.
+    int maxConnections = 0;
 
     [[nodiscard]] QJsonObject toJson() const;
     [[nodiscard]] static std::optional<Stats> fromJson(const QJsonObject &o);

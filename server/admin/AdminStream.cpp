@@ -108,34 +108,26 @@ QJsonObject AdminStream::counters() const
     const adminapi::Health h = m_admin.state();
     const Metrics &m = m_admin.metrics();
     const auto rates = m.rates();
-    QJsonObject rejections;
+    adminapi::Counters c;
+    c.status = h.status;
+    c.version = QString::fromLatin1(MEDRELAY_VERSION);
+    c.mode = m_admin.mode();
+    c.uptimeSeconds = h.uptimeSeconds;
+    c.connections = h.connections;
+    c.maxConnections = m_admin.maxConnections();
+    c.rooms = h.rooms;
+    c.adminStreams = m_connections.adminStreamCount();
+    c.residentMemoryBytes = residentMemoryBytes();
     for (int i = 0; i < static_cast<int>(Rejection::Count); ++i) {
         const auto r = static_cast<Rejection>(i);
         if (const qint64 n = m.rejections(r))
-            rejections.insert(QString(rejectionName(r)), static_cast<double>(n));
+            c.rejectionsByReason.insert(QString(rejectionName(r)), n);
     }
-    QJsonObject o{{u"status"_s, h.status},
-                  {u"version"_s, QString::fromLatin1(MEDRELAY_VERSION)},
-                  {u"mode"_s, m_admin.mode()},
-                  {u"uptime"_s, h.uptimeSeconds},
-                  {u"connections"_s, h.connections},
-                  {u"maxConnections"_s, m_admin.maxConnections()},
-                  {u"rooms"_s, h.rooms},
-                  {u"adminStreams"_s, m_connections.adminStreamCount()},
-                  {u"residentMemoryBytes"_s, static_cast<double>(residentMemoryBytes())},
-                  {u"rejectionsByReason"_s, rejections},
-                  {u"perSecond"_s,
-                   QJsonObject{{u"messagesIn"_s, rates.messagesIn},
-                               {u"messagesOut"_s, rates.messagesOut},
-                               {u"bytesIn"_s, rates.bytesIn},
-                               {u"bytesOut"_s, rates.bytesOut}}},
-                  {u"totals"_s,
-                   QJsonObject{{u"messagesIn"_s, static_cast<double>(m.totalMessagesIn())},
-                               {u"messagesOut"_s, static_cast<double>(m.totalMessagesOut())},
-                               {u"connectionsAccepted"_s, static_cast<double>(m.connectionsAccepted())}}}};
-    if (h.audit)
-        o.insert(u"audit"_s, h.audit->toJson());
-    return o;
+    c.perSecond = {rates.messagesIn, rates.messagesOut, rates.bytesIn, rates.bytesOut};
+    c.totals = {m.totalMessagesIn(), m.totalMessagesOut(), m.totalBytesIn(), m.totalBytesOut(),
+                m.connectionsAccepted()};
+    c.audit = h.audit;
+    return c.toJson();
 }
 
 QJsonObject AdminStream::roomSummary(const QString &roomId) const
@@ -248,9 +240,18 @@ void AdminStream::roomEvent(const events::RoomEvent &event)
                                                 {u"room"_s, roomSummary(e.roomId)}});
             },
             [this](const events::GuestWaiting &e) {
+                // The guest as /stats shows it (name, since when it waits).
+                QJsonObject guest;
+                if (const Room *room = m_rooms.find(e.roomId)) {
+                    for (const adminapi::ParticipantInfo &g : m_admin.roomInfo(*room, true).waiting) {
+                        if (g.connectionId == e.connectionId)
+                            guest = g.toJson();
+                    }
+                }
                 publish(u"participant_waiting"_s, {{u"roomId"_s, e.roomId},
                                                    {u"connectionId"_s, e.connectionId},
                                                    {u"userId"_s, e.userId},
+                                                   {u"participant"_s, guest},
                                                    {u"room"_s, roomSummary(e.roomId)}});
             },
             [this](const events::AdmissionDecided &e) {

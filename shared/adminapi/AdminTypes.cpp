@@ -322,6 +322,49 @@ std::optional<Stats> Stats::fromJson(const QJsonObject &o)
     return s;
 }
 
+QJsonObject Counters::toJson() const
+{
+    QJsonObject o{{u"status"_s, status},
+                  {u"version"_s, version},
+                  {u"mode"_s, mode},
+                  {u"uptime"_s, uptimeSeconds},
+                  {u"connections"_s, connections},
+                  {u"maxConnections"_s, maxConnections},
+                  {u"rooms"_s, rooms},
+                  {u"adminStreams"_s, adminStreams},
+                  {u"residentMemoryBytes"_s, static_cast<double>(residentMemoryBytes)},
+                  {u"rejectionsByReason"_s, mapToJson(rejectionsByReason)},
+                  {u"perSecond"_s, perSecond.toJson()},
+                  {u"totals"_s, totals.toJson()}};
+    if (audit)
+        o.insert(u"audit"_s, audit->toJson());
+    return o;
+}
+
+std::optional<Counters> Counters::fromJson(const QJsonObject &o)
+{
+    if (!o.value("status"_L1).isString() || !o.value("connections"_L1).isDouble())
+        return std::nullopt;
+    Counters c;
+    c.status = o.value("status"_L1).toString();
+    c.version = o.value("version"_L1).toString();
+    c.mode = o.value("mode"_L1).toString();
+    c.uptimeSeconds = o.value("uptime"_L1).toDouble();
+    c.connections = o.value("connections"_L1).toInt();
+    if (const QJsonValue cap = o.value("maxConnections"_L1);
+        cap.isDouble() && cap.toDouble() >= 1 && cap.toDouble() <= std::numeric_limits<int>::max())
+        c.maxConnections = cap.toInt();
+    c.rooms = o.value("rooms"_L1).toInt();
+    c.adminStreams = o.value("adminStreams"_L1).toInt();
+    c.residentMemoryBytes = toInt64(o.value("residentMemoryBytes"_L1));
+    c.rejectionsByReason = mapFromJson(o.value("rejectionsByReason"_L1));
+    c.perSecond = Rates::fromJson(o.value("perSecond"_L1).toObject());
+    c.totals = Totals::fromJson(o.value("totals"_L1).toObject());
+    if (o.value("audit"_L1).isObject())
+        c.audit = AuditHealth::fromJson(o.value("audit"_L1).toObject());
+    return c;
+}
+
 QJsonObject Event::toJson() const
 {
     QJsonObject o{{u"seq"_s, static_cast<double>(seq)},

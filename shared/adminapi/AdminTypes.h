@@ -154,6 +154,28 @@ struct Stats
     [[nodiscard]] static std::optional<Stats> fromJson(const QJsonObject &o);
 };
 
+// The admin stream's counters (in its snapshot and its "counters" change,
+// about once a second): /stats' figures without the rooms.
+struct Counters
+{
+    QString status; // healthy, degraded, draining
+    QString version;
+    QString mode;
+    double uptimeSeconds = 0;
+    int connections = 0;
+    int maxConnections = 0; // 0: not said
+    int rooms = 0;
+    int adminStreams = 0;
+    qint64 residentMemoryBytes = 0;
+    QMap<QString, qint64> rejectionsByReason;
+    Rates perSecond;
+    Totals totals;
+    std::optional<AuditHealth> audit; // when an audit log is kept
+
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<Counters> fromJson(const QJsonObject &o);
+};
+
 // GET /admin/rooms: rooms sorted by id, without participants. `filter`
 // matches room ids, appointment ids and participants' user ids and names.
 struct RoomPage

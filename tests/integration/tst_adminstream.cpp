@@ -85,6 +85,7 @@ private Q_SLOTS:
     void activityOnceASecondForRoomsThatMoved();
     void serverEventsThatAreNotRoomChanges();
     void statsReportTheConnectionCap();
+    void waitingGuestIsDescribed();
 };
 
 void TestAdminStream::snapshotThenChanges()
@@ -485,6 +486,36 @@ void TestAdminStream::statsReportTheConnectionCap()
     const auto stats = medrelay::adminapi::Stats::fromJson(r.json());
     QVERIFY(stats);
     QCOMPARE(stats->maxConnections, 321);
+}
+
+void TestAdminStream::waitingGuestIsDescribed()
+{
+    TestServer server([](ServerConfig &c) {
+        withToken(c);
+        c.waitingRoomByDefault = true;
+    });
+    QVERIFY(server.started());
+    TestClient console;
+    QVERIFY(console.open(streamUrl(server), 5000, bearer()));
+    QVERIFY(console.waitFor(u"snapshot"_s));
+    TestClient doctor, guest;
+    QVERIFY(doctor.open(server.wsUrl()));
+    QVERIFY(guest.open(server.wsUrl()));
+    doctor.send({{u"type"_s, u"telemedicine_user_joined"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 1},
+                 {u"userId"_s, 1}, {u"userName"_s, u"Doc"_s}, {u"role"_s, u"doctor"_s}});
+    QVERIFY(doctor.waitFor(u"room_state"_s));
+    guest.send({{u"type"_s, u"telemedicine_user_joined"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 1},
+                {u"userId"_s, 2}, {u"userName"_s, u"Guest"_s}});
+    QVERIFY(guest.waitFor(u"waiting"_s));
+    // The guest as /stats shows it, so a console can name who waits and since when.
+    QTRY_COMPARE(changes(console, u"participant_waiting"_s).size(), 1);
+    const QJsonObject change = changes(console, u"participant_waiting"_s).at(0);
+    const QJsonObject participant = change.value("participant"_L1).toObject();
+    QCOMPARE(participant.value("connectionId"_L1).toString(), change.value("connectionId"_L1).toString());
+    QCOMPARE(participant.value("userId"_L1).toString(), u"2"_s);
+    QCOMPARE(participant.value("userName"_L1).toString(), u"Guest"_s);
+    QCOMPARE(participant.value("state"_L1).toString(), u"waiting"_s);
+    QVERIFY(!participant.value("joinedAt"_L1).toString().isEmpty());
 }
 
 QTEST_MAIN(TestAdminStream)

@@ -287,7 +287,8 @@ QString Consultation::describe(const adminapi::Event &e) const
         return e.detail == "resumed"_L1 ? tr("%1 came back (resumed their place)").arg(person)
                                         : tr("%1 joined").arg(person);
     if (e.kind == "leave"_L1)
-        return tr("%1 left: %2").arg(person, leaveReason(e.detail));
+        return e.detail == "left"_L1 || e.detail.isEmpty() ? tr("%1 left").arg(person)
+                                                            : tr("%1 left: %2").arg(person, leaveReason(e.detail));
     if (e.kind == "away"_L1)
         return tr("%1 lost their connection; their place is kept for a while").arg(person);
     if (e.kind == "waiting"_L1)

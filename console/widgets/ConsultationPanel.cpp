@@ -113,7 +113,10 @@ ConsultationPanel::ConsultationPanel(ConsoleController *controller, QWidget *par
     m_messages = sortedTable(c->messages(), MessageCountsModel::SortRole, MessageCountsModel::KindColumn, counts);
     m_messages->setObjectName(u"consultationMessages"_s);
     m_messages->setToolTip(tr("Messages relayed in this room by kind: counts only, never their content"));
-    m_messages->setMinimumWidth(m_messages->fontMetrics().averageCharWidth() * 24);
+    tables::setColumnWidths(m_messages, {u"Whiteboard"_s, u"000000"_s});
+    // Both columns in view, the count included.
+    m_messages->setMinimumWidth(m_messages->horizontalHeader()->length() + 2 * m_messages->frameWidth()
+                                + m_messages->verticalScrollBar()->sizeHint().width());
     countsLayout->addWidget(m_messages);
     auto *events = new QWidget(lower);
     auto *eventsLayout = new QVBoxLayout(events);
@@ -130,8 +133,9 @@ ConsultationPanel::ConsultationPanel(ConsoleController *controller, QWidget *par
     lower->setStretchFactor(0, 1);
     lower->setStretchFactor(1, 3);
     split->addWidget(lower);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
+    // What happens (counts, timeline) matters as much as who is there.
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
     layout->addWidget(split, 1);
     outer->addWidget(m_body, 1);
 

@@ -26,6 +26,9 @@ packages=(
     # (systemd-analyze, the system's units), the desktop entry, the nginx
     # example in front of medrelay, the Windows installer script (makensis)
     dpkg-dev file adduser curl systemd desktop-file-utils nginx-light nsis
+    # Browser tests: the demo page in Chromium (driven by playwright-core from
+    # npm, no browser download), WebRTC relayed through coturn
+    chromium coturn
 )
 
 $SUDO apt-get update

@@ -12,6 +12,7 @@
 #include "security/AuditLog.h"
 #include "service/ServiceController.h"
 #include "service/SystemdNotifier.h"
+#include "web/WebRoutes.h"
 #ifdef Q_OS_WIN
 #include "service/WindowsServiceHost.h"
 #endif
@@ -145,6 +146,8 @@ int main(int argc, char *argv[])
         return 1;
     }
     out << "medrelay-server listening on " << lc.config.host << ':' << server.port() << Qt::endl;
+    if (!lc.config.webRoot.isEmpty())
+        out << "demo consultation page: " << web::demoPageUrl(lc.config, server.port()) << Qt::endl;
 
     SignalWatcher signalWatcher;
     QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, &controller, [&controller](int, int count) {

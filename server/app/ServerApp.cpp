@@ -9,6 +9,7 @@
 #include "consultation/RoomService.h"
 #include "events/EventLog.h"
 #include "http/HttpRouter.h"
+#include "ice/IceServerIssuer.h"
 #include "messaging/GrantGate.h"
 #include "messaging/MessageHandler.h"
 #include "messaging/RoomHandlers.h"
@@ -17,6 +18,7 @@
 #include "realtime/ConnectionManager.h"
 #include "store/HistoryStoreFactory.h"
 #include "store/MemoryHistoryStore.h"
+#include "web/WebRoutes.h"
 
 #include <QElapsedTimer>
 #include <QLoggingCategory>
@@ -60,6 +62,16 @@ protocol::ValidationLimits validationLimits(const ServerConfig &c)
     protocol::ValidationLimits l;
     l.maxChatLength = c.maxChatLength > 0 ? c.maxChatLength : c.maxMessageBytes;
     return l;
+}
+
+ice::IceConfig iceConfig(const ServerConfig &c)
+{
+    ice::IceConfig i;
+    i.stunUris = c.stunUris;
+    i.turnUris = c.turnUris;
+    i.turnSecret = c.turnSecret.toUtf8();
+    i.credentialLifetimeSeconds = c.turnCredentialLifetimeSeconds;
+    return i;
 }
 
 // Opens the configured history store. Without a key, history stays in
@@ -118,6 +130,14 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
     m_rooms->addObserver(m_adminStream);
     m_connections->setAdminGate([this](const HttpRequest &request) { return m_router->checkAdmin(request); });
     connect(m_connections, &ConnectionManager::adminStreamOpened, m_adminStream, &AdminStream::subscribe);
+    m_web = std::make_unique<web::WebRoutes>(m_config);
+    m_router->setExtraRoutes(m_web.get());
+    // Each member's own ICE servers (and TURN credentials) after room_state.
+    if (const ice::IceConfig ice = iceConfig(m_config); ice.enabled()) {
+        m_ice = new ice::IceServerIssuer(ice, *m_rooms, this);
+        m_rooms->setJoinCompanion(m_ice);
+        m_rooms->addObserver(m_ice);
+    }
     m_listener = new Listener(m_config, *m_router, *m_connections, *m_metrics, this);
 
     // One direction: sockets -> connections -> message handler -> handlers
@@ -189,6 +209,14 @@ QString ServerApp::start()
         qCInfo(lcServer) << "history: encrypted in" << m_config.dataDir;
     if (m_config.adminToken.isEmpty())
         qCWarning(lcServer) << "no admin token configured: /stats, /metrics and /admin/* are open (development only)";
+    if (!m_web->webRoot().isEmpty())
+        qCInfo(lcServer) << "web root:" << m_web->webRoot();
+    if (m_web->devTokensEnabled())
+        qCWarning(lcServer) << "development token endpoint /dev/token is on: anyone who reaches this server can "
+                               "get a client token (development only)";
+    if (m_ice)
+        qCInfo(lcServer) << "ice servers: stun" << m_config.stunUris.size() << "turn" << m_config.turnUris.size()
+                         << "credential lifetime" << m_config.turnCredentialLifetimeSeconds << "s";
     if (m_config.tlsEnabled()) {
         const QString err = m_listener->enableTls(m_config.tlsCertFile, m_config.tlsKeyFile);
         if (!err.isEmpty())

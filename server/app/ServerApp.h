@@ -15,6 +15,12 @@
 namespace medrelay::store {
 class HistoryStore;
 }
+namespace medrelay::server::ice {
+class IceServerIssuer;
+}
+namespace medrelay::server::web {
+class WebRoutes;
+}
 
 namespace medrelay::server {
 
@@ -69,6 +75,9 @@ public:
     [[nodiscard]] EventLog &events() const { return *m_events; }
     // Null when no data directory is configured.
     [[nodiscard]] AuditRecorder *audit() const { return m_audit; }
+    // Null when no STUN or TURN servers are configured.
+    [[nodiscard]] ice::IceServerIssuer *iceServers() const { return m_ice; }
+    [[nodiscard]] web::WebRoutes &web() const { return *m_web; }
 
 Q_SIGNALS:
     // beginDrain() took effect (once): for service managers (STOPPING=1).
@@ -85,6 +94,7 @@ private:
     QString m_historyError;   // why the configured store could not open
     QString m_historyWarning;
     std::unique_ptr<GrantGate> m_grantGate;
+    std::unique_ptr<web::WebRoutes> m_web;
     EventLog *m_events = nullptr;
     RoomService *m_rooms = nullptr;
     ConnectionManager *m_connections = nullptr;
@@ -95,6 +105,7 @@ private:
     IdleSweeper *m_sweeper = nullptr;
     AdminService *m_admin = nullptr;
     AdminStream *m_adminStream = nullptr;
+    ice::IceServerIssuer *m_ice = nullptr;
     HttpRouter *m_router = nullptr;
     Listener *m_listener = nullptr;
     QTimer m_rateTimer;

@@ -9,6 +9,7 @@
 #include <QFileInfo>
 #include <QSettings>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -82,6 +83,18 @@ Apply secondsSetting(int ServerConfig::*field, double lo, double hi)
     return [=](ServerConfig &c, const QString &v) { return secondsToMs(v, lo, hi, c.*field); };
 }
 
+// Whole seconds, kept in milliseconds (for spans longer than an int holds).
+Apply longSecondsSetting(qint64 ServerConfig::*field, qint64 lo, qint64 hi)
+{
+    return [=](ServerConfig &c, const QString &v) -> std::optional<QString> {
+        qint64 n = 0;
+        if (auto e = intIn(v, lo, hi, n))
+            return e;
+        c.*field = n * 1000;
+        return std::nullopt;
+    };
+}
+
 // Whole minutes, kept in milliseconds.
 Apply minutesSetting(qint64 ServerConfig::*field, qint64 maxMinutes)
 {
@@ -117,6 +130,32 @@ Apply fileSetting(QString ServerConfig::*field)
 Apply flagSetting(bool ServerConfig::*field)
 {
     return [=](ServerConfig &c, const QString &v) { return boolFrom(v, c.*field); };
+}
+
+// A comma-separated list of ICE server URIs with one of `schemes`
+// (RFC 7064/7065: stun:, stuns:, turn:, turns:), as browsers take them.
+Apply iceUris(QStringList ServerConfig::*field, const QStringList &schemes)
+{
+    return [=](ServerConfig &c, const QString &v) -> std::optional<QString> {
+        QStringList uris;
+        for (const QString &part : v.split(u',', Qt::SkipEmptyParts)) {
+            const QString uri = part.trimmed();
+            const qsizetype colon = uri.indexOf(u':');
+            const bool schemeOk = colon > 0 && schemes.contains(uri.left(colon).toLower());
+            const bool textOk = uri.size() <= 512 && colon + 1 < uri.size()
+                                && std::none_of(uri.cbegin(), uri.cend(), [](QChar ch) {
+                                       return ch.unicode() <= 0x20 || ch.unicode() >= 0x7f || ch == u'"'
+                                              || ch == u'\\';
+                                   });
+            if (!schemeOk || !textOk)
+                return u"must list URIs starting with %1, not '%2'"_s.arg(schemes.join(u" or "_s), uri.left(64));
+            uris.append(uri);
+        }
+        if (uris.size() > 16)
+            return u"must list at most 16 URIs"_s;
+        c.*field = uris;
+        return std::nullopt;
+    };
 }
 
 std::optional<Mode> parseMode(const QString &v)
@@ -343,13 +382,7 @@ const QList<Setting> &settings()
         {u"ended-room-refusal"_s, u"MEDRELAY_ENDED_ROOM_REFUSAL"_s, u"SECONDS"_s,
          u"After a consultation ends, joins to its room id are refused with consultation_ended this long. "
          "Default 86400."_s,
-         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
-             qint64 n = 0;
-             if (auto e = intIn(v, 0, 365LL * 86400, n))
-                 return e;
-             c.endedRoomRefusalMs = n * 1000;
-             return std::nullopt;
-         }},
+         longSecondsSetting(&ServerConfig::endedRoomRefusalMs, 0, 365LL * 86400)},
         {u"history"_s, u"MEDRELAY_HISTORY"_s, u"on|off"_s,
          u"Keep chat and whiteboard history for resume and late joiners. Off: messages are still numbered and "
          "acknowledged, nothing is kept. Default on."_s,
@@ -363,22 +396,10 @@ const QList<Setting> &settings()
          intSetting(&ServerConfig::historyMaxMessages, 1, 1000000)},
         {u"history-max-age"_s, u"MEDRELAY_HISTORY_MAX_AGE"_s, u"SECONDS"_s,
          u"Stored messages older than this are dropped. Default 86400."_s,
-         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
-             qint64 n = 0;
-             if (auto e = intIn(v, 1, 3650LL * 86400, n))
-                 return e;
-             c.historyMaxAgeMs = n * 1000;
-             return std::nullopt;
-         }},
+         longSecondsSetting(&ServerConfig::historyMaxAgeMs, 1, 3650LL * 86400)},
         {u"history-retention"_s, u"MEDRELAY_HISTORY_RETENTION"_s, u"SECONDS"_s,
          u"How long a consultation's history is kept after it ends (0 = deleted when it ends). Default 0."_s,
-         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
-             qint64 n = 0;
-             if (auto e = intIn(v, 0, 3650LL * 86400, n))
-                 return e;
-             c.historyRetentionMs = n * 1000;
-             return std::nullopt;
-         }},
+         longSecondsSetting(&ServerConfig::historyRetentionMs, 0, 3650LL * 86400)},
         {u"audit-key-file"_s, u"MEDRELAY_AUDIT_KEY_FILE"_s, u"FILE"_s,
          u"Key (at least 32 bytes, e.g. openssl rand -hex 32) that signs the audit chain (HMAC-SHA256) and its "
          "checkpoints; no access for other users. Default <data-dir>/audit.key, created at first start."_s,
@@ -405,6 +426,36 @@ const QList<Setting> &settings()
         {u"audit-checkpoint-interval"_s, u"MEDRELAY_AUDIT_CHECKPOINT_INTERVAL"_s, u"SECONDS"_s,
          u"Most time between signed audit checkpoints while records are written. Default 30."_s,
          secondsSetting(&ServerConfig::auditCheckpointIntervalMs, 1, 3600)},
+        {u"stun-uris"_s, u"MEDRELAY_STUN_URIS"_s, u"LIST"_s,
+         u"Comma-separated STUN URIs (stun:host:port) given to clients in ice_servers after room_state. Default none."_s,
+         iceUris(&ServerConfig::stunUris, {u"stun"_s, u"stuns"_s})},
+        {u"turn-uris"_s, u"MEDRELAY_TURN_URIS"_s, u"LIST"_s,
+         u"Comma-separated TURN URIs (turn:host:3478?transport=udp, turns:host:5349) given to clients in "
+         "ice_servers with short-lived credentials; needs --turn-secret. Default none."_s,
+         iceUris(&ServerConfig::turnUris, {u"turn"_s, u"turns"_s})},
+        {u"turn-secret"_s, u"MEDRELAY_TURN_SECRET"_s, u"SECRET"_s,
+         u"The TURN server's shared secret (coturn: use-auth-secret, static-auth-secret), at least 16 characters; "
+         "TURN passwords are HMAC-SHA1 of it. Never logged."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             if (!v.isEmpty() && (v.size() < 16 || v.size() > 4096))
+                 return u"must be 16 to 4096 characters"_s;
+             c.turnSecret = v;
+             return std::nullopt;
+         }},
+        {u"turn-credential-lifetime"_s, u"MEDRELAY_TURN_CREDENTIAL_LIFETIME"_s, u"SECONDS"_s,
+         u"How long each TURN credential is valid; fresh ones are sent at 80 % of it while the client is in a "
+         "room. Default 3600."_s,
+         intSetting(&ServerConfig::turnCredentialLifetimeSeconds, 10, 7 * 86400)},
+        {u"web-root"_s, u"MEDRELAY_WEB_ROOT"_s, u"DIR"_s,
+         u"Serve the demo consultation page and the browser client library (static files) from DIR; off = "
+         "none. Default: the bundled page in development, off in production."_s,
+         [](ServerConfig &c, const QString &v) -> std::optional<QString> {
+             const QString dir = v.trimmed();
+             if (dir.size() > 4096)
+                 return u"is too long"_s;
+             c.webRoot = dir.compare("off"_L1, Qt::CaseInsensitive) == 0 ? QString() : dir;
+             return std::nullopt;
+         }},
     };
     return table;
 }
@@ -575,6 +626,10 @@ std::variant<LoadedConfig, ConfigError> ConfigLoader::load(const QStringList &ar
         if (!file.isEmpty() && !QFileInfo(file).isReadable())
             return ConfigError{u"%1 names a file that cannot be read: %2"_s.arg(option, file)};
     }
+    if (c.turnUris.isEmpty() != c.turnSecret.isEmpty())
+        return ConfigError{u"--turn-uris and --turn-secret must be given together"_s};
+    if (!c.webRoot.isEmpty() && !QFileInfo(c.webRoot).isDir())
+        return ConfigError{u"--web-root names no readable directory: %1"_s.arg(c.webRoot)};
     if (c.tlsCertFile.isEmpty() != c.tlsKeyFile.isEmpty())
         return ConfigError{u"--tls-cert and --tls-key must be given together"_s};
     if (c.mode == Mode::Production) {

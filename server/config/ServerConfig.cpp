@@ -1,10 +1,28 @@
 #include "config/ServerConfig.h"
 
+#include <QCoreApplication>
+#include <QFileInfo>
+
 namespace medrelay::server {
 
 QString modeName(Mode mode)
 {
     return mode == Mode::Production ? QStringLiteral("production") : QStringLiteral("development");
+}
+
+QString developmentWebRoot()
+{
+    // The source tree's copy while working on it, else the one installed
+    // beside the executable (<prefix>/bin -> <prefix>/share/medrelay/web).
+    QStringList candidates{QStringLiteral(MEDRELAY_SOURCE_WEB_ROOT)};
+    if (QCoreApplication::instance())
+        candidates.append(QCoreApplication::applicationDirPath() + QStringLiteral("/../share/medrelay/web"));
+    for (const QString &dir : std::as_const(candidates)) {
+        const QFileInfo index(dir + QStringLiteral("/index.html"));
+        if (index.isFile())
+            return QFileInfo(index.absolutePath()).canonicalFilePath();
+    }
+    return {};
 }
 
 ServerConfig defaultConfig(Mode mode)
@@ -25,6 +43,7 @@ ServerConfig defaultConfig(Mode mode)
         c.maxConnectionsPerAddress = 0;
         c.debugLogging = false;
         c.dataDir = QStringLiteral("./medrelay-data");
+        c.webRoot = developmentWebRoot();
     }
     return c;
 }

@@ -111,6 +111,16 @@ struct ServerConfig
     qint64 historyMaxAgeMs = qint64(24) * 3600 * 1000;
     qint64 historyRetentionMs = 0;    // after the consultation ends; 0: deleted at once
 
+    // ICE servers for clients' media (ice_servers after room_state)
+    QStringList stunUris;             // stun:/stuns: URIs
+    QStringList turnUris;             // turn:/turns: URIs; need turnSecret
+    QString turnSecret;               // shared with the TURN server (coturn static-auth-secret)
+    qint64 turnCredentialLifetimeSeconds = 3600;
+
+    // The demo consultation page and other static files; empty: not served.
+    QString webRoot;
+    qint64 maxStaticFileBytes = 4 * 1024 * 1024;
+
     [[nodiscard]] bool tlsEnabled() const { return !tlsCertFile.isEmpty(); }
     [[nodiscard]] bool authEnabled() const { return !jwtSecret.isEmpty() || !jwtPublicKeyFile.isEmpty(); }
 };
@@ -118,5 +128,10 @@ struct ServerConfig
 // Defaults that differ by mode (development: localhost, short timeouts,
 // verbose logs; production: all interfaces, longer timeouts, quiet logs).
 [[nodiscard]] ServerConfig defaultConfig(Mode mode);
+
+// The web root development serves by default: the source tree's
+// resources/web when it exists, else the installed share directory, else
+// none.
+[[nodiscard]] QString developmentWebRoot();
 
 } // namespace medrelay::server

@@ -432,6 +432,8 @@ void RoomService::finishJoin(const QString &roomId, const QString &connectionId,
     appendArray(text, snapshot.whiteboard);
     text.append('}');
     peer.send(OutboundMessage(MessageKind::RoomState, text));
+    if (m_companion)
+        m_companion->roomStateSent(peer, roomId);
 
     if (replay && lastSeq) {
         if (!replay->ok) {

@@ -8,6 +8,7 @@
 // if the sender is gone by then.
 
 #include "consultation/AccessPolicy.h"
+#include "consultation/JoinCompanion.h"
 #include "consultation/Room.h"
 #include "consultation/RoomEvents.h"
 #include "model/Request.h"
@@ -56,6 +57,8 @@ public:
     Q_DISABLE_COPY_MOVE(RoomService)
 
     void addObserver(events::RoomEventObserver *observer) { m_observers.append(observer); }
+    // Told after each room_state a member is sent (one at most; may be null).
+    void setJoinCompanion(JoinCompanion *companion) { m_companion = companion; }
     [[nodiscard]] const AccessPolicy &access() const { return m_access; }
 
     // Client commands.
@@ -143,6 +146,7 @@ private:
     QHash<QString, QList<std::function<void()>>> m_opening; // joins waiting for the store's room record
     QHash<QString, qint64> m_ended;                  // room id -> joins refused until (ms)
     QList<events::RoomEventObserver *> m_observers;
+    JoinCompanion *m_companion = nullptr;
     QTimer m_lifecycle;
 };
 

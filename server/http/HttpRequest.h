@@ -34,6 +34,8 @@ struct HttpResponse
     QByteArray contentType = "application/json";
     QByteArray body;
     QList<QPair<QByteArray, QByteArray>> extraHeaders;
+    QByteArray cacheControl = "no-store"; // static files: no-cache with an ETag
+    bool omitBody = false;                // HEAD and 304: the head only
     // What happens to the connection after this answer, set by the Listener:
     // closed ("Connection: close", the default), or kept for the client's
     // next request, which must come within keepAliveTimeoutS, and at most
@@ -41,7 +43,6 @@ struct HttpResponse
     bool keepAlive = false;
     int keepAliveTimeoutS = 0;
     int keepAliveMax = 0;
-    bool headOnly = false; // a HEAD request: the headers of the GET answer, no body
 
     [[nodiscard]] QByteArray serialise() const;
     [[nodiscard]] static HttpResponse json(int status, const QByteArray &body);

@@ -107,8 +107,13 @@ HttpResponse HttpRouter::handle(const HttpRequest &request)
     const bool isStats = path == QLatin1StringView(Path::Stats);
     const bool isMetrics = path == QLatin1StringView(Path::Metrics);
     const bool isAdmin = path.startsWith(u"/admin/"_s);
-    if (!isStats && !isMetrics && !isAdmin)
+    if (!isStats && !isMetrics && !isAdmin) {
+        if (m_extra) {
+            if (auto r = m_extra->route(request))
+                return *r;
+        }
         return HttpResponse::error(404, u"not_found"_s, u"no such endpoint"_s);
+    }
 
     if (auto refusal = checkAdmin(request))
         return *refusal;

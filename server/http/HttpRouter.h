@@ -9,10 +9,25 @@
 
 #include <QObject>
 
+#include <optional>
+
 namespace medrelay::server {
 
 class AdminService;
 struct ServerConfig;
+
+// Routes that live outside the admin API (the web root, the development
+// token endpoint). The router asks them only about paths it does not own;
+// nullopt means "not mine" and the router answers 404.
+class ExtraRoutes
+{
+public:
+    virtual ~ExtraRoutes() = default;
+    [[nodiscard]] virtual std::optional<HttpResponse> route(const HttpRequest &request) = 0;
+
+protected:
+    ExtraRoutes() = default;
+};
 
 class HttpRouter final : public QObject, public HttpRequestHandler
 {
@@ -25,6 +40,8 @@ public:
     // The admin API's access rules (Origin, then the bearer token): the
     // refusal to send, or std::nullopt. Refusals are counted for the audit.
     [[nodiscard]] std::optional<HttpResponse> checkAdmin(const HttpRequest &request);
+    // Asked for any path the router does not own (not owned; may be null).
+    void setExtraRoutes(ExtraRoutes *routes) { m_extra = routes; }
 
 Q_SIGNALS:
     // An admin request refused: `reason` is "origin_forbidden" or
@@ -38,6 +55,7 @@ private:
 
     const ServerConfig &m_config;
     AdminService &m_admin;
+    ExtraRoutes *m_extra = nullptr;
 };
 
 } // namespace medrelay::server

@@ -169,7 +169,8 @@ bool Listener::admit(PendingPool::Entry &entry, const QHostAddress &peer, bool c
 
 void Listener::settle(HttpResponse &response, const HttpRequest &request, int served) const
 {
-    response.headOnly = request.method == "HEAD";
+    if (request.method == "HEAD")
+        response.omitBody = true; // (a 304 has none either)
     response.keepAlive = request.keepAlive && served + 1 < kMaxRequestsPerConnection;
     if (response.keepAlive) {
         response.keepAliveTimeoutS = std::max(1, m_config.requestTimeoutMs / 1000);

@@ -104,7 +104,7 @@ SqliteHistoryStore::~SqliteHistoryStore()
 {
     {
         std::lock_guard lock(m_mutex);
-        m_stopping = true;
+        m_stopping = true; // also ends any gathering: everything queued is written now
     }
     m_wake.notify_all();
     if (m_thread.joinable())
@@ -113,6 +113,7 @@ SqliteHistoryStore::~SqliteHistoryStore()
 
 void SqliteHistoryStore::enqueue(Call call)
 {
+    bool wake = false;
     {
         std::lock_guard lock(m_mutex);
         if (auto *append = std::get_if<Call::Append>(&call.op);
@@ -125,8 +126,13 @@ void SqliteHistoryStore::enqueue(Call call)
         m_queue.push_back(std::move(call));
         ++m_submitted;
         m_queued.store(qint64(m_queue.size()), std::memory_order_relaxed);
+        // A thread gathering a batch sleeps until its time is up: waking it
+        // for every call would cost more than the wait saves.
+        wake = m_waiting == Waiting::Work
+            || (m_waiting == Waiting::MoreWork && qint64(m_queue.size()) >= m_options.batchTarget);
     }
-    m_wake.notify_one();
+    if (wake)
+        m_wake.notify_one();
 }
 
 void SqliteHistoryStore::append(AppendRequest request, QObject *context, std::function<void(AppendResult)> done)
@@ -185,6 +191,12 @@ bool SqliteHistoryStore::flush(int timeoutMs)
 {
     std::unique_lock lock(m_mutex);
     const quint64 target = m_submitted;
+    if (m_completed >= target)
+        return true;
+    // Whoever waits here should not also wait for a batch to gather.
+    m_flushUpTo = std::max(m_flushUpTo, target);
+    if (m_waiting == Waiting::MoreWork)
+        m_wake.notify_one();
     return m_progress.wait_for(lock, std::chrono::milliseconds(std::max(0, timeoutMs)),
                                [&] { return m_completed >= target; });
 }
@@ -204,25 +216,14 @@ void SqliteHistoryStore::run(std::unique_ptr<HistoryCipher> cipher, std::promise
 
     using Clock = std::chrono::steady_clock;
     const auto interval = std::chrono::milliseconds(m_options.pruneIntervalMs);
-    auto nextPrune = Clock::now() + interval;
-    for (;;) {
-        std::deque<Call> batch;
-        {
-            std::unique_lock lock(m_mutex);
-            while (m_queue.empty() && !m_stopping) {
-                if (m_options.pruneIntervalMs <= 0)
-                    m_wake.wait(lock);
-                else if (m_wake.wait_until(lock, nextPrune) == std::cv_status::timeout)
-                    break;
-            }
-            if (m_queue.empty() && m_stopping)
-                break;
-            batch.swap(m_queue);
-            m_queued.store(0, std::memory_order_relaxed);
-        }
-        const bool pruneDue = m_options.pruneIntervalMs > 0 && Clock::now() >= nextPrune;
+    auto nextPrune = m_options.pruneIntervalMs > 0 ? Clock::now() + interval : Clock::time_point::max();
+    Clock::time_point lastStart; // of the last batch: long ago
+    std::deque<Call> batch;
+    while (takeBatch(batch, nextPrune, lastStart)) {
+        lastStart = Clock::now();
+        const bool pruneDue = lastStart >= nextPrune;
         if (pruneDue)
-            nextPrune = Clock::now() + interval;
+            nextPrune = lastStart + interval;
         if (batch.empty() && !pruneDue)
             continue;
         runBatch(*db, batch, pruneDue);
@@ -231,8 +232,44 @@ void SqliteHistoryStore::run(std::unique_ptr<HistoryCipher> cipher, std::promise
             m_completed += batch.size();
         }
         m_progress.notify_all();
+        batch.clear();
     }
     db.reset(); // closes the connection on the thread that used it
+}
+
+bool SqliteHistoryStore::takeBatch(std::deque<Call> &batch, std::chrono::steady_clock::time_point nextPrune,
+                                   std::chrono::steady_clock::time_point lastStart)
+{
+    using Clock = std::chrono::steady_clock;
+    std::unique_lock lock(m_mutex);
+    while (m_queue.empty() && !m_stopping) {
+        m_waiting = Waiting::Work;
+        bool timedOut = false;
+        if (nextPrune == Clock::time_point::max())
+            m_wake.wait(lock);
+        else
+            timedOut = m_wake.wait_until(lock, nextPrune) == std::cv_status::timeout;
+        m_waiting = Waiting::Nothing;
+        if (timedOut)
+            return true; // a prune is due: an empty batch
+    }
+    if (m_queue.empty())
+        return false; // stopping, and nothing left
+    // Gather: the calls that arrive before the interval is up share this
+    // batch's commit. Flush and the destructor want the work done now.
+    const auto due = lastStart + std::chrono::microseconds(std::max(0, m_options.batchIntervalUs));
+    auto gathering = [&] {
+        return !m_stopping && m_flushUpTo <= m_completed && qint64(m_queue.size()) < m_options.batchTarget
+            && Clock::now() < due && Clock::now() < nextPrune;
+    };
+    while (gathering()) {
+        m_waiting = Waiting::MoreWork;
+        m_wake.wait_until(lock, std::min(due, nextPrune));
+        m_waiting = Waiting::Nothing;
+    }
+    batch.swap(m_queue);
+    m_queued.store(0, std::memory_order_relaxed);
+    return true;
 }
 
 void SqliteHistoryStore::runBatch(SqliteHistoryDatabase &db, std::deque<Call> &batch, bool pruneDue)
@@ -282,6 +319,8 @@ void SqliteHistoryStore::runBatch(SqliteHistoryDatabase &db, std::deque<Call> &b
     }
 
     if (ok) {
+        if (m_options.afterCommit)
+            m_options.afterCommit(qsizetype(batch.size()));
         m_appended.fetch_add(stored, std::memory_order_relaxed);
         m_failedWrites.fetch_add(refusedHere, std::memory_order_relaxed);
         if (m_degraded.exchange(false, std::memory_order_relaxed))

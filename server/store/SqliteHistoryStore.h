@@ -9,6 +9,13 @@
 // then posts the callbacks to each context's thread in call order. Reads in a
 // batch see the appends queued before them.
 //
+// While calls keep coming, batches start at most every batchIntervalUs: a
+// call that arrives sooner waits for the next batch (at most that long, and
+// not at all once batchTarget calls wait, or when flush() or the destructor
+// asks), so that a moderate load pays one commit and one sync per batch
+// instead of one per call. A call that finds the store idle for longer
+// starts its batch at once.
+//
 // Back-pressure: when more than maxQueued calls wait, further appends are
 // refused at once (their callbacks still run in call order, with an error,
 // carrying none of the refused body) and counted in stats().failedWrites.
@@ -25,6 +32,7 @@
 #include "store/HistoryStore.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -46,10 +54,16 @@ public:
         int dedupWindow = 256;
         qint64 maxQueued = 100'000;
         int pruneIntervalMs = 60'000;
+        int batchIntervalUs = 1000; // least time between the starts of two batches; 0: none
+        int batchTarget = 512;      // calls waiting that start a batch at once
         std::function<qint64()> clock; // ms since the epoch; empty: the system clock
         // Runs on the store's thread before each batch. For tests that need
         // the thread to fall behind; leave empty.
         std::function<void()> beforeBatch;
+        // Runs on the store's thread after each batch commits, before its
+        // callbacks are posted, with the number of calls in it. For tests
+        // that follow the commits; leave empty.
+        std::function<void(qsizetype calls)> afterCommit;
     };
 
     struct Opened
@@ -85,8 +99,16 @@ public:
 private:
     struct Call;
     explicit SqliteHistoryStore(Options options);
+    // What the store's thread is waiting for, so that enqueue() wakes it
+    // only when that has come.
+    enum class Waiting : quint8 { Nothing, Work, MoreWork };
+
     void enqueue(Call call);
     void run(std::unique_ptr<HistoryCipher> cipher, std::promise<QString> *opened);
+    // Waits for calls (or a due prune) and takes the next batch; false when
+    // stopping with nothing left.
+    bool takeBatch(std::deque<Call> &batch, std::chrono::steady_clock::time_point nextPrune,
+                   std::chrono::steady_clock::time_point lastStart);
     void runBatch(SqliteHistoryDatabase &db, std::deque<Call> &batch, bool pruneDue);
 
     Options m_options;
@@ -99,7 +121,9 @@ private:
     std::deque<Call> m_queue;
     quint64 m_submitted = 0; // calls queued since start
     quint64 m_completed = 0; // of those, done (callbacks posted)
+    quint64 m_flushUpTo = 0; // flush() waits for the calls up to here: no gathering
     bool m_stopping = false;
+    Waiting m_waiting = Waiting::Nothing;
     std::thread m_thread;
 
     std::atomic<qint64> m_queued{0};

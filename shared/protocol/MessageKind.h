@@ -41,7 +41,8 @@ namespace medrelay::protocol {
     X(Left, "left", ServerToClient)                                         \
     X(RoomSettingsChanged, "room_settings_changed", ServerToClient)         \
     X(ConsultationEnded, "consultation_ended", ServerToClient)              \
-    X(ConsultationWarning, "consultation_warning", ServerToClient)
+    X(ConsultationWarning, "consultation_warning", ServerToClient)          \
+    X(IceServers, "ice_servers", ServerToClient)
 
 enum class MessageKind : quint8 {
 #define MEDRELAY_X(name, wire, dir) name,

@@ -1,5 +1,6 @@
 #include "protocol/Messages.h"
 
+#include <array>
 #include <cmath>
 
 namespace medrelay::protocol {
@@ -54,17 +55,54 @@ std::optional<qint64> integerFrom(const JsonObjectView &o, const JsonMember &m)
     return std::nullopt;
 }
 
+// The id characters, for checking raw bytes: A-Z a-z 0-9 _ . : @ -
+constexpr auto kIdChars = [] {
+    std::array<bool, 256> table{};
+    for (int c = 'a'; c <= 'z'; ++c)
+        table[std::size_t(c)] = true;
+    for (int c = 'A'; c <= 'Z'; ++c)
+        table[std::size_t(c)] = true;
+    for (int c = '0'; c <= '9'; ++c)
+        table[std::size_t(c)] = true;
+    for (char c : {'_', '-', '.', ':', '@'})
+        table[std::size_t(static_cast<unsigned char>(c))] = true;
+    return table;
+}();
+
+// An id string member, read without UTF-8 decoding when it is written
+// plainly (as ids almost always are); std::nullopt when it is not an id.
+std::optional<QString> readId(const JsonObjectView &o, const JsonMember &m)
+{
+    if (m.type != JsonType::String)
+        return std::nullopt;
+    if (!m.valueEscaped) {
+        const QByteArrayView raw = o.rawValue(m).sliced(1, m.valueEnd - m.valueBegin - 2);
+        if (raw.isEmpty() || raw.size() > kMaxIdLength)
+            return std::nullopt;
+        for (const char c : raw) {
+            if (!kIdChars[static_cast<unsigned char>(c)])
+                return std::nullopt;
+        }
+        return QString::fromLatin1(raw);
+    }
+    if (!o.stringLengthWithin(m, 1, kMaxIdLength))
+        return std::nullopt;
+    QString s = o.string(m);
+    if (!isValidId(s))
+        return std::nullopt;
+    return s;
+}
+
 // roomId: required, 1-128 characters of [A-Za-z0-9_.:@-].
 std::optional<ProtocolError> readRoomId(const JsonObjectView &o, QString &out)
 {
     const JsonMember *m = present(o, "roomId"_L1);
     if (!m)
         return missing("roomId"_L1);
-    if (m->type != JsonType::String || !o.stringLengthWithin(*m, 1, kMaxIdLength))
+    auto id = readId(o, *m);
+    if (!id)
         return invalid("roomId"_L1, "a string of 1-128 letters, digits or _ . : @ -"_L1);
-    out = o.string(*m);
-    if (!isValidId(out))
-        return invalid("roomId"_L1, "a string of 1-128 letters, digits or _ . : @ -"_L1);
+    out = std::move(*id);
     return std::nullopt;
 }
 

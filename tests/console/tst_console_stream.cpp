@@ -5,6 +5,7 @@
 // and as one snapshot; the consultation view; the waiting-room, audit and
 // connection-cap alerts; and polling for a server that has no stream.
 // Every wait is for a state or an event; the timeouts only end a broken test.
+#include "ProcessSignal.h"
 #include "ServerProcess.h"
 #include "TcpProxy.h"
 #include "controller/Consultation.h"
@@ -478,7 +479,7 @@ void TestConsoleStream::aRestartedServerGivesAFreshSnapshot()
 
     // It dies without a drain (which would close its rooms on the stream
     // first), so the console is left holding rooms the server no longer has.
-    QVERIFY(::kill(static_cast<pid_t>(server.processId()), SIGKILL) == 0);
+    QVERIFY(medrelay::test::signalPid(server.processId(), SIGKILL));
     server.stop();
     QTRY_COMPARE_WITH_TIMEOUT(console.controller.state(), State::Unreachable, kGuard);
     QVERIFY(rooms->room(u"before-restart"_s)); // the last known state, stale

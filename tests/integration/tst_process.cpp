@@ -1,6 +1,7 @@
 // The real medrelay-server executable: command line, start-up errors,
 // environment, and graceful shutdown on SIGTERM/SIGINT.
 
+#include "ProcessSignal.h"
 #include "RawHttp.h"
 #include "TestClient.h"
 
@@ -257,7 +258,7 @@ void TestProcess::sigtermDrainsAndClosesWith1001()
     QVERIFY(stuck);
     QVERIFY(!logContains(r, u"draining"_s));
 
-    ::kill(static_cast<pid_t>(r.process->processId()), SIGTERM);
+    medrelay::test::signalPid(r.process->processId(), SIGTERM);
     QVERIFY(waitForLog(r, u"draining: 2 connection(s)"_s));
     QVERIFY(polite.waitDisconnected(kGuardMs));
     QCOMPARE(polite.closeCode(), 1001);
@@ -294,7 +295,7 @@ void TestProcess::drainTimeoutEndsAStuckDrain()
     QVERIFY(feeder.open(QUrl(u"ws://127.0.0.1:%1/ws"_s.arg(r.port))));
     auto stuck = stuckClient(r.port, feeder);
     QVERIFY(stuck);
-    ::kill(static_cast<pid_t>(r.process->processId()), SIGTERM);
+    medrelay::test::signalPid(r.process->processId(), SIGTERM);
     QVERIFY(feeder.waitDisconnected(kGuardMs));
     QCOMPARE(feeder.closeCode(), 1001);
     QVERIFY(waitExit(*r.process, kGuardMs));
@@ -317,7 +318,7 @@ void TestProcess::promptExitWhenEveryoneLeaves()
     TestClient a, b;
     QVERIFY(a.open(QUrl(u"ws://127.0.0.1:%1/ws"_s.arg(r.port))));
     QVERIFY(b.open(QUrl(u"ws://127.0.0.1:%1/ws"_s.arg(r.port))));
-    ::kill(static_cast<pid_t>(r.process->processId()), SIGINT);
+    medrelay::test::signalPid(r.process->processId(), SIGINT);
     QVERIFY(a.waitDisconnected(kGuardMs));
     QVERIFY(b.waitDisconnected(kGuardMs));
     QCOMPARE(a.closeCode(), 1001);
@@ -338,9 +339,9 @@ void TestProcess::secondSignalExitsAtOnce()
     auto stuck = stuckClient(r.port, feeder);
     QVERIFY(stuck);
     const auto pid = static_cast<pid_t>(r.process->processId());
-    ::kill(pid, SIGTERM);
+    medrelay::test::signalPid(pid, SIGTERM);
     QVERIFY(waitForLog(r, u"draining:"_s));
-    ::kill(pid, SIGTERM);
+    medrelay::test::signalPid(pid, SIGTERM);
     QVERIFY(waitExit(*r.process, kGuardMs));
     // Exit status 1 and the message: the second signal ended it, not the
     // drain (which exits 0).

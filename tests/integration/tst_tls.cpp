@@ -4,6 +4,7 @@
 // the same policy on both (TLS 1.2 or later, the same ciphers), handshake
 // timeouts, and certificate reload (ServerApp::reloadTls, SIGHUP).
 
+#include "ProcessSignal.h"
 #include "RawHttp.h"
 #include "ServerProcess.h"
 #include "TestClient.h"
@@ -405,7 +406,7 @@ void TestTls::sighupReloads()
 
     QVERIFY(QFile::remove(cert) && QFile::copy(cert2, cert));
     QVERIFY(QFile::remove(key) && QFile::copy(key2, key));
-    ::kill(static_cast<pid_t>(server.pid()), SIGHUP);
+    medrelay::test::signalPid(server.pid(), SIGHUP);
     // The reload happens on the server's event loop; connect until it shows.
     QTRY_VERIFY_WITH_TIMEOUT(
         [&] {

@@ -8,6 +8,7 @@
 // Needs root (namespaces, mounts, journald); elsewhere it exits 77, which
 // CTest reports as skipped.
 
+#include "ProcessSignal.h"
 #include "TestClient.h"
 
 #include <QFile>
@@ -167,7 +168,7 @@ void TestJournal::serviceRecordsCarryFields()
                     {u"message"_s, kSecretChat}});
         QVERIFY(bob.waitFor(u"telemedicine_chat_message"_s).has_value());
     }
-    ::kill(static_cast<pid_t>(server.processId()), SIGTERM);
+    medrelay::test::signalPid(server.processId(), SIGTERM);
     QVERIFY(server.state() == QProcess::NotRunning || server.waitForFinished(10000));
     QCOMPARE(server.exitCode(), 0);
 

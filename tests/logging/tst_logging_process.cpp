@@ -4,6 +4,7 @@
 // JOURNAL_STREAM names some other file, and never a participant's name or
 // chat text in any of them.
 
+#include "ProcessSignal.h"
 #include "TestClient.h"
 
 #include <QJsonDocument>
@@ -78,7 +79,7 @@ Session runSession(const QStringList &args, QProcessEnvironment env)
                         {u"message"_s, kSecretChat}});
             bob.waitFor(u"telemedicine_chat_message"_s);
         }
-        ::kill(static_cast<pid_t>(p.processId()), SIGTERM);
+        medrelay::test::signalPid(p.processId(), SIGTERM);
         p.waitForFinished(15000);
     } else {
         p.kill();

@@ -126,7 +126,14 @@ step_contents() {
         "-rw-r--r-- root/root ./etc/medrelay/medrelay.ini" \
         "-rw-r--r-- root/root ./lib/systemd/system/medrelay-server.service" \
         "-rw-r--r-- root/root ./usr/share/doc/medrelay-server/INSTALL.md" \
-        "-rw-r--r-- root/root ./usr/share/doc/medrelay-server/examples/nginx-medrelay.conf"
+        "-rw-r--r-- root/root ./usr/share/doc/medrelay-server/examples/nginx-medrelay.conf" \
+        "-rw-r--r-- root/root ./usr/share/medrelay/web/demo.css" \
+        "-rw-r--r-- root/root ./usr/share/medrelay/web/demo.js" \
+        "-rw-r--r-- root/root ./usr/share/medrelay/web/favicon.svg" \
+        "-rw-r--r-- root/root ./usr/share/medrelay/web/index.html" \
+        "-rw-r--r-- root/root ./usr/share/medrelay/web/medrelay-client.d.ts" \
+        "-rw-r--r-- root/root ./usr/share/medrelay/web/medrelay-client.js" \
+        "-rw-r--r-- root/root ./usr/share/medrelay/web/package.json"
     check_files "$CONSOLE_DEB" \
         "-rwxr-xr-x root/root ./usr/bin/medrelay-console" \
         "-rw-r--r-- root/root ./usr/share/applications/medrelay-console.desktop" \

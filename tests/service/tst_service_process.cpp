@@ -3,6 +3,7 @@
 // when SIGTERM starts the drain and exits 0; and --version prints the build
 // information recorded when CMake configured.
 
+#include "ProcessSignal.h"
 #include "NotifySocket.h"
 #include "RawHttp.h"
 
@@ -73,7 +74,7 @@ void TestServiceProcess::notificationsAsSystemdSeesThem()
 
     QTRY_VERIFY_WITH_TIMEOUT(socket.countLine("WATCHDOG=1") >= 2, 10000);
 
-    ::kill(static_cast<pid_t>(server.processId()), SIGTERM);
+    medrelay::test::signalPid(server.processId(), SIGTERM);
     QTRY_COMPARE_WITH_TIMEOUT(socket.countLine("STOPPING=1"), 1, 10000);
     // (waitForFinished() answers false for a process that already ended)
     QVERIFY(server.state() == QProcess::NotRunning || server.waitForFinished(10000));

@@ -1,5 +1,7 @@
 #include "ServerBinary.h"
 
+#include "ProcessSignal.h"
+
 #include <QElapsedTimer>
 #include <QRegularExpression>
 
@@ -48,7 +50,7 @@ void ServerBinary::kill()
 {
     if (m_process.state() == QProcess::NotRunning)
         return;
-    ::kill(static_cast<pid_t>(m_process.processId()), SIGKILL);
+    medrelay::test::signalPid(m_process.processId(), SIGKILL);
     m_process.waitForFinished(10000);
     m_output += m_process.readAll();
 }

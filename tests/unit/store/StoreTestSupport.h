@@ -46,6 +46,10 @@ struct StoreSetup
     qint64 maxQueued = 100'000;
     QByteArray key = testKey();
     std::function<void()> beforeBatch;
+    // SQLite only: batch gathering, and a hook that follows the commits.
+    int batchIntervalUs = SqliteHistoryStore::Options{}.batchIntervalUs;
+    int batchTarget = SqliteHistoryStore::Options{}.batchTarget;
+    std::function<void(qsizetype)> afterCommit;
 };
 
 inline std::unique_ptr<HistoryStore> openSqlite(const QString &dir, const TestClock &clock, const StoreSetup &setup,
@@ -66,6 +70,9 @@ inline std::unique_ptr<HistoryStore> openSqlite(const QString &dir, const TestCl
     o.pruneIntervalMs = 0; // the tests prune when they mean to
     o.clock = [clock] { return clock->load(); };
     o.beforeBatch = setup.beforeBatch;
+    o.batchIntervalUs = setup.batchIntervalUs;
+    o.batchTarget = setup.batchTarget;
+    o.afterCommit = setup.afterCommit;
     SqliteHistoryStore::Opened opened = SqliteHistoryStore::open(std::move(o), std::move(cipher));
     if (error)
         *error = opened.error;

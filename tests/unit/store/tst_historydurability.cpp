@@ -3,6 +3,7 @@
 // with SIGKILL mid-stream, twice, and every acknowledged message is found
 // after reopening, with seq continuing where it stopped.
 
+#include "ProcessSignal.h"
 #include "StoreTestSupport.h"
 
 #include <QProcess>
@@ -53,7 +54,7 @@ ChildRun runAndKill(const QString &dir, const QByteArray &key, qint64 moreThan)
                 run.problem = line;
         }
         if (run.started >= 0 && run.acked >= run.started + moreThan && child.state() == QProcess::Running)
-            ::kill(pid_t(child.processId()), SIGKILL);
+            medrelay::test::signalPid(child.processId(), SIGKILL);
     };
     QObject::connect(&child, &QProcess::readyReadStandardOutput, &child, parse);
     child.setProcessChannelMode(QProcess::ForwardedErrorChannel);

@@ -1,6 +1,7 @@
 // What only the SQLite history store promises: seq and messages survive
 // reopening, nothing readable on disk, the key is checked, altered records
-// are refused, one process at a time, file modes, the bounded queue, limits
+// are refused, one process at a time, file modes, the bounded queue, calls
+// gathered into shared commits (each answered only after its commit), limits
 // applied on reopen, and the factory's start-up errors.
 
 #include "StoreTestSupport.h"
@@ -16,6 +17,8 @@
 #include <QTest>
 
 #include <sys/stat.h>
+
+#include <mutex>
 
 using namespace storetest;
 
@@ -91,6 +94,8 @@ private slots:
     void lowerLimitsApplyOnReopen();
     void ageBoundRemovesRowsFromDisk();
     void fullQueueRefusesAppendsInOrder();
+    void callsArrivingTogetherShareOneCommit();
+    void flushDoesNotWaitForAGatheringBatch();
     void factoryBackends();
     void factoryRefusals();
 
@@ -459,6 +464,106 @@ void TestSqliteHistoryStore::fullQueueRefusesAppendsInOrder()
     QCOMPARE(s.queued, 0);
     // Once caught up, appends are taken again.
     QCOMPARE(append(*store, &m_ctx, message(u"r"_s, MessageClass::Chat, "x")).seq, 7);
+}
+
+namespace {
+
+// Follows the store's commits from its thread: how many calls each one held.
+struct CommitLog
+{
+    std::mutex mutex;
+    QList<qsizetype> sizes;
+    std::atomic<qint64> committedCalls{0};
+
+    std::function<void(qsizetype)> hook()
+    {
+        return [this](qsizetype calls) {
+            {
+                std::lock_guard lock(mutex);
+                sizes.append(calls);
+            }
+            committedCalls.fetch_add(calls);
+        };
+    }
+    QList<qsizetype> snapshot()
+    {
+        std::lock_guard lock(mutex);
+        return sizes;
+    }
+};
+
+} // namespace
+
+void TestSqliteHistoryStore::callsArrivingTogetherShareOneCommit()
+{
+    // Batches start at most once a minute here, or as soon as 100 calls wait.
+    auto log = std::make_shared<CommitLog>();
+    StoreSetup setup;
+    setup.batchIntervalUs = 60'000'000;
+    setup.batchTarget = 100;
+    setup.afterCommit = log->hook();
+    auto store = openSqlite(m_dir->path(), m_clock, setup);
+    QVERIFY(store);
+
+    // The store is idle: a single append is committed at once, not a minute later.
+    QCOMPARE(append(*store, &m_ctx, message(u"r"_s, MessageClass::Chat, "first", "k0")).seq, 1);
+    QCOMPARE(log->snapshot(), (QList<qsizetype>{1}));
+
+    // Calls that come while the interval runs wait for the next batch, which
+    // starts when the hundredth arrives. Each is answered after that commit,
+    // in call order.
+    struct Seen
+    {
+        AppendResult result;
+        qint64 committedBefore = 0;
+    };
+    auto seen = std::make_shared<QList<Seen>>();
+    for (int i = 1; i <= 100; ++i) {
+        store->append(message(u"r"_s, MessageClass::Chat, QByteArray::number(i), "k" + QByteArray::number(i)),
+                      &m_ctx, [seen, log](AppendResult r) {
+                          seen->append({std::move(r), log->committedCalls.load()});
+                      });
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(seen->size(), 100, 10'000);
+    QCOMPARE(log->snapshot(), (QList<qsizetype>{1, 100}));
+    for (int i = 0; i < 100; ++i) {
+        QVERIFY(seen->at(i).result.ok);
+        QCOMPARE(seen->at(i).result.seq, i + 2);
+        QVERIFY(seen->at(i).committedBefore >= i + 2); // the first append, then this one and all before it
+    }
+    // All of them are stored (a read would wait for the next batch too: flush).
+    auto stored = std::make_shared<std::optional<ReadResult>>();
+    ReadRequest all;
+    all.roomId = u"r"_s;
+    store->read(all, &m_ctx, [stored](ReadResult r) { *stored = std::move(r); });
+    QVERIFY(store->flush(10'000));
+    QTRY_VERIFY(stored->has_value());
+    QCOMPARE((*stored)->lastSeq, 101);
+    QCOMPARE((*stored)->messages.size(), 101);
+}
+
+void TestSqliteHistoryStore::flushDoesNotWaitForAGatheringBatch()
+{
+    auto log = std::make_shared<CommitLog>();
+    StoreSetup setup;
+    setup.batchIntervalUs = 60'000'000;
+    setup.batchTarget = 1000;
+    setup.afterCommit = log->hook();
+    auto store = openSqlite(m_dir->path(), m_clock, setup);
+    QVERIFY(store);
+    QCOMPARE(append(*store, &m_ctx, message(u"r"_s, MessageClass::Chat, "first")).seq, 1);
+
+    // Five calls gather for a batch due in a minute; flush() has them
+    // written now (its timeout is only the failure guard).
+    auto results = std::make_shared<QList<AppendResult>>();
+    for (int i = 0; i < 5; ++i)
+        store->append(message(u"r"_s, MessageClass::Chat, "m"), &m_ctx, [results](AppendResult r) {
+            results->append(r);
+        });
+    QVERIFY(store->flush(10'000));
+    QCOMPARE(log->snapshot(), (QList<qsizetype>{1, 5}));
+    QTRY_COMPARE(results->size(), 5);
+    QCOMPARE(results->last().seq, 6);
 }
 
 void TestSqliteHistoryStore::factoryBackends()

@@ -292,6 +292,7 @@ private Q_SLOTS:
     void eachKindOfChangeReachesTheModels();
     void missedChangesAreReplayedAfterALostConnection();
     void aRestartedServerGivesAFreshSnapshot();
+    void tooManyMissedChangesGiveAFreshSnapshot();
     void twoThousandRooms();
     void consultationView();
     void guestWaitingTooLongRaisesAnAlert();
@@ -496,6 +497,57 @@ void TestConsoleStream::aRestartedServerGivesAFreshSnapshot()
     QVERIFY(restarted.count() >= 1);
     QVERIFY(logHas(*console.controller.eventLog(), u"connection"_s));
     QVERIFY(!console.controller.isStale());
+}
+
+void TestConsoleStream::tooManyMissedChangesGiveAFreshSnapshot()
+{
+    ServerProcess server(kToken, {u"--rate-limit"_s, u"0"_s});
+    QVERIFY2(server.start(), qPrintable(server.error()));
+    TcpProxy link(server.port());
+    QVERIFY(link.isListening());
+    Console console;
+    console.controller.connectTo(link.httpUrl(), kToken);
+    auto gone = joined(server, u"gone"_s, 1, 1, u"A"_s, u"doctor"_s);
+    QVERIFY(gone);
+    RoomsModel *rooms = console.controller.rooms();
+    QTRY_VERIFY_WITH_TIMEOUT(rooms->room(u"gone"_s) && console.controller.isLive(), kGuard);
+    const QString epoch = console.source()->stream()->epoch();
+    QSignalSpy resets(rooms, &QAbstractItemModel::modelReset);
+
+    link.setRefusing(true);
+    link.cut();
+    QTRY_COMPARE_WITH_TIMEOUT(console.controller.state(), State::Unreachable, kGuard);
+
+    // More changes than the server keeps for a resume (10,000): a room
+    // opened, joined, left and closed (4 changes) 2,600 times over, then
+    // what the console must end up showing.
+    RoomClient churn;
+    QVERIFY(churn.open(server.wsUrl()));
+    for (int i = 0; i < 2600; ++i) {
+        churn.send(joinMessage(u"churn"_s, 9, 9, u"Churn"_s, u"doctor"_s));
+        churn.send({{u"type"_s, u"telemedicine_user_left"_s}, {u"roomId"_s, u"churn"_s}});
+    }
+    const auto count = [](const RoomClient &c, const QString &type) {
+        return std::count_if(c.received().cbegin(), c.received().cend(),
+                             [&type](const QJsonObject &m) { return m.value("type"_L1).toString() == type; });
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(count(churn, u"room_state"_s), 2600, 60000);
+    gone->send({{u"type"_s, u"telemedicine_user_left"_s}, {u"roomId"_s, u"gone"_s}});
+    auto kept = joined(server, u"kept"_s, 2, 2, u"B"_s, u"doctor"_s);
+    QVERIFY(kept);
+    QTRY_COMPARE_WITH_TIMEOUT(serverRoomIds(server.httpUrl()), QStringList{u"kept"_s}, kGuard);
+
+    // Back: nothing to replay from, so a fresh snapshot (same epoch), in place.
+    link.setRefusing(false);
+    QTRY_VERIFY_WITH_TIMEOUT(console.controller.isLive() && !console.controller.isStale(), kGuard);
+    QTRY_COMPARE_WITH_TIMEOUT(consoleRoomIds(*rooms), QStringList{u"kept"_s}, kGuard);
+    QCOMPARE(console.source()->stream()->epoch(), epoch);
+    QVERIFY(console.source()->stream()->resets() >= 1);
+    QCOMPARE(participant(rooms->room(u"kept"_s), kept->connectionId())->userName, u"B"_s);
+    QCOMPARE(console.source()->stream()->resumes(), 0);
+    QVERIFY(logMentions(*console.controller.eventLog(), u"away too long"_s));
+    QCOMPARE(resets.count(), 0);
+    QVERIFY(console.source()->isStreaming());
 }
 
 void TestConsoleStream::twoThousandRooms()

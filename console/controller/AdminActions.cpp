@@ -37,6 +37,30 @@ bool AdminActions::requestCloseRoom(const QString &roomId)
     return true;
 }
 
+bool AdminActions::requestEndConsultation(const QString &roomId)
+{
+    const adminapi::RoomInfo *room = m_rooms->room(roomId);
+    if (!room || !m_live())
+        return false;
+    Confirmation c;
+    c.kind = Confirmation::Kind::EndConsultation;
+    c.title = tr("End consultation");
+    const QString people = room->waitingCount > 0
+                               ? tr("Its %n participant(s)", nullptr, room->connectionCount) + u' '
+                                     + tr("and %n waiting guest(s)", nullptr, room->waitingCount)
+                               : tr("Its %n participant(s)", nullptr, room->connectionCount);
+    c.message = tr("End the consultation in room %1 (appointment %2)? %3 are told it has ended and removed, its "
+                   "stored messages are deleted, and the room refuses new joins for a while.")
+                    .arg(room->id)
+                    .arg(room->appointmentId)
+                    .arg(people);
+    c.confirmText = tr("End consultation");
+    c.defaultReason = tr("Ended by the clinic's administrator");
+    c.roomId = room->id;
+    Q_EMIT confirmationRequested(c);
+    return true;
+}
+
 bool AdminActions::requestDisconnect(const QString &connectionId)
 {
     const adminapi::ParticipantInfo *p = m_participants->participant(connectionId);
@@ -109,6 +133,12 @@ void AdminActions::confirm(const Confirmation &c, const QString &reason)
         Q_EMIT statusMessage(tr("Closing idle rooms\u2026"), 0);
         m_client->closeIdleRooms(c.idleSeconds, reason, false);
         break;
+    case Confirmation::Kind::EndConsultation:
+        m_log->addConsoleEntry(u"action"_s, tr("Ending the consultation in room %1: %2").arg(c.roomId, reason),
+                               LogEntry::Severity::Info, c.roomId);
+        Q_EMIT statusMessage(tr("Ending the consultation in room %1\u2026").arg(c.roomId), 0);
+        m_client->endConsultation(c.roomId, reason);
+        break;
     case Confirmation::Kind::DisconnectParticipant:
         m_log->addConsoleEntry(u"action"_s, tr("Disconnecting %1: %2").arg(c.connectionId, reason),
                                LogEntry::Severity::Info, c.roomId, c.connectionId);
@@ -151,6 +181,11 @@ void AdminActions::onActionFinished(AdminClient::Action action, const adminapi::
             break;
         case AdminClient::Action::DisconnectConnection:
             text = tr("Disconnected %1").arg(result.connections.join(u", "_s));
+            break;
+        case AdminClient::Action::EndConsultation:
+            text = tr("Ended the consultation in room %1; %n connection(s) told", nullptr,
+                      static_cast<int>(result.connections.size()))
+                       .arg(result.rooms.join(u", "_s));
             break;
         }
         if (!result.message.isEmpty())

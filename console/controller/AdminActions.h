@@ -1,5 +1,5 @@
 #pragma once
-// The three admin actions with their confirmations, as steps without
+// The admin actions with their confirmations, as steps without
 // widgets: a request names what would happen (confirmationRequested), the
 // window (or a test) answers confirm() or cancel(), the AdminClient sends it,
 // and the result comes back as a status line, two event-log entries (what was
@@ -21,7 +21,7 @@ class RoomsModel;
 
 struct Confirmation
 {
-    enum class Kind { CloseRoom, CloseIdleRooms, DisconnectParticipant };
+    enum class Kind { CloseRoom, CloseIdleRooms, DisconnectParticipant, EndConsultation };
 
     Kind kind = Kind::CloseRoom;
     QString title;
@@ -55,6 +55,7 @@ public:
     // Each returns false (and asks nothing) when there is nothing to act on.
     bool requestCloseRoom(const QString &roomId);
     bool requestDisconnect(const QString &connectionId);
+    bool requestEndConsultation(const QString &roomId);
     // Asks the server which rooms have been idle that long; confirmation follows.
     bool requestCloseIdleRooms(qint64 idleSeconds, const QString &reason);
 

@@ -1,6 +1,11 @@
 #include "controller/AlertRules.h"
 
+#include "core/Format.h"
+#include "core/RoomsModel.h"
+
 #include <QCoreApplication>
+
+#include <algorithm>
 
 namespace medrelay::console {
 
@@ -124,11 +129,111 @@ void RefusalAlertRule::evaluate(const AlertContext &context, AlertsModel &alerts
     m_last = count;
 }
 
+WaitingGuestRule::WaitingGuestRule(qint64 limitSeconds)
+    : m_limit(std::max<qint64>(1, limitSeconds))
+{
+}
+
+void WaitingGuestRule::evaluate(const AlertContext &context, AlertsModel &alerts)
+{
+    const QString key = u"guests.waitingTooLong"_s;
+    if (!Connection::isLive(context.state) || !context.rooms) {
+        alerts.clear(key); // what is shown is not live: nobody can say who waits now
+        return;
+    }
+    struct Late
+    {
+        QString roomId;
+        qint64 longest = 0;
+        int over = 0;
+    };
+    QList<Late> late;
+    const QDateTime now = context.rooms->now();
+    for (const adminapi::RoomInfo &room : context.rooms->items()) {
+        if (room.waiting.isEmpty())
+            continue;
+        Late l{room.id, context.rooms->longestWaitSeconds(room), 0};
+        for (const auto &guest : room.waiting) {
+            if (guest.joinedAt.isValid() && guest.joinedAt.secsTo(now) > m_limit)
+                ++l.over;
+        }
+        if (l.over > 0)
+            late.append(l);
+    }
+    if (late.isEmpty()) {
+        alerts.clear(key);
+        return;
+    }
+    std::sort(late.begin(), late.end(), [](const Late &a, const Late &b) { return a.longest > b.longest; });
+    int guests = 0;
+    for (const Late &l : std::as_const(late))
+        guests += l.over;
+    QStringList where;
+    for (qsizetype i = 0; i < late.size() && i < 3; ++i)
+        where.append(tr("room %1 (%2)").arg(late.at(i).roomId, format::duration(late.at(i).longest)));
+    QString rooms = where.join(u", "_s);
+    if (late.size() > 3)
+        rooms += tr(" and %n more room(s)", static_cast<int>(late.size() - 3));
+    alerts.raise({key, Alert::Severity::Warning, tr("Guest waiting too long", guests),
+                  tr("%n guest(s) have waited more than %1 to be admitted: %2. Tell the clinician, or open the "
+                     "consultation view (double-click the room).",
+                     guests)
+                      .arg(format::duration(m_limit), rooms),
+                  {}});
+}
+
+AuditBehindRule::AuditBehindRule(qint64 backlogWarning)
+    : m_backlogWarning(backlogWarning)
+{
+}
+
+void AuditBehindRule::evaluate(const AlertContext &context, AlertsModel &alerts)
+{
+    const QString key = u"server.auditBehind"_s;
+    if (!context.figures || !Connection::isLive(context.state)) {
+        if (!context.figures)
+            alerts.clear(key);
+        return; // stale: keep what was last known
+    }
+    const ServerFigures &f = *context.figures;
+    const bool degraded = f.status == "degraded"_L1;
+    if (!f.audit && !degraded) {
+        alerts.clear(key);
+        return;
+    }
+    const adminapi::AuditHealth audit = f.audit.value_or(adminapi::AuditHealth{});
+    if (!m_droppedAtStart)
+        m_droppedAtStart = audit.droppedRecords;
+    if (audit.droppedRecords < *m_droppedAtStart)
+        m_droppedAtStart = audit.droppedRecords; // counters began again: another run of the server
+    const qint64 droppedHere = audit.droppedRecords - *m_droppedAtStart;
+    const QString server = where(context);
+    if (audit.behind || degraded || droppedHere > 0) {
+        alerts.raise({key, Alert::Severity::Critical, tr("Audit log falling behind"),
+                      tr("%1 cannot write its audit log: %2 record(s) wait in memory, %3 dropped. It keeps serving "
+                         "but is not recording: free space or fix the disk of its data directory.")
+                          .arg(server)
+                          .arg(audit.backlog)
+                          .arg(audit.droppedRecords),
+                      {}});
+    } else if (audit.backlog >= m_backlogWarning) {
+        alerts.raise({key, Alert::Severity::Warning, tr("Audit log falling behind"),
+                      tr("%1 has %2 audit record(s) not yet on disk: its disk is slow to keep up.")
+                          .arg(server)
+                          .arg(audit.backlog),
+                      {}});
+    } else {
+        alerts.clear(key);
+    }
+}
+
 std::vector<std::unique_ptr<AlertRule>> standardAlertRules()
 {
     std::vector<std::unique_ptr<AlertRule>> rules;
     rules.push_back(std::make_unique<ConnectionAlertRule>());
     rules.push_back(std::make_unique<ConnectionCapRule>());
+    rules.push_back(std::make_unique<WaitingGuestRule>());
+    rules.push_back(std::make_unique<AuditBehindRule>());
     rules.push_back(std::make_unique<RefusalAlertRule>(
         u"too_many_connections"_s, u"server.refusedAtCap"_s, tr("Connections refused at the cap"),
         tr("The server is at --max-connections; raise it or add capacity.")));

@@ -1,10 +1,8 @@
 #pragma once
 // Rules that raise and clear alerts from what the console knows: connection
 // state, the server's figures and its rooms. Each rule looks at one thing and
-// owns the alert keys it raises. A rule for data a server does not send yet
-// (a guest waiting too long for admission, the audit log falling behind)
-// plugs in the same way with ConsoleController::addAlertRule() once its data
-// reaches ServerFigures or the rooms.
+// owns the alert keys it raises; more plug in with
+// ConsoleController::addAlertRule().
 
 #include "core/AlertsModel.h"
 #include "core/ConnectionState.h"
@@ -82,6 +80,39 @@ private:
     std::optional<qint64> m_last;   // the counter at the previous figures
     qint64 m_refusedSinceRaised = 0;
     QDateTime m_lastRise;           // server clock
+};
+
+// "guests.waitingTooLong": a guest has waited longer than the limit to be
+// admitted (measured on the server's clock, from when the guest began to
+// wait). One alert naming the rooms, the longest wait first.
+class WaitingGuestRule final : public AlertRule
+{
+public:
+    static constexpr qint64 kDefaultLimitSeconds = 5 * 60;
+
+    explicit WaitingGuestRule(qint64 limitSeconds = kDefaultLimitSeconds);
+    void setLimit(qint64 seconds) { m_limit = std::max<qint64>(1, seconds); }
+    [[nodiscard]] qint64 limit() const { return m_limit; }
+    void evaluate(const AlertContext &context, AlertsModel &alerts) override;
+
+private:
+    qint64 m_limit = kDefaultLimitSeconds;
+};
+
+// "server.auditBehind": the audit log is falling behind. Critical while
+// writes fail (records wait in memory, the server says "degraded") or
+// records were dropped since the console connected; a warning while the
+// backlog stands above `backlogWarning` records.
+class AuditBehindRule final : public AlertRule
+{
+public:
+    explicit AuditBehindRule(qint64 backlogWarning = 1000);
+    void evaluate(const AlertContext &context, AlertsModel &alerts) override;
+    void reset() override { m_droppedAtStart.reset(); }
+
+private:
+    qint64 m_backlogWarning = 1000;
+    std::optional<qint64> m_droppedAtStart; // records dropped before this console looked
 };
 
 // The rules every console runs.

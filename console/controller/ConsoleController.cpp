@@ -1,7 +1,8 @@
 #include "controller/ConsoleController.h"
 
+#include "controller/Consultation.h"
 #include "controller/DataSource.h"
-#include "controller/PollingSource.h"
+#include "controller/FallbackSource.h"
 #include "core/AdminClient.h"
 #include "core/AlertsModel.h"
 #include "core/ConsoleSettings.h"
@@ -28,14 +29,22 @@ ConsoleController::ConsoleController(AdminClient *client, ConsoleSettings *setti
         if (m_source)
             m_source->refreshNow(); // show the effect without waiting for the next poll
     });
+    m_consultation = new Consultation(m_client, this);
     m_rules = standardAlertRules();
+    for (const auto &rule : m_rules) {
+        if (auto *waiting = dynamic_cast<WaitingGuestRule *>(rule.get()))
+            m_waitingRule = waiting;
+    }
+    if (m_settings && m_settings->waitingAlertMinutes() > 0)
+        m_waitingRule->setLimit(static_cast<qint64>(m_settings->waitingAlertMinutes()) * 60);
+    m_rooms->setWaitingLimit(m_waitingRule->limit());
 
     // A filter change can hide the selected room.
     connect(m_roomsFilter, &QAbstractItemModel::rowsRemoved, this, &ConsoleController::checkSelection);
     connect(m_roomsFilter, &QAbstractItemModel::modelReset, this, &ConsoleController::checkSelection);
     connect(m_roomsFilter, &QAbstractItemModel::layoutChanged, this, &ConsoleController::checkSelection);
 
-    setSource(new PollingSource(m_client));
+    setSource(new FallbackSource(m_client));
 }
 
 ConsoleController::~ConsoleController()
@@ -70,8 +79,14 @@ void ConsoleController::attachSource()
     connect(m_source, &DataSource::roomsReplaced, this, &ConsoleController::onRoomsReplaced);
     connect(m_source, &DataSource::roomUpdated, this, &ConsoleController::onRoomUpdated);
     connect(m_source, &DataSource::roomRemoved, this, &ConsoleController::onRoomRemoved);
-    connect(m_source, &DataSource::eventsReceived, this,
-            [this](const QList<adminapi::Event> &events) { m_log->addServerEvents(events); });
+    connect(m_source, &DataSource::roomsUpdated, this, &ConsoleController::onRoomsUpdated);
+    connect(m_source, &DataSource::eventsReceived, this, [this](const QList<adminapi::Event> &events) {
+        m_log->addServerEvents(events);
+        m_consultation->eventsReceived(events);
+    });
+    connect(m_source, &DataSource::notice, this, [this](const QString &text, LogEntry::Severity severity) {
+        m_log->addConsoleEntry(u"connection"_s, text, severity);
+    });
 }
 
 void ConsoleController::addAlertRule(std::unique_ptr<AlertRule> rule)
@@ -110,6 +125,7 @@ void ConsoleController::clearData()
     m_figures.reset();
     m_hasData = false;
     m_lastUpdate = {};
+    m_consultation->close();
     selectRoom({});
     updateStale();
     Q_EMIT figuresChanged();
@@ -182,6 +198,7 @@ void ConsoleController::onStateChanged(ConnectionState state, const QString &rea
         clearData();
     if (Connection::isLive(state))
         rememberChoices();
+    m_consultation->setLive(Connection::isLive(state));
     updateStale();
     Q_EMIT stateChanged(state, reason);
     Q_EMIT statusMessage(text, 0);
@@ -230,6 +247,9 @@ void ConsoleController::updateStale()
 void ConsoleController::onFigures(const ServerFigures &figures)
 {
     m_figures = figures;
+    // The server's clock moved: durations, waits and idle times with it.
+    m_rooms->setNow(figures.timestamp);
+    m_consultation->setNow(figures.timestamp);
     dataArrived();
     Q_EMIT figuresChanged();
     evaluateAlerts();
@@ -244,6 +264,12 @@ void ConsoleController::onSample(const ActivitySample &sample)
 void ConsoleController::onRoomsReplaced(const QList<adminapi::RoomInfo> &rooms, const QDateTime &serverNow)
 {
     m_rooms->update(rooms, serverNow);
+    if (m_consultation->isOpen()) {
+        if (const adminapi::RoomInfo *watched = m_rooms->room(m_consultation->roomId()))
+            m_consultation->roomUpdated(*watched, serverNow);
+        else
+            m_consultation->roomRemoved(m_consultation->roomId(), serverNow);
+    }
     dataArrived();
     checkSelection();
     refreshParticipants();
@@ -253,6 +279,7 @@ void ConsoleController::onRoomsReplaced(const QList<adminapi::RoomInfo> &rooms, 
 void ConsoleController::onRoomUpdated(const adminapi::RoomInfo &room, const QDateTime &serverNow)
 {
     m_rooms->upsert(room, serverNow);
+    m_consultation->roomUpdated(room, serverNow);
     dataArrived();
     checkSelection();
     if (room.id == m_selectedRoom)
@@ -263,8 +290,25 @@ void ConsoleController::onRoomUpdated(const adminapi::RoomInfo &room, const QDat
 void ConsoleController::onRoomRemoved(const QString &roomId, const QDateTime &serverNow)
 {
     m_rooms->remove(roomId, serverNow);
+    m_consultation->roomRemoved(roomId, serverNow);
     dataArrived();
     checkSelection();
+    evaluateAlerts();
+}
+
+void ConsoleController::onRoomsUpdated(const QList<adminapi::RoomInfo> &rooms, const QDateTime &serverNow)
+{
+    m_rooms->upsertMany(rooms, serverNow);
+    bool selectedChanged = false;
+    for (const auto &room : rooms) {
+        if (room.id == m_consultation->roomId())
+            m_consultation->roomUpdated(room, serverNow);
+        selectedChanged = selectedChanged || room.id == m_selectedRoom;
+    }
+    dataArrived();
+    checkSelection();
+    if (selectedChanged)
+        refreshParticipants();
     evaluateAlerts();
 }
 
@@ -328,9 +372,59 @@ bool ConsoleController::canDisconnectParticipant() const
     return isLive() && m_participants->participant(m_selectedConnection) != nullptr;
 }
 
+bool ConsoleController::canEndConsultation(const QString &roomId) const
+{
+    return isLive() && m_rooms->room(roomId) != nullptr;
+}
+
 bool ConsoleController::closeSelectedRoom()
 {
     return canCloseRoom() && m_actions->requestCloseRoom(m_selectedRoom);
+}
+
+bool ConsoleController::endSelectedConsultation()
+{
+    return endConsultation(m_selectedRoom);
+}
+
+bool ConsoleController::endConsultation(const QString &roomId)
+{
+    return canEndConsultation(roomId) && m_actions->requestEndConsultation(roomId);
+}
+
+bool ConsoleController::closeRoom(const QString &roomId)
+{
+    return isLive() && m_actions->requestCloseRoom(roomId);
+}
+
+bool ConsoleController::openConsultation(const QString &roomId)
+{
+    const QString id = roomId.isEmpty() ? m_selectedRoom : roomId;
+    if (id.isEmpty())
+        return false;
+    m_consultation->open(id, m_rooms->room(id), m_rooms->now());
+    return true;
+}
+
+void ConsoleController::closeConsultation()
+{
+    m_consultation->close();
+}
+
+void ConsoleController::setWaitingAlertSeconds(qint64 seconds)
+{
+    m_waitingRule->setLimit(seconds);
+    m_rooms->setWaitingLimit(m_waitingRule->limit());
+    if (m_settings) {
+        m_settings->setWaitingAlertMinutes(static_cast<int>(std::max<qint64>(1, m_waitingRule->limit() / 60)));
+        m_settings->sync();
+    }
+    evaluateAlerts();
+}
+
+qint64 ConsoleController::waitingAlertSeconds() const
+{
+    return m_waitingRule->limit();
 }
 
 bool ConsoleController::disconnectSelectedParticipant()

@@ -1,11 +1,12 @@
 #pragma once
 // Everything the console does, without widgets: which server it watches and
-// how (a DataSource), the models the window shows (rooms, the selected room's
-// participants, the event log, activity, header figures, alerts), what is
-// selected, whether what is shown is live or the last known state, the admin
-// actions with their confirmations (AdminActions), and what is remembered
-// once a server has answered. The window only lays this out and asks; tests
-// drive it directly.
+// how (a DataSource: the event stream, or polling for older servers), the
+// models the window shows (rooms, the selected room's participants, the
+// event log, activity, header figures, alerts, the consultation view),
+// what is selected, whether what is shown is live or the last known state,
+// the admin actions with their confirmations (AdminActions), and what is
+// remembered once a server has answered. The window only lays this out and
+// asks; tests drive it directly.
 
 #include "controller/AdminActions.h"
 #include "controller/AlertRules.h"
@@ -26,12 +27,14 @@ namespace medrelay::console {
 
 class AdminClient;
 class AlertsModel;
+class Consultation;
 class ConsoleSettings;
 class DataSource;
 class EventLogModel;
 class ParticipantsModel;
 class RoomFilterModel;
 class RoomsModel;
+class WaitingGuestRule;
 
 // What to remember about a server once it has answered (never before, so
 // a mistyped address does not become a "recent server").
@@ -65,6 +68,8 @@ public:
     [[nodiscard]] AdminClient *client() const { return m_client; }
     [[nodiscard]] ConsoleSettings *settings() const { return m_settings; }
     [[nodiscard]] DataSource *source() const { return m_source; }
+    // The consultation view's state (one room at a time).
+    [[nodiscard]] Consultation *consultation() const { return m_consultation; }
 
     // Uses `source` from now on (owned); the previous one is stopped and deleted.
     void setSource(DataSource *source);
@@ -103,9 +108,22 @@ public:
     [[nodiscard]] bool canCloseRoom() const;
     [[nodiscard]] bool canCloseIdleRooms() const;
     [[nodiscard]] bool canDisconnectParticipant() const;
+    [[nodiscard]] bool canEndConsultation(const QString &roomId) const;
     // Start the confirmation of the action on the current selection.
     bool closeSelectedRoom();
     bool disconnectSelectedParticipant();
+    bool endSelectedConsultation();
+    // From the consultation view: its room.
+    bool endConsultation(const QString &roomId);
+    bool closeRoom(const QString &roomId);
+
+    // The consultation view: watch `roomId` (the selected room when empty).
+    bool openConsultation(const QString &roomId = {});
+    void closeConsultation();
+
+    // Alert when a guest has waited longer than this to be admitted (remembered).
+    void setWaitingAlertSeconds(qint64 seconds);
+    [[nodiscard]] qint64 waitingAlertSeconds() const;
 
 Q_SIGNALS:
     void stateChanged(medrelay::console::ConnectionState state, const QString &reason);
@@ -133,6 +151,7 @@ private:
     void onRoomsReplaced(const QList<adminapi::RoomInfo> &rooms, const QDateTime &serverNow);
     void onRoomUpdated(const adminapi::RoomInfo &room, const QDateTime &serverNow);
     void onRoomRemoved(const QString &roomId, const QDateTime &serverNow);
+    void onRoomsUpdated(const QList<adminapi::RoomInfo> &rooms, const QDateTime &serverNow);
     void dataArrived();
     void checkSelection();
     void refreshParticipants();
@@ -150,6 +169,8 @@ private:
     EventLogModel *m_log = nullptr;
     AlertsModel *m_alerts = nullptr;
     AdminActions *m_actions = nullptr;
+    Consultation *m_consultation = nullptr;
+    WaitingGuestRule *m_waitingRule = nullptr; // one of m_rules
     ActivityHistory m_history;
     std::optional<ServerFigures> m_figures;
     std::vector<std::unique_ptr<AlertRule>> m_rules;

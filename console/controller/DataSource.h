@@ -2,16 +2,20 @@
 // Where the console's picture of a server comes from: the seam between the
 // models (rooms, participants, events, header figures, activity) and however
 // the data travels. PollingSource asks /health, /stats and /admin/events
-// every second; an event stream (a snapshot, then sequenced changes) plugs in
-// here the same way, with polling kept for servers that do not offer it.
+// every second; StreamSource follows the admin event stream (a snapshot,
+// then sequenced changes); FallbackSource uses the stream and polls servers
+// that do not offer it.
 //
-// A source announces whole snapshots (roomsReplaced) or single changes
-// (roomUpdated, roomRemoved); the controller applies either to the same
-// models, so nothing above this line knows which source is in use.
+// A source announces whole snapshots (roomsReplaced), single changes
+// (roomUpdated, roomRemoved) or batches of them (roomsUpdated); the
+// controller applies each to the same models, so nothing above this line
+// knows which source is in use. Rooms always arrive whole (participants and
+// waiting guests included).
 
 #include "adminapi/AdminTypes.h"
 #include "core/ActivityHistory.h"
 #include "core/ConnectionState.h"
+#include "core/EventLogModel.h"
 #include "core/ServerFigures.h"
 
 #include <QDateTime>
@@ -60,8 +64,14 @@ Q_SIGNALS:
     // One room opened or changed (participants joined, left, ...).
     void roomUpdated(const medrelay::adminapi::RoomInfo &room, const QDateTime &serverNow);
     void roomRemoved(const QString &roomId, const QDateTime &serverNow);
+    // Several rooms changed at once (their last activity, say).
+    void roomsUpdated(const QList<medrelay::adminapi::RoomInfo> &rooms, const QDateTime &serverNow);
     // New entries of the server's event record, oldest first, each once.
     void eventsReceived(const QList<medrelay::adminapi::Event> &events);
+    // Something about the source itself worth a line in the event log (the
+    // stream resumed, a fresh snapshot replaced what was shown, polling
+    // instead of the stream).
+    void notice(const QString &text, medrelay::console::LogEntry::Severity severity);
 
 protected:
     void setState(ConnectionState state, const QString &reason = {});

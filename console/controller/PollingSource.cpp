@@ -68,9 +68,12 @@ void PollingSource::onStats(const adminapi::Stats &stats)
     if (!m_active)
         return;
     const QString healthStatus = m_figures.status;
+    const auto audit = m_figures.audit;
     m_figures = ServerFigures::fromStats(stats, m_client->lastConnectionCap());
-    if (healthStatus == QLatin1StringView("draining"))
-        m_figures.status = healthStatus; // /health says so first, even when /stats lags
+    m_figures.audit = audit; // /health's, which /stats does not repeat
+    // /health says so first, even when /stats lags; and only /health says "degraded".
+    if (healthStatus == QLatin1StringView("draining") || healthStatus == QLatin1StringView("degraded"))
+        m_figures.status = healthStatus;
     const QDateTime now = stats.timestamp.isValid() ? stats.timestamp : QDateTime::currentDateTimeUtc();
     Q_EMIT figuresUpdated(m_figures);
     Q_EMIT roomsReplaced(stats.rooms, now);

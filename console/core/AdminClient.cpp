@@ -98,6 +98,7 @@ QString AdminClient::actionName(Action action)
     case Action::CloseIdleRooms: return tr("Close idle rooms");
     case Action::CloseIdleRoomsDryRun: return tr("Count idle rooms");
     case Action::DisconnectConnection: return tr("Disconnect participant");
+    case Action::EndConsultation: return tr("End consultation");
     }
     return {};
 }
@@ -252,12 +253,10 @@ void AdminClient::onStatsReply(QNetworkReply *reply)
     std::optional<adminapi::Stats> stats;
     std::optional<int> cap;
     if (status == 200) {
-        if (const auto o = jsonObject(body)) {
+        if (const auto o = jsonObject(body))
             stats = adminapi::Stats::fromJson(*o);
-            // Not in the shared Stats type yet: read only when a server sends it.
-            if (const QJsonValue v = o->value("maxConnections"_L1); v.isDouble() && v.toDouble() >= 1)
-                cap = v.toInt();
-        }
+        if (stats && stats->maxConnections > 0) // older servers do not say
+            cap = stats->maxConnections;
     }
     if (!stats) {
         fail(State::Unreachable, tr("unexpected answer from %1 (%2)")
@@ -376,6 +375,30 @@ void AdminClient::disconnectConnection(const QString &connectionId, const QStrin
     const QString path = QString::fromLatin1(adminapi::Path::ConnectionsPrefix)
                          + QString::fromLatin1(QUrl::toPercentEncoding(connectionId)) + "/disconnect"_L1;
     post(Action::DisconnectConnection, path, adminapi::DisconnectRequest{reason}.toJson());
+}
+
+void AdminClient::endConsultation(const QString &roomId, const QString &reason)
+{
+    const QString path = QString::fromLatin1(adminapi::Path::RoomsPrefix)
+                         + QString::fromLatin1(QUrl::toPercentEncoding(roomId)) + "/end"_L1;
+    post(Action::EndConsultation, path, adminapi::CloseRoomRequest{reason}.toJson());
+}
+
+void AdminClient::fetchRoom(const QString &roomId)
+{
+    QNetworkReply *reply = get(QString::fromLatin1(adminapi::Path::RoomsPrefix)
+                               + QString::fromLatin1(QUrl::toPercentEncoding(roomId)));
+    connect(reply, &QNetworkReply::finished, this, [this, reply, roomId] {
+        reply->deleteLater();
+        const QByteArray body = reply->readAll();
+        const int status = httpStatus(reply);
+        std::optional<adminapi::RoomInfo> room;
+        if (status == 200) {
+            if (const auto o = jsonObject(body))
+                room = adminapi::RoomInfo::fromJson(*o);
+        }
+        Q_EMIT roomFetched(roomId, room, status, room ? QString() : errorText(reply, body));
+    });
 }
 
 void AdminClient::post(Action action, const QString &path, const QJsonObject &body)

@@ -32,7 +32,7 @@ class AdminClient final : public QObject
 public:
     using State = ConnectionState;
 
-    enum class Action { CloseRoom, CloseIdleRooms, CloseIdleRoomsDryRun, DisconnectConnection };
+    enum class Action { CloseRoom, CloseIdleRooms, CloseIdleRoomsDryRun, DisconnectConnection, EndConsultation };
     Q_ENUM(Action)
 
     explicit AdminClient(QObject *parent = nullptr);
@@ -42,11 +42,20 @@ public:
     void setServer(const QUrl &baseUrl, const QString &token);
     [[nodiscard]] QUrl serverUrl() const { return m_base; }
     [[nodiscard]] bool hasToken() const { return !m_token.isEmpty(); }
+    // For the event stream, which speaks to the same server with the same token.
+    [[nodiscard]] QString token() const { return m_token; }
+    // The URL of `path` on the server (a reverse proxy's path prefix kept).
+    [[nodiscard]] QUrl urlFor(const QString &path, const QString &query = {}) const;
 
     void setPollInterval(std::chrono::milliseconds interval) { m_interval = interval; }
     [[nodiscard]] std::chrono::milliseconds pollInterval() const { return m_interval; }
     void setRequestTimeout(std::chrono::milliseconds timeout) { m_timeout = timeout; }
+    [[nodiscard]] std::chrono::milliseconds requestTimeout() const { return m_timeout; }
     void setBackoffLimits(std::chrono::milliseconds minimum, std::chrono::milliseconds maximum);
+    [[nodiscard]] std::pair<std::chrono::milliseconds, std::chrono::milliseconds> backoffLimits() const
+    {
+        return {m_backoff.minimum(), m_backoff.maximum()};
+    }
 
     // Begins polling (state Connecting); stop() aborts everything in flight.
     void start();
@@ -63,13 +72,18 @@ public:
     [[nodiscard]] const std::optional<adminapi::Health> &lastHealth() const { return m_health; }
     [[nodiscard]] const std::optional<adminapi::Stats> &lastStats() const { return m_stats; }
     // The server's connection cap, when its /stats reports one ("maxConnections");
-    // servers of this version do not, and the console then shows no cap.
+    // older servers do not, and the console then shows no cap.
     [[nodiscard]] std::optional<int> lastConnectionCap() const { return m_connectionCap; }
 
     // Admin actions; each ends in exactly one actionFinished().
     void closeRoom(const QString &roomId, const QString &reason);
     void closeIdleRooms(qint64 idleSeconds, const QString &reason, bool dryRun);
     void disconnectConnection(const QString &connectionId, const QString &reason);
+    void endConsultation(const QString &roomId, const QString &reason);
+
+    // GET /admin/rooms/{id}: one room with its participants, waiting guests
+    // and message counts; ends in exactly one roomFetched().
+    void fetchRoom(const QString &roomId);
 
     [[nodiscard]] static QString actionName(Action action);
 
@@ -82,6 +96,10 @@ Q_SIGNALS:
                         const medrelay::adminapi::ActionResult &result);
     // The server restarted (uptime went back or event numbers restarted).
     void serverRestarted();
+    // `room` is empty when the server has no such room (`status` 404), did
+    // not answer, or is too old to offer the request (`error` says which).
+    void roomFetched(const QString &roomId, const std::optional<medrelay::adminapi::RoomInfo> &room, int status,
+                     const QString &error);
     // Unreachable: the next attempt is due in `delay`.
     void retryScheduled(std::chrono::milliseconds delay);
 
@@ -96,7 +114,6 @@ private:
     void scheduleNext(std::chrono::milliseconds delay);
     QNetworkReply *get(const QString &path, const QString &query = {});
     void post(Action action, const QString &path, const QJsonObject &body);
-    [[nodiscard]] QUrl urlFor(const QString &path, const QString &query = {}) const;
     void track(QNetworkReply *reply);
 
     QNetworkAccessManager *m_nam = nullptr;

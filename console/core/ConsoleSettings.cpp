@@ -8,6 +8,8 @@
 #include <QSettings>
 #include <QStandardPaths>
 
+#include <algorithm>
+
 namespace medrelay::console {
 
 using namespace Qt::StringLiterals;
@@ -122,6 +124,16 @@ bool ConsoleSettings::desktopNotifications() const
 void ConsoleSettings::setDesktopNotifications(bool on)
 {
     m_settings->setValue(u"alerts/desktopNotifications"_s, on);
+}
+
+int ConsoleSettings::waitingAlertMinutes() const
+{
+    return std::clamp(m_settings->value(u"alerts/waitingMinutes"_s, 0).toInt(), 0, 24 * 60);
+}
+
+void ConsoleSettings::setWaitingAlertMinutes(int minutes)
+{
+    m_settings->setValue(u"alerts/waitingMinutes"_s, minutes);
 }
 
 QByteArray ConsoleSettings::windowGeometry() const

@@ -43,6 +43,9 @@ public:
 
     [[nodiscard]] bool desktopNotifications() const;
     void setDesktopNotifications(bool on);
+    // Alert when a guest has waited this long to be admitted (0: not set, the default applies).
+    [[nodiscard]] int waitingAlertMinutes() const;
+    void setWaitingAlertMinutes(int minutes);
 
     [[nodiscard]] QByteArray windowGeometry() const;
     void setWindowGeometry(const QByteArray &geometry);

@@ -26,7 +26,9 @@ void EventLogModel::addServerEvents(const QList<adminapi::Event> &events)
         entry.time = e.timestamp.isValid() ? e.timestamp : QDateTime::currentDateTimeUtc();
         entry.source = LogEntry::Source::Server;
         entry.kind = e.kind;
-        entry.severity = e.kind == "rejected"_L1 ? LogEntry::Severity::Warning : LogEntry::Severity::Info;
+        entry.severity = e.kind == "rejected"_L1 || e.kind == "auth_failed"_L1 || e.kind == "join_denied"_L1
+                             ? LogEntry::Severity::Warning
+                             : LogEntry::Severity::Info;
         entry.roomId = e.roomId;
         entry.connectionId = e.connectionId;
         entry.userId = e.userId;
@@ -91,6 +93,14 @@ QString EventLogModel::kindLabel(const QString &kind)
     if (kind == "room_closed"_L1) return tr("Room closed");
     if (kind == "rejected"_L1) return tr("Rejected");
     if (kind == "disconnect"_L1) return tr("Disconnected");
+    if (kind == "away"_L1) return tr("Connection lost");
+    if (kind == "waiting"_L1) return tr("Waiting");
+    if (kind == "admission"_L1) return tr("Admission");
+    if (kind == "join_denied"_L1) return tr("Join refused");
+    if (kind == "room_settings"_L1) return tr("Room settings");
+    if (kind == "consultation_ended"_L1) return tr("Consultation ended");
+    if (kind == "auth_failed"_L1) return tr("Authentication failed");
+    if (kind == "token_expired"_L1) return tr("Token expired");
     if (kind == "admin"_L1) return tr("Admin action");
     if (kind == "action"_L1) return tr("Console action");
     if (kind == "connection"_L1) return tr("Console");

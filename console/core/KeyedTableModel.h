@@ -115,6 +115,49 @@ protected:
         endInsertRows();
     }
 
+    // Several items added or changed at once (matched by key): rows changed
+    // in place are announced with one dataChanged over their span, new ones
+    // with one insertion, so a view sorts and repaints once per batch.
+    void upsertItems(const QList<Item> &items)
+    {
+        int first = -1;
+        int last = -1;
+        QList<Item> added;
+        for (const Item &item : items) {
+            const QString key = keyOf(item);
+            const int row = m_rows.value(key, -1);
+            if (row < 0) {
+                if (!m_rows.contains(key))
+                    added.append(item);
+                continue;
+            }
+            if (m_items.at(row) == item)
+                continue;
+            m_items[row] = item;
+            first = first < 0 ? row : std::min(first, row);
+            last = std::max(last, row);
+        }
+        if (first >= 0)
+            Q_EMIT dataChanged(index(first, 0), index(last, columnCount() - 1));
+        if (!added.isEmpty()) {
+            QHash<QString, bool> seen;
+            QList<Item> fresh;
+            for (const Item &item : std::as_const(added)) {
+                if (!seen.contains(keyOf(item))) {
+                    seen.insert(keyOf(item), true);
+                    fresh.append(item);
+                }
+            }
+            const int at = static_cast<int>(m_items.size());
+            beginInsertRows({}, at, at + static_cast<int>(fresh.size()) - 1);
+            for (const Item &item : std::as_const(fresh)) {
+                m_rows.insert(keyOf(item), static_cast<int>(m_items.size()));
+                m_items.append(item);
+            }
+            endInsertRows();
+        }
+    }
+
     // Returns whether a row with that key was there.
     bool removeKey(const QString &key)
     {
@@ -123,8 +166,11 @@ protected:
             return false;
         beginRemoveRows({}, row, row);
         m_items.remove(row);
+        m_rows.remove(key);
+        // Only the rows after it moved up.
+        for (int r = row; r < m_items.size(); ++r)
+            m_rows[keyOf(m_items.at(r))] = r;
         endRemoveRows();
-        reindex();
         return true;
     }
 

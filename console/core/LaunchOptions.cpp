@@ -41,7 +41,12 @@ LaunchOptions parseLaunchOptions(const QStringList &arguments, const QProcessEnv
     const QCommandLineOption palette(u"palette"_s, u"Colours: system (default), light or dark."_s, u"NAME"_s);
     const QCommandLineOption size(u"size"_s, u"Window size, e.g. 1280x800."_s, u"WxH"_s);
     const QCommandLineOption selectRoom(u"select-room"_s, u"Select room ID as soon as it appears."_s, u"ID"_s);
-    parser.addOptions({help, version, server, token, screenshot, quitAfter, poll, palette, size, selectRoom});
+    const QCommandLineOption watch(u"watch"_s, u"Open room ID's consultation view as soon as it appears."_s, u"ID"_s);
+    const QCommandLineOption waitingAlert(
+        u"waiting-alert"_s, u"Alert when a guest has waited longer than MINUTES to be admitted (default 5)."_s,
+        u"MINUTES"_s);
+    parser.addOptions({help, version, server, token, screenshot, quitAfter, poll, palette, size, selectRoom, watch,
+                       waitingAlert});
     // Without an application object (main() parses before creating one) Qt
     // names the program "<executable_name>".
     options.helpText = parser.helpText().replace(u"<executable_name>"_s, u"medrelay-console"_s);
@@ -116,6 +121,18 @@ LaunchOptions parseLaunchOptions(const QStringList &arguments, const QProcessEnv
     }
     if (parser.isSet(selectRoom))
         options.selectRoom = parser.value(selectRoom);
+    if (parser.isSet(watch))
+        options.watchRoom = parser.value(watch);
+    if (parser.isSet(waitingAlert)) {
+        bool ok = false;
+        const int minutes = parser.value(waitingAlert).toInt(&ok);
+        if (!ok || minutes < 1 || minutes > 24 * 60) {
+            options.error =
+                u"--waiting-alert needs 1..1440 minutes, got \"%1\""_s.arg(parser.value(waitingAlert));
+            return options;
+        }
+        options.waitingAlertMinutes = minutes;
+    }
     if (!options.screenshot.isEmpty() && options.server.isEmpty()) {
         options.error = u"--screenshot needs --server"_s;
         return options;

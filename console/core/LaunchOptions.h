@@ -25,6 +25,8 @@ struct LaunchOptions
     Palette palette = Palette::System;
     QSize windowSize;                   // --size WxH; invalid: restored or default size
     QString selectRoom;                 // --select-room: show this room's participants once it appears
+    QString watchRoom;                  // --watch: open this room's consultation view once it appears
+    int waitingAlertMinutes = 0;        // --waiting-alert: 0 keeps the remembered (or default) limit
     bool showHelp = false;
     bool showVersion = false;
     QString helpText;

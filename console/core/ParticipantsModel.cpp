@@ -13,6 +13,28 @@ ParticipantsModel::ParticipantsModel(QObject *parent)
 {
 }
 
+ParticipantsModel::ParticipantsModel(Kind kind, QObject *parent)
+    : KeyedTableModel<adminapi::ParticipantInfo>(parent), m_kind(kind)
+{
+}
+
+namespace {
+
+QString stateText(const QString &state)
+{
+    if (state == "active"_L1)
+        return ParticipantsModel::tr("in the room");
+    if (state == "joining"_L1)
+        return ParticipantsModel::tr("joining");
+    if (state == "away"_L1)
+        return ParticipantsModel::tr("away (may resume)");
+    if (state == "waiting"_L1)
+        return ParticipantsModel::tr("waiting");
+    return state.isEmpty() ? u"-"_s : state;
+}
+
+} // namespace
+
 void ParticipantsModel::setRoom(const QString &roomId, const QList<adminapi::ParticipantInfo> &participants)
 {
     const QList<adminapi::ParticipantInfo> shown = roomId.isEmpty() ? QList<adminapi::ParticipantInfo>{}
@@ -44,6 +66,8 @@ QVariant ParticipantsModel::data(const QModelIndex &index, int role) const
         case UserIdColumn: return orDash(p->userId);
         case UserNameColumn: return orDash(p->userName);
         case RoleColumn: return orDash(p->role);
+        case HostColumn: return p->host ? tr("host") : QString();
+        case StateColumn: return stateText(p->state);
         case JoinedColumn: return format::time(p->joinedAt);
         case LastActivityColumn: return format::time(p->lastActivity);
         case AddressColumn: return orDash(p->address);
@@ -60,6 +84,8 @@ QVariant ParticipantsModel::data(const QModelIndex &index, int role) const
         }
         case UserNameColumn: return p->userName;
         case RoleColumn: return p->role;
+        case HostColumn: return p->host;
+        case StateColumn: return p->state;
         case JoinedColumn: return p->joinedAt;
         case LastActivityColumn: return p->lastActivity;
         case AddressColumn: return p->address;
@@ -92,7 +118,9 @@ QVariant ParticipantsModel::headerData(int section, Qt::Orientation orientation,
     case UserIdColumn: return tr("User");
     case UserNameColumn: return tr("Name");
     case RoleColumn: return tr("Role");
-    case JoinedColumn: return tr("Joined");
+    case HostColumn: return tr("Host");
+    case StateColumn: return tr("State");
+    case JoinedColumn: return m_kind == Kind::WaitingGuests ? tr("Waiting since") : tr("Joined");
     case LastActivityColumn: return tr("Last activity");
     case AddressColumn: return tr("Address");
     case ConnectionColumn: return tr("Connection");

@@ -1,9 +1,9 @@
 #pragma once
-// The participants of one room (user id, name, role, joined, last activity,
-// address, connection id, and in cluster mode the instance holding each
-// connection), keyed by connection id and refreshed in place from
-// each /stats snapshot. Switching to another room is a reset; refreshing the
-// same room never is.
+// The participants of one room (user id, name, role, whether a host, state,
+// joined, last activity, address, connection id, and in cluster mode the
+// instance holding each connection), or its guests in the waiting room
+// (since when each waits), keyed by connection id and refreshed in place.
+// Switching to another room is a reset; refreshing the same room never is.
 
 #include "adminapi/AdminTypes.h"
 #include "core/KeyedTableModel.h"
@@ -20,6 +20,8 @@ public:
         UserIdColumn,
         UserNameColumn,
         RoleColumn,
+        HostColumn,
+        StateColumn,
         JoinedColumn,
         LastActivityColumn,
         AddressColumn,
@@ -29,7 +31,11 @@ public:
     };
     enum Role { SortRole = Qt::UserRole + 1, ConnectionIdRole, UserIdRole };
 
+    enum class Kind { Members, WaitingGuests };
+
     explicit ParticipantsModel(QObject *parent = nullptr);
+    explicit ParticipantsModel(Kind kind, QObject *parent = nullptr);
+    [[nodiscard]] Kind kind() const { return m_kind; }
 
     // Shows `participants` of `roomId`; an empty roomId shows nothing.
     void setRoom(const QString &roomId, const QList<adminapi::ParticipantInfo> &participants);
@@ -51,6 +57,7 @@ private:
     [[nodiscard]] QString keyOf(const adminapi::ParticipantInfo &p) const override { return p.connectionId; }
 
     QString m_roomId;
+    Kind m_kind = Kind::Members;
 };
 
 } // namespace medrelay::console

@@ -16,8 +16,29 @@ ServerFigures ServerFigures::fromStats(const adminapi::Stats &stats, std::option
     f.messagesInPerSecond = stats.perSecond.messagesIn;
     f.messagesOutPerSecond = stats.perSecond.messagesOut;
     f.residentMemoryBytes = stats.residentMemoryBytes;
-    f.maxConnections = cap;
+    f.maxConnections = cap ? cap : (stats.maxConnections > 0 ? std::optional<int>(stats.maxConnections) : std::nullopt);
     f.rejectionsByReason = stats.rejectionsByReason;
+    return f;
+}
+
+ServerFigures ServerFigures::fromCounters(const adminapi::Counters &c, const QDateTime &at)
+{
+    ServerFigures f;
+    f.version = c.version;
+    f.mode = c.mode;
+    f.status = c.status;
+    f.timestamp = at;
+    f.uptimeSeconds = c.uptimeSeconds;
+    f.connections = c.connections;
+    f.rooms = c.rooms;
+    f.hasRates = true;
+    f.messagesInPerSecond = c.perSecond.messagesIn;
+    f.messagesOutPerSecond = c.perSecond.messagesOut;
+    f.residentMemoryBytes = c.residentMemoryBytes;
+    if (c.maxConnections > 0)
+        f.maxConnections = c.maxConnections;
+    f.rejectionsByReason = c.rejectionsByReason;
+    f.audit = c.audit;
     return f;
 }
 
@@ -29,6 +50,7 @@ void ServerFigures::applyHealth(const adminapi::Health &health)
     uptimeSeconds = health.uptimeSeconds;
     connections = health.connections;
     rooms = health.rooms;
+    audit = health.audit;
 }
 
 } // namespace medrelay::console

@@ -1,7 +1,7 @@
 #pragma once
 // The server's headline figures as the console shows them (header, alerts):
 // one value type whichever way they arrive, filled from /health and /stats
-// today and from an event stream's counters later.
+// when polling, and from the admin stream's counters.
 
 #include "adminapi/AdminTypes.h"
 
@@ -17,7 +17,7 @@ struct ServerFigures
 {
     QString version;
     QString mode;   // "development" or "production"
-    QString status; // "healthy" or "draining"
+    QString status; // "healthy", "degraded" (audit writes failing) or "draining"
     QDateTime timestamp; // the server's clock when these were taken
     double uptimeSeconds = 0;
     int connections = 0;
@@ -28,12 +28,15 @@ struct ServerFigures
     qint64 residentMemoryBytes = 0;
     std::optional<int> maxConnections; // only when the server reports its cap
     QMap<QString, qint64> rejectionsByReason; // totals since the server started
+    std::optional<adminapi::AuditHealth> audit; // when the server keeps an audit log
 
     [[nodiscard]] bool isDraining() const { return status == QLatin1StringView("draining"); }
 
     // Everything /stats says; `cap` is the server's connection cap if it reported one.
     [[nodiscard]] static ServerFigures fromStats(const adminapi::Stats &stats, std::optional<int> cap = std::nullopt);
-    // /health's subset (status, uptime, connections, rooms); the rest is kept.
+    // The admin stream's counters, taken at `at` (the server's clock).
+    [[nodiscard]] static ServerFigures fromCounters(const adminapi::Counters &counters, const QDateTime &at);
+    // /health's subset (status, uptime, connections, rooms, audit); the rest is kept.
     void applyHealth(const adminapi::Health &health);
 
     friend bool operator==(const ServerFigures &, const ServerFigures &) = default;

@@ -3,6 +3,7 @@
 #include "controller/ConsoleController.h"
 #include "core/AdminClient.h"
 #include "core/ConsoleSettings.h"
+#include "core/RoomsModel.h"
 #include "widgets/HeadlessRun.h"
 #include "widgets/MainWindow.h"
 
@@ -74,6 +75,8 @@ int runConsole(QApplication &app, const LaunchOptions &options)
     AdminClient client;
     client.setPollInterval(std::chrono::milliseconds(options.pollIntervalMs));
     ConsoleController controller(&client, settings.get());
+    if (options.waitingAlertMinutes > 0)
+        controller.setWaitingAlertSeconds(static_cast<qint64>(options.waitingAlertMinutes) * 60);
     MainWindow window(&controller);
     if (!options.headless())
         window.restoreLayout();
@@ -96,6 +99,14 @@ int runConsole(QApplication &app, const LaunchOptions &options)
         *selected = QObject::connect(&controller, &ConsoleController::updated, &window, [&controller, selected, &options] {
             if (controller.selectRoom(options.selectRoom))
                 QObject::disconnect(*selected);
+        });
+    }
+
+    if (!options.watchRoom.isEmpty()) {
+        auto watched = std::make_shared<QMetaObject::Connection>();
+        *watched = QObject::connect(&controller, &ConsoleController::updated, &window, [&controller, watched, &options] {
+            if (controller.rooms()->room(options.watchRoom) && controller.openConsultation(options.watchRoom))
+                QObject::disconnect(*watched);
         });
     }
 

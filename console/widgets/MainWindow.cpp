@@ -1,5 +1,6 @@
 #include "widgets/MainWindow.h"
 
+#include "controller/Consultation.h"
 #include "controller/ConsoleController.h"
 #include "core/ConsoleSettings.h"
 #include "core/EventLogModel.h"
@@ -9,6 +10,7 @@
 #include "widgets/AlertNotifier.h"
 #include "widgets/ConfirmDialog.h"
 #include "widgets/ConnectDialog.h"
+#include "widgets/ConsultationPanel.h"
 #include "widgets/RoomTables.h"
 #include "widgets/StatusHeader.h"
 #include "widgets/Tables.h"
@@ -21,6 +23,7 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -28,6 +31,7 @@
 #include <QSplitter>
 #include <QStatusBar>
 #include <QStyle>
+#include <QTabWidget>
 #include <QTableView>
 #include <QToolBar>
 #include <QVBoxLayout>
@@ -74,6 +78,7 @@ MainWindow::MainWindow(ConsoleController *controller, QWidget *parent)
     connect(c, &ConsoleController::tokenRequested, this, &MainWindow::askForToken);
     connect(c->actions(), &AdminActions::confirmationRequested, this, &MainWindow::showConfirmation);
     connect(c->actions(), &AdminActions::noticeRequested, this, &MainWindow::showNotice);
+    connect(c->consultation(), &Consultation::opened, this, [this] { m_sideTabs->setCurrentWidget(m_consultation); });
 
     onStateChanged();
     resize(1280, 800);
@@ -123,6 +128,15 @@ void MainWindow::buildActions()
              QKeySequence(QKeySequence::Delete), tr("Disconnect the selected participant"));
     m_disconnectParticipantAction->setShortcuts({QKeySequence(QKeySequence::Delete), QKeySequence(u"Shift+Del"_s)});
     m_disconnectParticipantAction->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+    m_endConsultationAction = make(s->standardIcon(QStyle::SP_MediaStop), tr("&End consultation\u2026"),
+                                   QKeySequence(u"Ctrl+E"_s),
+                                   tr("End the selected room's consultation for everyone in it"));
+    m_watchConsultationAction = make(s->standardIcon(QStyle::SP_FileDialogContentsView),
+                                     tr("&Watch consultation"), {},
+                                     tr("Show the selected room's consultation: participants, waiting guests, "
+                                        "timeline (also Enter or a double-click on the room)"));
+    m_waitingAlertAction = make({}, tr("&Waiting-room alert\u2026"), {},
+                                tr("How long a guest may wait to be admitted before the console raises an alert"));
     m_filterAction = make({}, tr("&Filter rooms"), QKeySequence::Find,
                           tr("Type to filter the rooms by room, appointment, user or name"));
     m_clearLogAction = make({}, tr("C&lear event log"), QKeySequence(u"Ctrl+L"_s), tr("Empty the event log view"));
@@ -143,6 +157,9 @@ void MainWindow::buildActions()
     connect(m_closeRoomAction, &QAction::triggered, this, &MainWindow::closeSelectedRoom);
     connect(m_closeIdleAction, &QAction::triggered, this, &MainWindow::closeIdleRooms);
     connect(m_disconnectParticipantAction, &QAction::triggered, this, &MainWindow::disconnectSelectedParticipant);
+    connect(m_endConsultationAction, &QAction::triggered, this, &MainWindow::endSelectedConsultation);
+    connect(m_watchConsultationAction, &QAction::triggered, m_controller, [this] { m_controller->openConsultation(); });
+    connect(m_waitingAlertAction, &QAction::triggered, this, &MainWindow::askWaitingAlert);
     connect(m_clearLogAction, &QAction::triggered, m_controller->eventLog(), &EventLogModel::clear);
     connect(m_notificationsAction, &QAction::toggled, this, [this](bool on) {
         m_notifier->setEnabled(on);
@@ -167,20 +184,30 @@ void MainWindow::buildCentral()
     columns->setObjectName(u"columnsSplitter"_s);
     columns->setChildrenCollapsible(false);
     m_tables = new RoomTables(m_controller, m_filterAction, columns);
+    m_tables->roomsView()->addAction(m_watchConsultationAction);
+    m_tables->roomsView()->addAction(m_endConsultationAction);
     m_tables->roomsView()->addAction(m_closeRoomAction);
     m_tables->participantsView()->addAction(m_disconnectParticipantAction);
     addAction(m_filterAction);
 
-    auto *chartPanel = new QWidget(columns);
+    // Beside the tables: the activity chart, and the consultation view of
+    // one room (brought to the front when a room is opened).
+    m_sideTabs = new QTabWidget(columns);
+    m_sideTabs->setObjectName(u"sideTabs"_s);
+    m_sideTabs->setDocumentMode(true);
+    auto *chartPanel = new QWidget(m_sideTabs);
     auto *chartLayout = new QVBoxLayout(chartPanel);
     chartLayout->setContentsMargins(0, 0, 0, 0);
     chartLayout->addWidget(tables::title(tr("Activity, last 5 minutes"), chartPanel));
     m_chart = new ActivityChart(chartPanel);
     m_chart->setHistory(&m_controller->history());
     chartLayout->addWidget(m_chart, 1);
+    m_consultation = new ConsultationPanel(m_controller, m_sideTabs);
+    m_sideTabs->addTab(chartPanel, tr("Activity"));
+    m_sideTabs->addTab(m_consultation, tr("Consultation"));
 
     columns->addWidget(m_tables);
-    columns->addWidget(chartPanel);
+    columns->addWidget(m_sideTabs);
     columns->setStretchFactor(0, 3);
     columns->setStretchFactor(1, 2);
     // Tables get the larger share: they carry the detail; the chart reads at any width.
@@ -232,6 +259,9 @@ void MainWindow::buildMenus()
     file->addAction(m_quitAction);
 
     QMenu *actions = menuBar()->addMenu(tr("&Actions"));
+    actions->addAction(m_watchConsultationAction);
+    actions->addSeparator();
+    actions->addAction(m_endConsultationAction);
     actions->addAction(m_closeRoomAction);
     actions->addAction(m_closeIdleAction);
     actions->addAction(m_disconnectParticipantAction);
@@ -243,6 +273,7 @@ void MainWindow::buildMenus()
         view->addAction(dock->toggleViewAction());
     view->addSeparator();
     view->addAction(m_notificationsAction);
+    view->addAction(m_waitingAlertAction);
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     help->addAction(m_shortcutsAction);
@@ -255,6 +286,8 @@ void MainWindow::buildMenus()
     bar->addAction(m_connectAction);
     bar->addAction(m_refreshAction);
     bar->addSeparator();
+    bar->addAction(m_watchConsultationAction);
+    bar->addAction(m_endConsultationAction);
     bar->addAction(m_closeRoomAction);
     bar->addAction(m_closeIdleAction);
     bar->addAction(m_disconnectParticipantAction);
@@ -335,6 +368,8 @@ void MainWindow::updateActions()
     m_closeRoomAction->setEnabled(m_controller->canCloseRoom());
     m_closeIdleAction->setEnabled(m_controller->canCloseIdleRooms());
     m_disconnectParticipantAction->setEnabled(m_controller->canDisconnectParticipant());
+    m_endConsultationAction->setEnabled(m_controller->canEndConsultation(m_controller->currentRoomId()));
+    m_watchConsultationAction->setEnabled(!m_controller->currentRoomId().isEmpty());
     m_connectAction->setEnabled(m_controller->settings() != nullptr);
     m_notificationsAction->setEnabled(m_controller->settings() != nullptr && AlertNotifier::isAvailable());
     m_notificationsAction->setChecked(m_notifier && m_notifier->isEnabled());
@@ -351,6 +386,7 @@ void MainWindow::onStale(bool stale)
     m_header->setStale(stale, m_controller->lastUpdate());
     m_chart->setStale(stale, m_controller->lastUpdate());
     m_tables->setStale(stale);
+    m_consultation->setStale(stale);
     updateLastUpdate();
 }
 
@@ -374,6 +410,21 @@ void MainWindow::closeSelectedRoom()
 void MainWindow::disconnectSelectedParticipant()
 {
     m_controller->disconnectSelectedParticipant();
+}
+
+void MainWindow::endSelectedConsultation()
+{
+    m_controller->endSelectedConsultation();
+}
+
+void MainWindow::askWaitingAlert()
+{
+    bool ok = false;
+    const int minutes = QInputDialog::getInt(
+        this, tr("Waiting-room alert"), tr("Raise an alert when a guest has waited longer than (minutes):"),
+        static_cast<int>(std::max<qint64>(1, m_controller->waitingAlertSeconds() / 60)), 1, 24 * 60, 1, &ok);
+    if (ok)
+        m_controller->setWaitingAlertSeconds(static_cast<qint64>(minutes) * 60);
 }
 
 void MainWindow::closeIdleRooms()
@@ -423,13 +474,15 @@ void MainWindow::showShortcuts()
     const auto row = [&rows](const QString &what, const QString &keys) {
         rows += u"<tr><td>%1</td><td>&nbsp;&nbsp;<b>%2</b></td></tr>"_s.arg(what.toHtmlEscaped(), keys.toHtmlEscaped());
     };
-    for (QAction *action : {m_connectAction, m_disconnectAction, m_refreshAction, m_closeIdleAction, m_filterAction,
-                            m_clearLogAction, m_screenshotAction, m_shortcutsAction, m_quitAction}) {
+    for (QAction *action : {m_connectAction, m_disconnectAction, m_refreshAction, m_endConsultationAction,
+                            m_closeIdleAction, m_filterAction, m_clearLogAction, m_screenshotAction,
+                            m_shortcutsAction, m_quitAction}) {
         row(action->text().remove(u'&'), action->shortcut().toString(QKeySequence::NativeText));
     }
     const QString del = QKeySequence(QKeySequence::Delete).toString(QKeySequence::NativeText);
     row(tr("Close the selected room (in the rooms table)"), del);
     row(tr("Disconnect the selected participant (in the participants table)"), del);
+    row(tr("Watch the room's consultation (in the rooms table)"), tr("Enter, or double-click"));
     row(tr("Leave a table"), tr("Tab"));
     row(tr("Clear the filter (in the filter box)"), tr("Esc"));
     auto *box = new QMessageBox(QMessageBox::NoIcon, tr("Keyboard shortcuts"), u"<table>%1</table>"_s.arg(rows),

@@ -1,7 +1,8 @@
 #pragma once
 // The console's main window: alert banner, status header, rooms table
 // (sortable, filterable), the selected room's participants, the activity
-// chart and the event log. It lays out what ConsoleController knows and turns
+// chart and the consultation view (tabs beside the tables), and the event
+// log. It lays out what ConsoleController knows and turns
 // the user's keys, clicks and dialog answers into the controller's calls; the
 // behaviour (selection, actions and their confirmations, staleness, alerts,
 // what is remembered) lives in the controller.
@@ -13,6 +14,7 @@
 class QAction;
 class QLabel;
 class QTableView;
+class QTabWidget;
 
 namespace medrelay::console {
 
@@ -21,6 +23,7 @@ class AlertBanner;
 class AlertNotifier;
 class ConnectDialog;
 class ConsoleController;
+class ConsultationPanel;
 class RoomTables;
 class StatusHeader;
 struct Confirmation;
@@ -46,7 +49,11 @@ public:
     [[nodiscard]] StatusHeader *header() const { return m_header; }
     [[nodiscard]] ActivityChart *chart() const { return m_chart; }
     [[nodiscard]] AlertBanner *alertBanner() const { return m_banner; }
+    [[nodiscard]] ConsultationPanel *consultationPanel() const { return m_consultation; }
+    [[nodiscard]] QTabWidget *sideTabs() const { return m_sideTabs; }
     [[nodiscard]] QAction *closeRoomAction() const { return m_closeRoomAction; }
+    [[nodiscard]] QAction *endConsultationAction() const { return m_endConsultationAction; }
+    [[nodiscard]] QAction *watchConsultationAction() const { return m_watchConsultationAction; }
     [[nodiscard]] QAction *disconnectParticipantAction() const { return m_disconnectParticipantAction; }
     [[nodiscard]] QAction *refreshAction() const { return m_refreshAction; }
 
@@ -57,6 +64,8 @@ public Q_SLOTS:
     void closeSelectedRoom();
     void closeIdleRooms();
     void disconnectSelectedParticipant();
+    void endSelectedConsultation();
+    void askWaitingAlert();
 
 protected:
     void closeEvent(QCloseEvent *event) override;
@@ -87,6 +96,8 @@ private:
     QTableView *m_logView = nullptr;
     QLabel *m_lastUpdate = nullptr;
     ActivityChart *m_chart = nullptr;
+    QTabWidget *m_sideTabs = nullptr;
+    ConsultationPanel *m_consultation = nullptr;
 
     QAction *m_connectAction = nullptr;
     QAction *m_disconnectAction = nullptr;
@@ -95,6 +106,9 @@ private:
     QAction *m_closeRoomAction = nullptr;
     QAction *m_closeIdleAction = nullptr;
     QAction *m_disconnectParticipantAction = nullptr;
+    QAction *m_endConsultationAction = nullptr;
+    QAction *m_watchConsultationAction = nullptr;
+    QAction *m_waitingAlertAction = nullptr;
     QAction *m_filterAction = nullptr;
     QAction *m_clearLogAction = nullptr;
     QAction *m_notificationsAction = nullptr;

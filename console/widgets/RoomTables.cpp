@@ -14,6 +14,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QSortFilterProxyModel>
+#include <QStyledItemDelegate>
 #include <QTableView>
 #include <QVBoxLayout>
 
@@ -38,6 +39,30 @@ protected:
             return;
         }
         QLineEdit::keyPressEvent(event);
+    }
+};
+
+// A guest who has waited longer than the alert's limit stands out in the
+// Waiting column: bold, on the alert band's amber mixed into the base colour
+// (readable in light and dark palettes).
+class WaitingDelegate final : public QStyledItemDelegate
+{
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+
+protected:
+    void initStyleOption(QStyleOptionViewItem *option, const QModelIndex &index) const override
+    {
+        QStyledItemDelegate::initStyleOption(option, index);
+        if (index.data(RoomsModel::WaitingTooLongRole).toBool()) {
+            option->font.setBold(true);
+            const QColor base = option->palette.color(QPalette::Base);
+            const QColor amber(0xf2, 0x9d, 0x00);
+            constexpr float mix = 0.35F;
+            option->backgroundBrush = QColor::fromRgbF(base.redF() * (1 - mix) + amber.redF() * mix,
+                                                       base.greenF() * (1 - mix) + amber.greenF() * mix,
+                                                       base.blueF() * (1 - mix) + amber.blueF() * mix);
+        }
     }
 };
 
@@ -78,7 +103,10 @@ RoomTables::RoomTables(ConsoleController *controller, QAction *filterAction, QWi
     connect(m_controller, &ConsoleController::roomSelectionChanged, this, &RoomTables::updateParticipantsTitle);
     connect(m_controller, &ConsoleController::participantSelectionChanged, this, &RoomTables::syncParticipantView);
     connect(m_controller, &ConsoleController::stateChanged, this, &RoomTables::updateRoomsPlaceholder);
-    connect(m_roomsView, &QTableView::doubleClicked, this, [this] { m_participantsView->setFocus(); });
+    // Double-click or Enter on a room: watch its consultation.
+    connect(m_roomsView, &QTableView::activated, this, [this](const QModelIndex &index) {
+        m_controller->openConsultation(index.data(RoomsModel::RoomIdRole).toString());
+    });
     updateParticipantsTitle();
 }
 
@@ -106,7 +134,10 @@ QWidget *RoomTables::buildRooms(QAction *filterAction)
     m_roomsView->setObjectName(u"roomsView"_s);
     m_roomsView->setSortingEnabled(true);
     m_roomsView->sortByColumn(RoomsModel::RoomIdColumn, Qt::AscendingOrder);
-    tables::setColumnWidths(m_roomsView, {u"cardio-2024-0001-abcdef"_s, u"123456"_s, u"12"_s, u"59 min 59 s"_s});
+    tables::setColumnWidths(m_roomsView, {u"cardio-2024-0001-abcdef"_s, u"123456"_s, u"12"_s, u"2, 59 min 59 s"_s,
+                                          u"present"_s, u"locked"_s, u"00:00:00"_s, u"59 min 59 s"_s,
+                                          u"59 min 59 s"_s});
+    m_roomsView->setItemDelegateForColumn(RoomsModel::WaitingColumn, new WaitingDelegate(m_roomsView));
     copyAction(tr("Copy room id"), m_roomsView, [this] { return m_controller->currentRoomId(); });
     layout->addWidget(m_roomsView);
 
@@ -145,8 +176,9 @@ QWidget *RoomTables::buildParticipants()
     m_participantsView->setObjectName(u"participantsView"_s);
     m_participantsView->setSortingEnabled(true);
     m_participantsView->sortByColumn(ParticipantsModel::JoinedColumn, Qt::AscendingOrder);
-    tables::setColumnWidths(m_participantsView, {u"100000"_s, u"Dr Firstname Lastname"_s, u"patient"_s,
-                                                 u"00:00:00"_s, u"00:00:00"_s, u"192.168.100.100"_s});
+    tables::setColumnWidths(m_participantsView, {u"100000"_s, u"Dr Firstname Lastname"_s, u"patient"_s, u"host"_s,
+                                                 u"in the room"_s, u"00:00:00"_s, u"00:00:00"_s,
+                                                 u"192.168.100.100"_s});
     // The instance column means something only in a cluster.
     ParticipantsModel *participants = m_controller->participants();
     const auto showInstances = [this, participants] {

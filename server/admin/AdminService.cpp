@@ -246,6 +246,11 @@ adminapi::Health AdminService::health(bool withRoomDetails) const
     return h;
 }
 
+QString AdminService::mode() const
+{
+    return modeName(m_config.mode);
+}
+
 adminapi::Stats AdminService::stats() const
 {
     adminapi::Stats s;
@@ -279,6 +284,7 @@ adminapi::Stats AdminService::stats() const
     s.cluster = clusterInfo();
     if (s.cluster && !s.cluster->available && !m_draining)
         s.status = u"degraded"_s;
+    s.maxConnections = m_config.maxConnections;
     return s;
 }
 

@@ -51,6 +51,10 @@ public:
     [[nodiscard]] adminapi::RoomInfo roomInfo(const Room &room, bool withParticipants) const;
     [[nodiscard]] adminapi::Health state() const { return health(false); }
     [[nodiscard]] Metrics &metrics() const { return m_metrics; }
+    // The recent-events ring (/admin/events), for the admin stream to follow.
+    [[nodiscard]] EventLog &eventLog() const { return m_events; }
+    [[nodiscard]] int maxConnections() const { return m_config.maxConnections; }
+    [[nodiscard]] QString mode() const;
 
     adminapi::ActionResult closeRoom(const QString &roomId, const adminapi::CloseRoomRequest &request,
                                      const QString &actor);
@@ -70,7 +74,6 @@ private:
     // Rooms served only by other instances, from the cluster's directory.
     [[nodiscard]] QList<adminapi::RoomInfo> remoteRoomInfos(bool withParticipants) const;
     [[nodiscard]] bool roomElsewhere(const QString &roomId) const;
-
 
     const ServerConfig &m_config;
     RoomService &m_rooms;

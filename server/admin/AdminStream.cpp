@@ -3,7 +3,9 @@
 #include "admin/AdminService.h"
 #include "adminapi/AdminTypes.h"
 #include "consultation/RoomService.h"
+#include "events/EventLog.h"
 #include "metrics/Metrics.h"
+#include "protocol/JsonScanner.h"
 #include "realtime/Connection.h"
 #include "realtime/ConnectionManager.h"
 
@@ -31,6 +33,13 @@ QString onOff(bool b)
     return b ? u"on"_s : u"off"_s;
 }
 
+// Entries of the event ring that no room change carries (room events reach
+// consoles as changes already).
+bool isServerEvent(const QString &kind)
+{
+    return kind == "admin"_L1 || kind == "auth_failed"_L1 || kind == "token_expired"_L1;
+}
+
 } // namespace
 
 AdminStream::AdminStream(RoomService &rooms, AdminService &admin, ConnectionManager &connections, int ringCapacity,
@@ -47,6 +56,7 @@ AdminStream::AdminStream(RoomService &rooms, AdminService &admin, ConnectionMana
     m_ticker.setTimerType(Qt::CoarseTimer);
     connect(&m_ticker, &QTimer::timeout, this, &AdminStream::tick);
     m_ticker.start();
+    connect(&m_admin.eventLog(), &EventLog::added, this, &AdminStream::onLogged);
 }
 
 void AdminStream::subscribe(Connection *connection)
@@ -77,12 +87,15 @@ void AdminStream::subscribe(Connection *connection)
 
 OutboundMessage AdminStream::snapshot(bool reset) const
 {
+    // Whole rooms, with their participants and waiting guests: a console
+    // knows who is where from the start, and changes keep that up to date.
     QJsonArray rooms;
     for (const Room *room : m_rooms.rooms())
-        rooms.append(m_admin.roomInfo(*room, false).toJson(false));
+        rooms.append(m_admin.roomInfo(*room, true).toJson(adminapi::RoomInfo::Detail::Full));
     QJsonObject o{{u"type"_s, u"snapshot"_s},
                   {u"epoch"_s, m_epoch},
                   {u"seq"_s, static_cast<double>(m_seq)},
+                  {u"at"_s, static_cast<double>(QDateTime::currentMSecsSinceEpoch())},
                   {u"counters"_s, counters()},
                   {u"rooms"_s, rooms}};
     if (reset)
@@ -95,21 +108,26 @@ QJsonObject AdminStream::counters() const
     const adminapi::Health h = m_admin.state();
     const Metrics &m = m_admin.metrics();
     const auto rates = m.rates();
-    QJsonObject out{{u"status"_s, h.status},
-            {u"version"_s, QString::fromLatin1(MEDRELAY_VERSION)},
-            {u"uptime"_s, h.uptimeSeconds},
-            {u"connections"_s, h.connections},
-            {u"rooms"_s, h.rooms},
-            {u"adminStreams"_s, m_connections.adminStreamCount()},
-            {u"perSecond"_s,
-             QJsonObject{{u"messagesIn"_s, rates.messagesIn},
-                         {u"messagesOut"_s, rates.messagesOut},
-                         {u"bytesIn"_s, rates.bytesIn},
-                         {u"bytesOut"_s, rates.bytesOut}}},
-            {u"totals"_s,
-             QJsonObject{{u"messagesIn"_s, static_cast<double>(m.totalMessagesIn())},
-                         {u"messagesOut"_s, static_cast<double>(m.totalMessagesOut())},
-                         {u"connectionsAccepted"_s, static_cast<double>(m.connectionsAccepted())}}}};
+    adminapi::Counters c;
+    c.status = h.status;
+    c.version = QString::fromLatin1(MEDRELAY_VERSION);
+    c.mode = m_admin.mode();
+    c.uptimeSeconds = h.uptimeSeconds;
+    c.connections = h.connections;
+    c.maxConnections = m_admin.maxConnections();
+    c.rooms = h.rooms;
+    c.adminStreams = m_connections.adminStreamCount();
+    c.residentMemoryBytes = residentMemoryBytes();
+    for (int i = 0; i < static_cast<int>(Rejection::Count); ++i) {
+        const auto r = static_cast<Rejection>(i);
+        if (const qint64 n = m.rejections(r))
+            c.rejectionsByReason.insert(QString(rejectionName(r)), n);
+    }
+    c.perSecond = {rates.messagesIn, rates.messagesOut, rates.bytesIn, rates.bytesOut};
+    c.totals = {m.totalMessagesIn(), m.totalMessagesOut(), m.totalBytesIn(), m.totalBytesOut(),
+                m.connectionsAccepted()};
+    c.audit = h.audit;
+    QJsonObject out = c.toJson();
     // Cluster mode: every instance with its connections and rooms.
     if (h.cluster)
         out.insert(u"cluster"_s, h.cluster->toJson());
@@ -119,7 +137,7 @@ QJsonObject AdminStream::counters() const
 QJsonObject AdminStream::roomSummary(const QString &roomId) const
 {
     const Room *room = m_rooms.find(roomId);
-    return room ? m_admin.roomInfo(*room, false).toJson(false) : QJsonObject{};
+    return room ? m_admin.roomInfo(*room, false).toJson(adminapi::RoomInfo::Detail::Summary) : QJsonObject{};
 }
 
 void AdminStream::publish(const QString &change, QJsonObject fields)
@@ -130,7 +148,20 @@ void AdminStream::publish(const QString &change, QJsonObject fields)
     fields.insert(u"seq"_s, static_cast<double>(++m_seq));
     fields.insert(u"at"_s, static_cast<double>(QDateTime::currentMSecsSinceEpoch()));
     // Serialised once; every console gets the same bytes.
-    const OutboundMessage message(kStreamKind, fields);
+    send(OutboundMessage(kStreamKind, fields));
+}
+
+void AdminStream::publishText(QByteArray json)
+{
+    json += ",\"type\":\"change\",\"epoch\":";
+    protocol::appendJsonString(json, m_epoch);
+    json += ",\"seq\":" + QByteArray::number(++m_seq);
+    json += ",\"at\":" + QByteArray::number(QDateTime::currentMSecsSinceEpoch()) + '}';
+    send(OutboundMessage(kStreamKind, std::move(json)));
+}
+
+void AdminStream::send(const OutboundMessage &message)
+{
     m_ring.emplace_back(m_seq, message);
     while (static_cast<int>(m_ring.size()) > m_ringCapacity)
         m_ring.pop_front();
@@ -138,6 +169,39 @@ void AdminStream::publish(const QString &change, QJsonObject fields)
         if (c)
             c->send(message);
     }
+}
+
+void AdminStream::publishActivity()
+{
+    // One pass over the rooms a second, written by hand: at 2,000 busy rooms
+    // this is most of what the stream costs the relay thread.
+    QByteArray json = "{\"change\":\"activity\",\"rooms\":[";
+    const qsizetype empty = json.size();
+    for (const Room *room : m_rooms.rooms()) {
+        const qint64 last = room->lastActivityMs();
+        auto it = m_activitySent.find(room->id());
+        if (it != m_activitySent.end() && *it == last)
+            continue;
+        if (it == m_activitySent.end())
+            m_activitySent.insert(room->id(), last);
+        else
+            *it = last;
+        if (json.size() > empty)
+            json += ',';
+        json += '[';
+        protocol::appendJsonString(json, room->id());
+        json += ',' + QByteArray::number(last) + ',' + QByteArray::number(room->lastSeq()) + ']';
+    }
+    if (json.size() == empty)
+        return;
+    json += ']';
+    publishText(std::move(json));
+}
+
+void AdminStream::onLogged(const adminapi::Event &event)
+{
+    if (isServerEvent(event.kind))
+        publish(u"event"_s, {{u"event"_s, event.toJson()}});
 }
 
 void AdminStream::roomEvent(const events::RoomEvent &event)
@@ -148,6 +212,7 @@ void AdminStream::roomEvent(const events::RoomEvent &event)
                 publish(u"room_opened"_s, {{u"roomId"_s, e.roomId}, {u"room"_s, roomSummary(e.roomId)}});
             },
             [this](const events::RoomClosed &e) {
+                m_activitySent.remove(e.roomId);
                 publish(u"room_closed"_s, {{u"roomId"_s, e.roomId}, {u"reason"_s, e.reason}});
             },
             [this](const events::MemberJoined &e) {
@@ -179,9 +244,18 @@ void AdminStream::roomEvent(const events::RoomEvent &event)
                                                 {u"room"_s, roomSummary(e.roomId)}});
             },
             [this](const events::GuestWaiting &e) {
+                // The guest as /stats shows it (name, since when it waits).
+                QJsonObject guest;
+                if (const Room *room = m_rooms.find(e.roomId)) {
+                    for (const adminapi::ParticipantInfo &g : m_admin.roomInfo(*room, true).waiting) {
+                        if (g.connectionId == e.connectionId)
+                            guest = g.toJson();
+                    }
+                }
                 publish(u"participant_waiting"_s, {{u"roomId"_s, e.roomId},
                                                    {u"connectionId"_s, e.connectionId},
                                                    {u"userId"_s, e.userId},
+                                                   {u"participant"_s, guest},
                                                    {u"room"_s, roomSummary(e.roomId)}});
             },
             [this](const events::AdmissionDecided &e) {
@@ -225,6 +299,7 @@ void AdminStream::tick()
         return;
     if (changed)
         publish(u"server"_s, {{u"status"_s, status}});
+    publishActivity();
     publish(u"counters"_s, counters());
 }
 

@@ -6,7 +6,10 @@
 // snapshot (marked reset) when the ring no longer reaches back or the server
 // was restarted: never a silent gap. Each change is serialised once and the
 // same bytes go to every console. It observes the room service's typed
-// events and changes nothing.
+// events (and the event ring's entries that are not about rooms: admin
+// actions, failed authentication) and changes nothing. Message traffic is
+// not a change: once a second it sends the rooms whose last activity moved,
+// so a console's idle times stay true without a change per message.
 
 #include "consultation/RoomEvents.h"
 #include "model/OutboundMessage.h"
@@ -17,7 +20,13 @@
 #include <QPointer>
 #include <QTimer>
 
+#include <QHash>
+
 #include <deque>
+
+namespace medrelay::adminapi {
+struct Event;
+}
 
 namespace medrelay::server {
 
@@ -47,6 +56,11 @@ public:
 
 private:
     void publish(const QString &change, QJsonObject fields);
+    // `json` is a change's fields, already serialised, without the closing brace.
+    void publishText(QByteArray json);
+    void send(const OutboundMessage &message);
+    void publishActivity();
+    void onLogged(const adminapi::Event &event);
     [[nodiscard]] QJsonObject roomSummary(const QString &roomId) const;
     [[nodiscard]] QJsonObject counters() const;
     [[nodiscard]] OutboundMessage snapshot(bool reset) const;
@@ -59,6 +73,7 @@ private:
     qint64 m_seq = 0;
     QString m_lastStatus;
     std::deque<std::pair<qint64, OutboundMessage>> m_ring; // oldest first
+    QHash<QString, qint64> m_activitySent; // room id -> last activity (ms) consoles know of
     QList<QPointer<Connection>> m_subscribers;
     QTimer m_ticker;
 };

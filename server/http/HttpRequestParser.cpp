@@ -84,6 +84,7 @@ int onHeadersComplete(http_parser *p)
     flushHeader(s);
     s->request.method = http_method_str(static_cast<http_method>(p->method));
     s->request.upgrade = p->upgrade != 0;
+    s->request.keepAlive = http_should_keep_alive(p) != 0;
     s->request.contentLength = (p->content_length == ULLONG_MAX) ? 0 : static_cast<qint64>(p->content_length);
     s->complete = true;
     // Stop here: the body, if any, is read by the caller within its own limit.

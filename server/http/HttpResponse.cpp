@@ -32,7 +32,15 @@ QByteArray HttpResponse::serialise() const
         out += "\r\nContent-Length: " + QByteArray::number(body.size());
     }
     out += "\r\nCache-Control: " + cacheControl;
-    out += "\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n";
+    out += "\r\nX-Content-Type-Options: nosniff\r\n";
+    if (keepAlive) {
+        // HTTP/1.1 keeps connections by default; the header also tells
+        // HTTP/1.0 clients, and Keep-Alive how long the server waits.
+        out += "Connection: keep-alive\r\nKeep-Alive: timeout=" + QByteArray::number(keepAliveTimeoutS)
+               + ", max=" + QByteArray::number(keepAliveMax) + "\r\n";
+    } else {
+        out += "Connection: close\r\n";
+    }
     for (const auto &h : extraHeaders)
         out += h.first + ": " + h.second + "\r\n";
     out += "\r\n";

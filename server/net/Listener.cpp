@@ -50,6 +50,9 @@ public:
     }
     std::function<void()> onDeadline;
     int headLength = 0;
+    int served = 0;       // answers sent on this connection
+    bool writing = false; // a kept connection's answer is being written
+    [[nodiscard]] bool isIdle() const { return served > 0 && !writing && m_socket->bytesAvailable() == 0; }
 
 protected:
     void timerEvent(QTimerEvent *) override
@@ -62,7 +65,11 @@ protected:
     {
         killDeadline();
         // Not from inside the pool's call: abort may emit disconnected().
-        QMetaObject::invokeMethod(m_socket, &QAbstractSocket::abort, Qt::QueuedConnection);
+        // A kept connection between requests loses nothing by a quiet close.
+        if (isIdle())
+            QMetaObject::invokeMethod(m_socket, &QAbstractSocket::disconnectFromHost, Qt::QueuedConnection);
+        else
+            QMetaObject::invokeMethod(m_socket, &QAbstractSocket::abort, Qt::QueuedConnection);
     }
 
 private:
@@ -149,15 +156,26 @@ void Listener::incomingConnection(qintptr descriptor)
         acceptQt(descriptor);
 }
 
-bool Listener::admit(PendingPool::Entry &entry, const QHostAddress &peer)
+bool Listener::admit(PendingPool::Entry &entry, const QHostAddress &peer, bool countRefusal)
 {
     const qint64 evictedBefore = m_pool.evictions();
     const bool admitted = m_pool.admit(entry, peer);
     for (qint64 n = m_pool.evictions() - evictedBefore; n > 0; --n)
         m_metrics.rejection(Rejection::PendingEvicted);
-    if (!admitted)
+    if (!admitted && countRefusal)
         m_metrics.rejection(Rejection::TooManyConnections);
     return admitted;
+}
+
+void Listener::settle(HttpResponse &response, const HttpRequest &request, int served) const
+{
+    if (request.method == "HEAD")
+        response.omitBody = true; // (a 304 has none either)
+    response.keepAlive = request.keepAlive && served + 1 < kMaxRequestsPerConnection;
+    if (response.keepAlive) {
+        response.keepAliveTimeoutS = std::max(1, m_config.requestTimeoutMs / 1000);
+        response.keepAliveMax = kMaxRequestsPerConnection - served - 1;
+    }
 }
 
 Listener::Examined Listener::examine(QByteArrayView data, int &headLength, const QHostAddress &peer)
@@ -250,7 +268,9 @@ void Listener::requestData(RawRequest &pending)
     const HttpRequest &request = std::get<HttpRequest>(examined);
     if (!request.upgrade) {
         qCDebug(lcHttp) << request.method << request.path;
-        pending.respond(m_http.handle(request).serialise());
+        HttpResponse response = m_http.handle(request);
+        settle(response, request, pending.served());
+        pending.respond(response.serialise(), pending.headLength + request.contentLength, response.keepAlive);
         return;
     }
     if (auto refusal = checkUpgrade(request)) {
@@ -264,6 +284,11 @@ void Listener::requestData(RawRequest &pending)
 
 void Listener::requestTimedOut(RawRequest &request)
 {
+    if (request.isIdle()) {
+        // A kept connection the client did not use again: its idle time is up.
+        request.closeIdle();
+        return;
+    }
     m_metrics.rejection(Rejection::RequestTimeout);
     // Without a finished TLS handshake there is no way to answer.
     if (!request.isSecured()) {
@@ -271,6 +296,11 @@ void Listener::requestTimedOut(RawRequest &request)
         return;
     }
     request.respond(HttpResponse::error(408, u"request_timeout"_s, u"request not completed in time"_s).serialise());
+}
+
+bool Listener::requestIdle(RawRequest &request)
+{
+    return admit(request, request.peer(), false);
 }
 
 // ---- Qt path ------------------------------------------------------------
@@ -297,16 +327,31 @@ void Listener::acceptQt(qintptr descriptor)
     }
     // Qt 6.4 leaves Nagle on for accepted sockets: ~40 ms extra latency.
     socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    // What a kept connection sends ahead of its answers waits in the kernel,
+    // not in an unbounded buffer here.
+    socket->setReadBufferSize(m_limits.maxHeadBytes + m_config.maxHttpBodyBytes);
 
     pending->onDeadline = [this, socket, pending] {
+        if (pending->writing) {
+            socket->abort(); // a client that does not read its answer cannot hold the socket open
+            return;
+        }
         if (!pending->isPending())
             return;
+        if (pending->isIdle()) {
+            closeQuietly(socket, *pending); // a kept connection's idle time is up
+            return;
+        }
         m_metrics.rejection(Rejection::RequestTimeout);
         respond(socket, pending, HttpResponse::error(408, u"request_timeout"_s, u"request not completed in time"_s));
     };
     pending->startDeadline(m_config.requestTimeoutMs);
 
     connect(socket, &QTcpSocket::readyRead, this, [this, socket, pending] { readHead(socket, *pending); });
+    connect(socket, &QTcpSocket::bytesWritten, this, [this, socket, pending] {
+        if (pending->writing && socket->bytesToWrite() == 0)
+            answerWritten(socket, *pending);
+    });
     connect(socket, &QTcpSocket::disconnected, this, [this, socket, pending] {
         m_pool.release(*pending);
         socket->deleteLater();
@@ -344,7 +389,12 @@ void Listener::readHead(QTcpSocket *socket, PendingTcp &pending)
     if (!request.upgrade) {
         socket->read(pending.headLength + request.contentLength);
         qCDebug(lcHttp) << request.method << request.path;
-        respond(socket, &pending, m_http.handle(request));
+        HttpResponse response = m_http.handle(request);
+        settle(response, request, pending.served);
+        if (response.keepAlive)
+            respondAndKeep(socket, pending, response);
+        else
+            respond(socket, &pending, response);
         return;
     }
     if (auto refusal = checkUpgrade(request)) {
@@ -355,12 +405,49 @@ void Listener::readHead(QTcpSocket *socket, PendingTcp &pending)
     finishPending(&pending);
     disconnect(socket, nullptr, this, nullptr);
     delete &pending;
+    socket->setReadBufferSize(0); // QWebSocket reads whole frames
     m_upgrades.adopt(socket, request);
+}
+
+void Listener::respondAndKeep(QTcpSocket *socket, PendingTcp &pending, const HttpResponse &response)
+{
+    finishPending(&pending);
+    ++pending.served;
+    pending.headLength = 0;
+    pending.writing = true;
+    // The same limit for the client to take its answer as for a request.
+    pending.startDeadline(m_config.requestTimeoutMs);
+    socket->write(response.serialise());
+}
+
+void Listener::answerWritten(QTcpSocket *socket, PendingTcp &pending)
+{
+    pending.writing = false;
+    pending.killDeadline();
+    if (!admit(pending, socket->peerAddress(), false)) {
+        closeQuietly(socket, pending);
+        return;
+    }
+    pending.startDeadline(m_config.requestTimeoutMs);
+    // A request sent ahead of the answer (pipelined) is answered next.
+    if (socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(&pending, [this, socket, &pending] { readHead(socket, pending); },
+                                  Qt::QueuedConnection);
+}
+
+void Listener::closeQuietly(QTcpSocket *socket, PendingTcp &pending)
+{
+    finishPending(&pending);
+    disconnect(socket, &QTcpSocket::readyRead, this, nullptr);
+    socket->disconnectFromHost();
+    QTimer::singleShot(m_config.requestTimeoutMs, socket, [socket] { socket->abort(); });
 }
 
 void Listener::respond(QTcpSocket *socket, PendingTcp *pending, const HttpResponse &response)
 {
     finishPending(pending);
+    if (pending != nullptr)
+        pending->writing = false;
     disconnect(socket, &QTcpSocket::readyRead, this, nullptr);
     socket->write(response.serialise());
     socket->disconnectFromHost();

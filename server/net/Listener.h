@@ -6,6 +6,13 @@
 // complete, so a slow or oversized request costs the server nothing else;
 // until then it holds a place in the PendingPool, shared fairly by address.
 //
+// An HTTP answer keeps the connection for the client's next request when the
+// client wants that (HTTP/1.1, or HTTP/1.0 with "Connection: keep-alive"),
+// up to kMaxRequestsPerConnection requests; waiting for the next head it is
+// back in the PendingPool, under the same --request-timeout, so idle kept
+// connections compete for places like any other socket that owes a head.
+// Requests sent ahead (pipelined) are answered one at a time, in order.
+//
 // Two ways to carry a socket until then, by --transport:
 //  - epoll (the lean path): the raw fd, read by this thread's EpollPoller
 //    (RawRequest), with TLS done by OpenSSL on the same fd (TlsContext);
@@ -57,6 +64,9 @@ public:
 
     [[nodiscard]] const PendingPool &pendingPool() const { return m_pool; }
 
+    // Requests one connection may carry; the last answer says "Connection: close".
+    static constexpr int kMaxRequestsPerConnection = 100;
+
 protected:
     void incomingConnection(qintptr descriptor) override;
 
@@ -68,18 +78,29 @@ private:
     using Examined = std::variant<NeedMore, HttpRequest, HttpResponse>;
     [[nodiscard]] Examined examine(QByteArrayView data, int &headLength, const QHostAddress &peer);
     [[nodiscard]] std::optional<HttpResponse> checkUpgrade(const HttpRequest &request);
-    [[nodiscard]] bool admit(PendingPool::Entry &entry, const QHostAddress &peer);
+    // `countRefusal`: a refused newcomer is a rejection; a kept connection
+    // that finds no place is only closed.
+    [[nodiscard]] bool admit(PendingPool::Entry &entry, const QHostAddress &peer, bool countRefusal = true);
+    // Whether the connection stays after answering `request` (its `served`-th
+    // but one), marked on `response`.
+    void settle(HttpResponse &response, const HttpRequest &request, int served) const;
 
     // Lean path.
     void acceptRaw(int fd);
     void requestData(RawRequest &request) override;
     void requestTimedOut(RawRequest &request) override;
+    bool requestIdle(RawRequest &request) override;
 
     // Qt path.
     void acceptQt(qintptr descriptor);
     void readHead(QTcpSocket *socket, PendingTcp &pending);
     // `pending` is null once the socket left the pending pool.
     void respond(QTcpSocket *socket, PendingTcp *pending, const HttpResponse &response);
+    // Answers and keeps the connection: the next head is read once this
+    // answer is written.
+    void respondAndKeep(QTcpSocket *socket, PendingTcp &pending, const HttpResponse &response);
+    void answerWritten(QTcpSocket *socket, PendingTcp &pending);
+    void closeQuietly(QTcpSocket *socket, PendingTcp &pending);
     void finishPending(PendingTcp *pending);
 
     const ServerConfig &m_config;

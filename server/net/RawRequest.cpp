@@ -49,13 +49,8 @@ void RawRequest::epollEvents(quint32 events)
     case State::Answering:
         writeAnswer();
 #ifdef Q_OS_LINUX
-        // Whatever else the client sends is dropped, so a readable socket
-        // does not wake the (level-triggered) poller again and again.
-        if (m_state == State::Answering && (events & EPOLLIN) != 0) {
-            const Stream::Result r = m_stream.read(m_poller->scratch(), transport::EpollPoller::ScratchSize);
-            if (r.status == Stream::Status::Closed || r.status == Stream::Status::Failed)
-                finish(true);
-        }
+        if (m_state == State::Answering && (events & EPOLLIN) != 0)
+            readAhead();
 #else
         Q_UNUSED(events);
 #endif
@@ -128,13 +123,38 @@ void RawRequest::readRequest()
         QMetaObject::invokeMethod(this, &RawRequest::readRequest, Qt::QueuedConnection);
 }
 
-void RawRequest::respond(const QByteArray &response)
+void RawRequest::readAhead()
+{
+    // While an answer is written: a kept connection buffers what comes next
+    // (a pipelined request), within one request's limit; anything else is
+    // dropped, so a readable socket does not wake the (level-triggered)
+    // poller again and again.
+    char *buffer = m_poller ? m_poller->scratch() : nullptr;
+    if (buffer == nullptr)
+        return;
+    const Stream::Result r = m_stream.read(buffer, transport::EpollPoller::ScratchSize);
+    if (r.status == Stream::Status::Closed || r.status == Stream::Status::Failed) {
+        finish(true);
+        return;
+    }
+    if (r.bytes <= 0 || !m_keepAlive)
+        return;
+    const qsizetype room = m_maxBytes - (m_data.size() - m_consumed);
+    if (r.bytes > room)
+        m_overflowed = true;
+    m_data.append(buffer, qMax<qsizetype>(0, qMin(r.bytes, room)));
+}
+
+void RawRequest::respond(const QByteArray &response, qsizetype consumed, bool keepAlive)
 {
     if (m_state == State::Done || m_state == State::Answering || m_state == State::Draining)
         return;
     leavePool();
     m_answer = {response};
     m_answerOffset = 0;
+    m_consumed = qBound<qsizetype>(0, consumed, m_data.size());
+    m_keepAlive = keepAlive;
+    ++m_served;
     m_state = State::Answering;
     // A client that does not read its answer cannot hold the socket open.
     killTimer(m_timerId);
@@ -148,6 +168,10 @@ void RawRequest::writeAnswer()
     m_answerOffset += r.bytes;
     if (m_answerOffset >= m_answer.constFirst().size()) {
         m_answer.clear();
+        if (m_keepAlive && !m_overflowed) {
+            nextRequest();
+            return;
+        }
         m_stream.shutdown();
         m_state = State::Draining;
         want(Stream::Status::Ok);
@@ -159,6 +183,60 @@ void RawRequest::writeAnswer()
         return;
     }
     want(r.status);
+}
+
+void RawRequest::nextRequest()
+{
+    m_data.remove(0, m_consumed);
+    m_consumed = 0;
+    m_keepAlive = false;
+    headLength = 0;
+    m_state = State::Request;
+    // The same limit as the first request: the next one must come (and be
+    // complete) within the request timeout, or the connection is closed.
+    killTimer(m_timerId);
+    m_timerId = startTimer(m_timeoutMs);
+    want(Stream::Status::Ok);
+    if (!m_client.requestIdle(*this)) {
+        closeIdle();
+        return;
+    }
+    // A request that came while the last answer was written is answered
+    // next, in order.
+    if (!m_data.isEmpty() || m_stream.hasBufferedInput())
+        QMetaObject::invokeMethod(this, &RawRequest::processBuffered, Qt::QueuedConnection);
+}
+
+void RawRequest::processBuffered()
+{
+    if (m_state != State::Request)
+        return;
+    if (!m_data.isEmpty()) {
+        m_client.requestData(*this);
+        if (m_state != State::Request)
+            return;
+        if (isFull()) {
+            finish(true);
+            return;
+        }
+    }
+    if (m_stream.hasBufferedInput())
+        readRequest();
+}
+
+void RawRequest::closeIdle()
+{
+    if (m_state == State::Done || m_state == State::Draining)
+        return;
+    leavePool();
+    m_data.clear();
+    m_stream.shutdown();
+    m_state = State::Draining;
+    if (m_timerId != 0)
+        killTimer(m_timerId);
+    m_timerId = startTimer(m_timeoutMs);
+    want(Stream::Status::Ok);
+    drain();
 }
 
 void RawRequest::drain()
@@ -204,7 +282,11 @@ void RawRequest::abort()
 
 void RawRequest::evicted()
 {
-    finish(true);
+    // A kept connection between requests loses nothing by a quiet close.
+    if (isIdle())
+        closeIdle();
+    else
+        finish(true);
 }
 
 void RawRequest::timerEvent(QTimerEvent *event)

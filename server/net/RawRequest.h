@@ -6,9 +6,16 @@
 // only moves them. Afterwards the socket either leaves as a
 // transport::Stream (a WebSocket upgrade: the same fd and TLS session go on
 // to a WebSocketConnection, in this thread or an I/O thread), or gets its
-// HTTP answer written here and is closed: TLS close_notify, no more writes,
-// and the rest of the client's bytes read and dropped until it closes (or
-// the timeout), so the answer is not lost to a reset.
+// HTTP answer written here and then either waits for the client's next
+// request (keep-alive: back in the pending pool, with the same time limit)
+// or is closed: TLS close_notify, no more writes, and the rest of the
+// client's bytes read and dropped until it closes (or the timeout), so the
+// answer is not lost to a reset.
+//
+// Requests on a kept connection are answered one at a time, in order: a
+// pipelined request waits in the buffer until the answer before it is
+// written. Bytes beyond one request's limit sent ahead of an answer end the
+// connection after that answer.
 
 #include "net/PendingPool.h"
 #include "transport/EpollPoller.h"
@@ -34,6 +41,9 @@ public:
         virtual void requestData(RawRequest &request) = 0;
         // The request was not complete in time: answer (408) or close.
         virtual void requestTimedOut(RawRequest &request) = 0;
+        // An answer went out and the connection is kept: it waits for the
+        // next request, which must count like any other. False: close it.
+        virtual bool requestIdle(RawRequest &request) = 0;
 
     protected:
         Client() = default;
@@ -68,8 +78,16 @@ public:
     // For the client: how much of data() is the head, once it knows.
     int headLength = 0;
 
-    // Sends `response` and closes; the request leaves the pending pool.
-    void respond(const QByteArray &response);
+    // Sends `response`; the request leaves the pending pool. Then closes,
+    // or with `keepAlive` drops the first `consumed` bytes of data() (the
+    // request answered) and waits for the next request.
+    void respond(const QByteArray &response, qsizetype consumed = 0, bool keepAlive = false);
+    // Requests answered on this connection so far.
+    [[nodiscard]] int served() const { return m_served; }
+    // Kept open after an answer and nothing of a next request has come.
+    [[nodiscard]] bool isIdle() const { return m_served > 0 && m_state == State::Request && m_data.isEmpty(); }
+    // Closes an idle kept connection (FIN, or close_notify), not a reset.
+    void closeIdle();
     // Hands the socket over (the request leaves the pool and the poller);
     // this object then deletes itself.
     [[nodiscard]] transport::Stream takeStream();
@@ -86,6 +104,9 @@ private:
     void epollEvents(quint32 events) override;
     void handshake();
     void readRequest();
+    void readAhead();
+    void nextRequest();
+    void processBuffered();
     void writeAnswer();
     void drain();
     void want(transport::Stream::Status status);
@@ -98,11 +119,15 @@ private:
     QByteArray m_data;
     QList<QByteArray> m_answer;
     qsizetype m_answerOffset = 0;
+    qsizetype m_consumed = 0; // of m_data, the request being answered
     qsizetype m_maxBytes = 0;
     int m_timeoutMs = 0;
     int m_timerId = 0;
+    int m_served = 0;
     State m_state = State::Handshake;
     bool m_wantWrite = false;
+    bool m_keepAlive = false;   // the answer being written keeps the connection
+    bool m_overflowed = false;  // pipelined bytes beyond the limit: close after the answer
 };
 
 } // namespace medrelay::server

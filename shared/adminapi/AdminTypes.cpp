@@ -2,6 +2,8 @@
 
 #include <QJsonArray>
 
+#include <limits>
+
 namespace medrelay::adminapi {
 
 using namespace Qt::StringLiterals;
@@ -89,7 +91,7 @@ std::optional<ParticipantInfo> ParticipantInfo::fromJson(const QJsonObject &o)
     return p;
 }
 
-QJsonObject RoomInfo::toJson(bool withParticipants) const
+QJsonObject RoomInfo::toJson(Detail detail) const
 {
     QJsonObject o{{u"id"_s, id},
                   {u"connectionCount"_s, connectionCount},
@@ -100,8 +102,9 @@ QJsonObject RoomInfo::toJson(bool withParticipants) const
                   {u"locked"_s, locked},
                   {u"hostPresent"_s, hostPresent},
                   {u"lastSeq"_s, static_cast<double>(lastSeq)}};
-    if (withParticipants) {
+    if (detail != Detail::Health)
         o.insert(u"createdAt"_s, toIso(createdAt));
+    if (detail == Detail::Full) {
         QJsonArray list;
         for (const auto &p : participants)
             list.append(p.toJson());
@@ -170,7 +173,7 @@ QJsonObject RoomPage::toJson() const
 {
     QJsonArray list;
     for (const auto &r : rooms)
-        list.append(r.toJson(false));
+        list.append(r.toJson(RoomInfo::Detail::Summary));
     return {{u"total"_s, total}, {u"offset"_s, offset}, {u"limit"_s, limit}, {u"filter"_s, filter},
             {u"rooms"_s, list}};
 }
@@ -246,7 +249,7 @@ QJsonObject Health::toJson() const
     if (roomDetails) {
         QJsonArray list;
         for (const auto &r : *roomDetails)
-            list.append(r.toJson(false));
+            list.append(r.toJson(RoomInfo::Detail::Health));
         o.insert(u"roomDetails"_s, list);
     }
     if (insecure)
@@ -320,7 +323,7 @@ QJsonObject Stats::toJson() const
 {
     QJsonArray roomList;
     for (const auto &r : rooms)
-        roomList.append(r.toJson(true));
+        roomList.append(r.toJson(RoomInfo::Detail::Full));
     QJsonObject o{{u"version"_s, version},
                   {u"status"_s, status},
                   {u"mode"_s, mode},
@@ -337,6 +340,8 @@ QJsonObject Stats::toJson() const
                   {u"residentMemoryBytes"_s, static_cast<double>(residentMemoryBytes)}};
     if (cluster)
         o.insert(u"cluster"_s, cluster->toJson());
+    if (maxConnections > 0)
+        o.insert(u"maxConnections"_s, maxConnections);
     return o;
 }
 
@@ -365,7 +370,54 @@ std::optional<Stats> Stats::fromJson(const QJsonObject &o)
     s.residentMemoryBytes = toInt64(o.value("residentMemoryBytes"_L1));
     if (o.value("cluster"_L1).isObject())
         s.cluster = ClusterInfo::fromJson(o.value("cluster"_L1).toObject());
+    // Older servers do not send it; anything but a positive count means "not said".
+    if (const QJsonValue cap = o.value("maxConnections"_L1); cap.isDouble() && cap.toDouble() >= 1
+        && cap.toDouble() <= std::numeric_limits<int>::max())
+        s.maxConnections = cap.toInt();
     return s;
+}
+
+QJsonObject Counters::toJson() const
+{
+    QJsonObject o{{u"status"_s, status},
+                  {u"version"_s, version},
+                  {u"mode"_s, mode},
+                  {u"uptime"_s, uptimeSeconds},
+                  {u"connections"_s, connections},
+                  {u"maxConnections"_s, maxConnections},
+                  {u"rooms"_s, rooms},
+                  {u"adminStreams"_s, adminStreams},
+                  {u"residentMemoryBytes"_s, static_cast<double>(residentMemoryBytes)},
+                  {u"rejectionsByReason"_s, mapToJson(rejectionsByReason)},
+                  {u"perSecond"_s, perSecond.toJson()},
+                  {u"totals"_s, totals.toJson()}};
+    if (audit)
+        o.insert(u"audit"_s, audit->toJson());
+    return o;
+}
+
+std::optional<Counters> Counters::fromJson(const QJsonObject &o)
+{
+    if (!o.value("status"_L1).isString() || !o.value("connections"_L1).isDouble())
+        return std::nullopt;
+    Counters c;
+    c.status = o.value("status"_L1).toString();
+    c.version = o.value("version"_L1).toString();
+    c.mode = o.value("mode"_L1).toString();
+    c.uptimeSeconds = o.value("uptime"_L1).toDouble();
+    c.connections = o.value("connections"_L1).toInt();
+    if (const QJsonValue cap = o.value("maxConnections"_L1);
+        cap.isDouble() && cap.toDouble() >= 1 && cap.toDouble() <= std::numeric_limits<int>::max())
+        c.maxConnections = cap.toInt();
+    c.rooms = o.value("rooms"_L1).toInt();
+    c.adminStreams = o.value("adminStreams"_L1).toInt();
+    c.residentMemoryBytes = toInt64(o.value("residentMemoryBytes"_L1));
+    c.rejectionsByReason = mapFromJson(o.value("rejectionsByReason"_L1));
+    c.perSecond = Rates::fromJson(o.value("perSecond"_L1).toObject());
+    c.totals = Totals::fromJson(o.value("totals"_L1).toObject());
+    if (o.value("audit"_L1).isObject())
+        c.audit = AuditHealth::fromJson(o.value("audit"_L1).toObject());
+    return c;
 }
 
 QJsonObject Event::toJson() const

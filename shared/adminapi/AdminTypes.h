@@ -53,7 +53,7 @@ struct RoomInfo
     QString id;
     qint64 appointmentId = 0;
     int connectionCount = 0;
-    QDateTime createdAt;    // the consultation's start
+    QDateTime createdAt;    // the consultation's start (not in /health)
     QDateTime lastActivity;
     QList<ParticipantInfo> participants; // empty in /health
     // Consultation state (absent from older servers: defaults).
@@ -65,7 +65,16 @@ struct RoomInfo
     QList<ParticipantInfo> waiting;         // guests in the waiting room; empty in /health
     QMap<QString, qint64> messagesByType;   // relayed messages by type, never their content
 
-    [[nodiscard]] QJsonObject toJson(bool withParticipants) const;
+    // How much of a room: /health's entry; the summary of /admin/rooms and
+    // the admin stream (with createdAt); everything (participants, waiting
+    // guests, message counts), as in /stats and /admin/rooms/{id}.
+    enum class Detail { Health, Summary, Full };
+    [[nodiscard]] QJsonObject toJson(Detail detail) const;
+    // true: Full, false: Health (the two forms the API had first).
+    [[nodiscard]] QJsonObject toJson(bool withParticipants) const
+    {
+        return toJson(withParticipants ? Detail::Full : Detail::Health);
+    }
     [[nodiscard]] static std::optional<RoomInfo> fromJson(const QJsonObject &o);
     friend bool operator==(const RoomInfo &, const RoomInfo &) = default;
 };
@@ -169,9 +178,34 @@ struct Stats
     Totals totals;
     qint64 residentMemoryBytes = 0;
     std::optional<ClusterInfo> cluster; // cluster mode
+    // The server's --max-connections; 0 when the server does not say (older
+    // servers), and then a console shows no cap.
+    int maxConnections = 0;
 
     [[nodiscard]] QJsonObject toJson() const;
     [[nodiscard]] static std::optional<Stats> fromJson(const QJsonObject &o);
+};
+
+// The admin stream's counters (in its snapshot and its "counters" change,
+// about once a second): /stats' figures without the rooms.
+struct Counters
+{
+    QString status; // healthy, degraded, draining
+    QString version;
+    QString mode;
+    double uptimeSeconds = 0;
+    int connections = 0;
+    int maxConnections = 0; // 0: not said
+    int rooms = 0;
+    int adminStreams = 0;
+    qint64 residentMemoryBytes = 0;
+    QMap<QString, qint64> rejectionsByReason;
+    Rates perSecond;
+    Totals totals;
+    std::optional<AuditHealth> audit; // when an audit log is kept
+
+    [[nodiscard]] QJsonObject toJson() const;
+    [[nodiscard]] static std::optional<Counters> fromJson(const QJsonObject &o);
 };
 
 // GET /admin/rooms: rooms sorted by id, without participants. `filter`

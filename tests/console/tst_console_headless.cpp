@@ -85,6 +85,68 @@ private Q_SLOTS:
         QVERIFY(run.out.contains(u"wrote"_s));
     }
 
+    // --watch opens a room's consultation view in the window that is shot.
+    // With MEDRELAY_KEEP_SCREENSHOT=FILE the picture is kept there (this is
+    // how docs/images/consultation.png is made).
+    void screenshotOfTheConsultationView()
+    {
+        ServerProcess server(kToken, {u"--waiting-room"_s, u"on"_s});
+        QVERIFY2(server.start(), qPrintable(server.error()));
+        const QString room = u"derma-88"_s;
+        RoomClient doctor, nurse, patient, waiting;
+        QVERIFY(doctor.open(server.wsUrl()) && doctor.join(room, 88, 11, u"Dr Ada Lovell"_s, u"doctor"_s));
+        QVERIFY(nurse.open(server.wsUrl()) && nurse.join(room, 88, 12, u"Sam Ortiz"_s, u"nurse"_s));
+        const auto admitted = [&](RoomClient &guest, qint64 user, const QString &name) {
+            guest.send({{u"type"_s, u"telemedicine_user_joined"_s}, {u"roomId"_s, room}, {u"appointmentId"_s, 88},
+                        {u"userId"_s, user}, {u"userName"_s, name}});
+            return guest.waitFor(u"waiting"_s, 10000);
+        };
+        QVERIFY(patient.open(server.wsUrl()) && admitted(patient, 21, u"Pat Doe"_s));
+        QVERIFY(doctor.waitFor(u"admission_request"_s, 10000));
+        QString patientConnection;
+        for (const QJsonObject &m : doctor.received()) {
+            if (m.value("type"_L1).toString() == "admission_request"_L1)
+                patientConnection = m.value("connectionId"_L1).toString();
+        }
+        doctor.send({{u"type"_s, u"admit"_s}, {u"roomId"_s, room}, {u"connectionId"_s, patientConnection}});
+        QVERIFY(patient.waitFor(u"admitted"_s, 10000));
+        for (int i = 0; i < 4; ++i)
+            doctor.chat(u"note %1"_s.arg(i));
+        patient.chat(u"hello"_s);
+        for (int i = 0; i < 3; ++i)
+            nurse.send({{u"type"_s, u"whiteboard_update"_s}, {u"roomId"_s, room}, {u"appointmentId"_s, 88},
+                        {u"data"_s, QJsonObject{{u"stroke"_s, i}}}});
+        QVERIFY(waiting.open(server.wsUrl()) && admitted(waiting, 22, u"Lee Carter"_s));
+
+        // While it is watched: the waiting guest is admitted, the nurse leaves.
+        QTimer::singleShot(2000, &doctor, [&] {
+            QString guest;
+            for (const QJsonObject &m : doctor.received()) {
+                if (m.value("type"_L1).toString() == "admission_request"_L1)
+                    guest = m.value("connectionId"_L1).toString();
+            }
+            doctor.send({{u"type"_s, u"admit"_s}, {u"roomId"_s, room}, {u"connectionId"_s, guest}});
+        });
+        QTimer::singleShot(2500, &nurse, [&] {
+            nurse.send({{u"type"_s, u"telemedicine_user_left"_s}, {u"roomId"_s, room}});
+        });
+
+        QTemporaryDir dir;
+        const QString png = dir.filePath(u"consultation.png"_s);
+        const Run run = runConsole({u"--server"_s, server.httpUrl().toString(), u"--token"_s, kToken, u"--watch"_s,
+                                    room, u"--select-room"_s, room, u"--screenshot"_s, png, u"--quit-after"_s,
+                                    u"4"_s, u"--size"_s, u"1440x900"_s});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const QImage image(png);
+        QVERIFY(!image.isNull());
+        QCOMPARE(image.size() / image.devicePixelRatio(), QSize(1440, 900));
+        QVERIFY(waiting.waitFor(u"admitted"_s, 10000));
+        if (const QString keep = qEnvironmentVariable("MEDRELAY_KEEP_SCREENSHOT"); !keep.isEmpty()) {
+            QFile::remove(keep);
+            QVERIFY(QFile::copy(png, keep));
+        }
+    }
+
     void tokenFromEnvironment()
     {
         ServerProcess server(kToken);

@@ -164,6 +164,11 @@ private Q_SLOTS:
         QCOMPARE(s.windowState(), QByteArray("state"));
         QCOMPARE(s.viewState(u"roomsView"_s), QByteArray("header"));
         QVERIFY(s.viewState(u"other"_s).isEmpty());
+        QCOMPARE(s.waitingAlertMinutes(), 0); // not set: the default applies
+        s.setWaitingAlertMinutes(12);
+        QCOMPARE(s.waitingAlertMinutes(), 12);
+        qs.setValue(u"alerts/waitingMinutes"_s, 999999); // edited by hand
+        QCOMPARE(s.waitingAlertMinutes(), 24 * 60);
     }
 
     void serverUrls_data()
@@ -223,6 +228,14 @@ private Q_SLOTS:
         QCOMPARE(o.quitAfter.value_or(-1), 3.0); // a screenshot waits 3 s by default
         o = parseLaunchOptions({u"medrelay-console"_s, u"--select-room"_s, u"cardio-1"_s}, {});
         QCOMPARE(o.selectRoom, u"cardio-1"_s);
+        o = parseLaunchOptions({u"medrelay-console"_s, u"--watch"_s, u"derma-88"_s, u"--waiting-alert"_s, u"10"_s}, {});
+        QVERIFY2(o.error.isEmpty(), qPrintable(o.error));
+        QCOMPARE(o.watchRoom, u"derma-88"_s);
+        QCOMPARE(o.waitingAlertMinutes, 10);
+        for (const QString &bad : {u"0"_s, u"1441"_s, u"soon"_s}) {
+            o = parseLaunchOptions({u"medrelay-console"_s, u"--waiting-alert"_s, bad}, {});
+            QVERIFY2(o.error.contains(u"--waiting-alert"_s), qPrintable(bad));
+        }
         o = parseLaunchOptions({u"medrelay-console"_s, u"--help"_s}, {});
         QVERIFY(o.showHelp);
         QVERIFY(o.helpText.contains(u"--screenshot"_s));

@@ -146,8 +146,89 @@ private Q_SLOTS:
         model.update({same}, kNow.addSecs(10));
         QCOMPARE(model.index(0, RoomsModel::IdleColumn).data(RoomsModel::IdleSecondsRole).toLongLong(), 135);
         QVERIFY(!changed.isEmpty());
+        // One signal for the columns that follow the clock (waiting, duration, idle), not the rest.
         const auto last = changed.last();
-        QCOMPARE(last.at(0).value<QModelIndex>().column(), int(RoomsModel::IdleColumn));
+        QVERIFY(last.at(0).value<QModelIndex>().column() <= int(RoomsModel::WaitingColumn));
+        QCOMPARE(last.at(1).value<QModelIndex>().column(), int(RoomsModel::IdleColumn));
+    }
+
+    void consultationStateColumns()
+    {
+        RoomsModel model;
+        RoomInfo r = room(u"a"_s, 1, 2, 5);
+        r.hostPresent = true;
+        r.locked = true;
+        r.waitingRoom = true;
+        r.waitingCount = 2;
+        ParticipantInfo first;
+        first.connectionId = u"w1"_s;
+        first.joinedAt = kNow.addSecs(-190);
+        first.state = u"waiting"_s;
+        ParticipantInfo second = first;
+        second.connectionId = u"w2"_s;
+        second.joinedAt = kNow.addSecs(-20);
+        r.waiting = {second, first};
+        model.update({r, room(u"b"_s, 2, 1, 5)}, kNow);
+        const auto cell = [&](const QString &id, int column, int role = Qt::DisplayRole) {
+            return model.index(model.rowOf(id), column).data(role);
+        };
+        QCOMPARE(cell(u"a"_s, RoomsModel::WaitingColumn).toString(), u"2, 3 min 10 s"_s);
+        QCOMPARE(cell(u"a"_s, RoomsModel::WaitingColumn, RoomsModel::LongestWaitSecondsRole).toLongLong(), 190);
+        QCOMPARE(cell(u"b"_s, RoomsModel::WaitingColumn).toString(), QString());
+        QCOMPARE(cell(u"b"_s, RoomsModel::WaitingColumn, RoomsModel::LongestWaitSecondsRole).toLongLong(), -1);
+        QCOMPARE(cell(u"a"_s, RoomsModel::HostColumn).toString(), u"present"_s);
+        QCOMPARE(cell(u"b"_s, RoomsModel::HostColumn).toString(), u"absent"_s);
+        QCOMPARE(cell(u"a"_s, RoomsModel::LockedColumn).toString(), u"locked"_s);
+        QCOMPARE(cell(u"b"_s, RoomsModel::LockedColumn).toString(), QString());
+        QCOMPARE(cell(u"a"_s, RoomsModel::StartedColumn, RoomsModel::SortRole).toDateTime(), kNow.addSecs(-3600));
+        QCOMPARE(cell(u"a"_s, RoomsModel::DurationColumn).toString(), u"1 h 00 min"_s);
+        // The wait and the duration follow the server's clock.
+        model.setNow(kNow.addSecs(60));
+        QCOMPARE(cell(u"a"_s, RoomsModel::WaitingColumn).toString(), u"2, 4 min 10 s"_s);
+        QCOMPARE(cell(u"a"_s, RoomsModel::DurationColumn, RoomsModel::SortRole).toLongLong(), 3660);
+        // Past the alert's limit the cell says so (the window draws it in amber).
+        QVERIFY(!cell(u"a"_s, RoomsModel::WaitingColumn, RoomsModel::WaitingTooLongRole).toBool());
+        model.setWaitingLimit(240);
+        QVERIFY(cell(u"a"_s, RoomsModel::WaitingColumn, RoomsModel::WaitingTooLongRole).toBool());
+        QVERIFY(!cell(u"b"_s, RoomsModel::WaitingColumn, RoomsModel::WaitingTooLongRole).toBool());
+        QVERIFY(!cell(u"a"_s, RoomsModel::RoomIdColumn, RoomsModel::WaitingTooLongRole).toBool());
+    }
+
+    void batchesChangeRowsInPlaceWithOneSignal()
+    {
+        RoomsModel model;
+        QList<RoomInfo> rooms;
+        for (int i = 0; i < 50; ++i)
+            rooms.append(room(u"r%1"_s.arg(i, 2, 10, QChar(u'0')), i, 1, 100));
+        model.update(rooms, kNow);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
+        // The rooms that moved this second: activity now.
+        QList<RoomInfo> moved;
+        for (const int i : {3, 17, 40}) {
+            RoomInfo r = rooms.at(i);
+            r.lastActivity = kNow;
+            moved.append(r);
+        }
+        moved.append(room(u"new"_s, 99, 1, 0));
+        model.upsertMany(moved, kNow);
+        QCOMPARE(changed.count(), 1);
+        QCOMPARE(changed.at(0).at(0).value<QModelIndex>().row(), 3);
+        QCOMPARE(changed.at(0).at(1).value<QModelIndex>().row(), 40);
+        QCOMPARE(inserted.count(), 1);
+        QCOMPARE(reset.count(), 0);
+        QCOMPARE(model.rowCount(), 51);
+        QCOMPARE(model.idleSeconds(*model.room(u"r17"_s)), 0);
+        QCOMPARE(model.idleSeconds(*model.room(u"r18"_s)), 100);
+        // Removing one keeps every other row findable by its id.
+        QVERIFY(model.remove(u"r10"_s));
+        for (int i = 0; i < 50; ++i) {
+            const QString id = u"r%1"_s.arg(i, 2, 10, QChar(u'0'));
+            QCOMPARE(model.rowOf(id) >= 0, i != 10);
+            if (i != 10)
+                QCOMPARE(model.index(model.rowOf(id), 0).data(RoomsModel::RoomIdRole).toString(), id);
+        }
     }
 
     void sortRolesAreTyped_data()

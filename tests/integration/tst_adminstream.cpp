@@ -80,6 +80,12 @@ private Q_SLOTS:
     void countersArriveWhileListening();
     void roomsArePagedAndFiltered();
     void oneRoomWithParticipants();
+    void snapshotCarriesWholeRooms();
+    void countersCarryTheCapAndRefusals();
+    void activityOnceASecondForRoomsThatMoved();
+    void serverEventsThatAreNotRoomChanges();
+    void statsReportTheConnectionCap();
+    void waitingGuestIsDescribed();
 };
 
 void TestAdminStream::snapshotThenChanges()
@@ -320,6 +326,196 @@ void TestAdminStream::oneRoomWithParticipants()
     QCOMPARE(room.value("waitingCount"_L1).toInt(), 1);
     QCOMPARE(room.value("hostPresent"_L1).toBool(), true);
     QCOMPARE(httpGet(server.port(), "/admin/rooms/nope", kToken.toUtf8()).status, 404);
+}
+
+void TestAdminStream::snapshotCarriesWholeRooms()
+{
+    TestServer server([](ServerConfig &c) {
+        withToken(c);
+        c.waitingRoomByDefault = true;
+    });
+    QVERIFY(server.started());
+    TestClient doctor, guest;
+    QVERIFY(doctor.open(server.wsUrl()));
+    QVERIFY(guest.open(server.wsUrl()));
+    doctor.send({{u"type"_s, u"telemedicine_user_joined"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 1},
+                 {u"userId"_s, 1}, {u"userName"_s, u"Doc"_s}, {u"role"_s, u"doctor"_s}});
+    QVERIFY(doctor.waitFor(u"room_state"_s));
+    guest.send({{u"type"_s, u"telemedicine_user_joined"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 1},
+                {u"userId"_s, 2}, {u"userName"_s, u"Guest"_s}});
+    QVERIFY(guest.waitFor(u"waiting"_s));
+
+    // Who is where, from the start: participants and waiting guests with
+    // their names and times; the consultation's start in every summary.
+    TestClient console;
+    QVERIFY(console.open(streamUrl(server), 5000, bearer()));
+    const auto snapshot = console.waitFor(u"snapshot"_s);
+    QVERIFY(snapshot);
+    QVERIFY(snapshot->value("at"_L1).toInteger() > 0);
+    const QJsonObject room = snapshot->value("rooms"_L1).toArray().at(0).toObject();
+    QVERIFY(!room.value("createdAt"_L1).toString().isEmpty());
+    const QJsonArray participants = room.value("participants"_L1).toArray();
+    QCOMPARE(participants.size(), 1);
+    QCOMPARE(participants.at(0).toObject().value("userName"_L1).toString(), u"Doc"_s);
+    QCOMPARE(participants.at(0).toObject().value("host"_L1).toBool(), true);
+    const QJsonArray waiting = room.value("waiting"_L1).toArray();
+    QCOMPARE(waiting.size(), 1);
+    QCOMPARE(waiting.at(0).toObject().value("userName"_L1).toString(), u"Guest"_s);
+    QVERIFY(!waiting.at(0).toObject().value("joinedAt"_L1).toString().isEmpty());
+
+    // A change's room summary carries the start too (and no people).
+    TestClient other;
+    QVERIFY(other.open(server.wsUrl()));
+    other.send({{u"type"_s, u"telemedicine_user_joined"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 1},
+                {u"userId"_s, 3}, {u"userName"_s, u"Nurse"_s}, {u"role"_s, u"nurse"_s}});
+    QTRY_COMPARE(changes(console, u"participant_joined"_s).size(), 1);
+    const QJsonObject summary = changes(console, u"participant_joined"_s).at(0).value("room"_L1).toObject();
+    QCOMPARE(summary.value("createdAt"_L1).toString(), room.value("createdAt"_L1).toString());
+    QVERIFY(!summary.contains("participants"_L1));
+}
+
+void TestAdminStream::countersCarryTheCapAndRefusals()
+{
+    TestServer server([](ServerConfig &c) {
+        withToken(c);
+        c.maxConnections = 1;
+    });
+    QVERIFY(server.started());
+    TestClient console;
+    QVERIFY(console.open(streamUrl(server), 5000, bearer()));
+    const auto snapshot = console.waitFor(u"snapshot"_s);
+    QVERIFY(snapshot);
+    const QJsonObject first = snapshot->value("counters"_L1).toObject();
+    QCOMPARE(first.value("maxConnections"_L1).toInt(), 1);
+    QCOMPARE(first.value("mode"_L1).toString(), u"development"_s);
+    QVERIFY(first.value("residentMemoryBytes"_L1).toDouble() > 0);
+    // The console's own stream does not take the clients' only place.
+    TestClient a;
+    QVERIFY(a.open(server.wsUrl()));
+    TestClient refused;
+    QVERIFY(!refused.open(server.wsUrl(), 3000));
+    QTRY_VERIFY_WITH_TIMEOUT(!changes(console, u"counters"_s).isEmpty()
+                                 && changes(console, u"counters"_s)
+                                            .last()
+                                            .value("rejectionsByReason"_L1)
+                                            .toObject()
+                                            .value("too_many_connections"_L1)
+                                            .toInt()
+                                        == 1,
+                             5000);
+    QCOMPARE(changes(console, u"counters"_s).last().value("maxConnections"_L1).toInt(), 1);
+    QCOMPARE(changes(console, u"counters"_s).last().value("connections"_L1).toInt(), 1);
+}
+
+void TestAdminStream::activityOnceASecondForRoomsThatMoved()
+{
+    TestServer server(withToken);
+    QVERIFY(server.started());
+    TestClient a, b, quiet;
+    QVERIFY(a.open(server.wsUrl()));
+    QVERIFY(b.open(server.wsUrl()));
+    QVERIFY(quiet.open(server.wsUrl()));
+    a.join(u"busy"_s, 1, 1, u"A"_s);
+    b.join(u"busy"_s, 1, 2, u"B"_s);
+    quiet.join(u"quiet"_s, 2, 3, u"Q"_s);
+    TestClient console;
+    QVERIFY(console.open(streamUrl(server), 5000, bearer()));
+    QVERIFY(console.waitFor(u"snapshot"_s));
+    // Whatever moved before the console came is reported once; then only
+    // the rooms whose last activity moves.
+    QTRY_VERIFY_WITH_TIMEOUT(!changes(console, u"counters"_s).isEmpty(), 5000);
+    const qsizetype before = console.received().size();
+    a.send({{u"type"_s, u"telemedicine_chat_message"_s}, {u"roomId"_s, u"busy"_s}, {u"appointmentId"_s, 1},
+            {u"message"_s, u"private words"_s}});
+    QVERIFY(b.waitFor(u"telemedicine_chat_message"_s));
+    const qint64 busyActivity = server.app().rooms().find(u"busy"_s)->lastActivityMs();
+    const auto reported = [&] {
+        const QList<QJsonObject> all = console.received();
+        for (qsizetype i = before; i < all.size(); ++i) {
+            if (all.at(i).value("change"_L1).toString() != u"activity"_s)
+                continue;
+            for (const QJsonValue &entry : all.at(i).value("rooms"_L1).toArray()) {
+                const QJsonArray e = entry.toArray();
+                if (e.at(0).toString() == u"busy"_s && e.at(1).toInteger() == busyActivity)
+                    return true;
+            }
+        }
+        return false;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(reported(), 5000);
+    const QList<QJsonObject> all = console.received();
+    for (qsizetype i = before; i < all.size(); ++i) {
+        for (const QJsonValue &entry : all.at(i).value("rooms"_L1).toArray())
+            QVERIFY(entry.toArray().at(0).toString() != u"quiet"_s);
+        QVERIFY(!QJsonDocument(all.at(i)).toJson().contains("private words"));
+    }
+}
+
+void TestAdminStream::serverEventsThatAreNotRoomChanges()
+{
+    TestServer server(withToken);
+    QVERIFY(server.started());
+    TestClient console;
+    QVERIFY(console.open(streamUrl(server), 5000, bearer()));
+    QVERIFY(console.waitFor(u"snapshot"_s));
+    TestClient a;
+    QVERIFY(a.open(server.wsUrl()));
+    a.join(u"r"_s, 1, 1, u"A"_s);
+    QCOMPARE(httpPost(server.port(), "/admin/rooms/r/close", {{u"reason"_s, u"test"_s}}, kToken.toUtf8()).status,
+             200);
+    QTRY_VERIFY(!changes(console, u"event"_s).isEmpty());
+    const QJsonObject event = changes(console, u"event"_s).first().value("event"_L1).toObject();
+    QCOMPARE(event.value("kind"_L1).toString(), u"admin"_s);
+    QCOMPARE(event.value("roomId"_L1).toString(), u"r"_s);
+    QCOMPARE(event.value("detail"_L1).toString(), u"close_room"_s);
+    // Room events come once, as room changes, not again as events.
+    for (const QJsonObject &e : changes(console, u"event"_s))
+        QCOMPARE(e.value("event"_L1).toObject().value("kind"_L1).toString(), u"admin"_s);
+}
+
+void TestAdminStream::statsReportTheConnectionCap()
+{
+    TestServer server([](ServerConfig &c) {
+        withToken(c);
+        c.maxConnections = 321;
+    });
+    QVERIFY(server.started());
+    const HttpResult r = httpGet(server.port(), "/stats", kToken.toUtf8());
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json().value("maxConnections"_L1).toInt(), 321);
+    const auto stats = medrelay::adminapi::Stats::fromJson(r.json());
+    QVERIFY(stats);
+    QCOMPARE(stats->maxConnections, 321);
+}
+
+void TestAdminStream::waitingGuestIsDescribed()
+{
+    TestServer server([](ServerConfig &c) {
+        withToken(c);
+        c.waitingRoomByDefault = true;
+    });
+    QVERIFY(server.started());
+    TestClient console;
+    QVERIFY(console.open(streamUrl(server), 5000, bearer()));
+    QVERIFY(console.waitFor(u"snapshot"_s));
+    TestClient doctor, guest;
+    QVERIFY(doctor.open(server.wsUrl()));
+    QVERIFY(guest.open(server.wsUrl()));
+    doctor.send({{u"type"_s, u"telemedicine_user_joined"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 1},
+                 {u"userId"_s, 1}, {u"userName"_s, u"Doc"_s}, {u"role"_s, u"doctor"_s}});
+    QVERIFY(doctor.waitFor(u"room_state"_s));
+    guest.send({{u"type"_s, u"telemedicine_user_joined"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 1},
+                {u"userId"_s, 2}, {u"userName"_s, u"Guest"_s}});
+    QVERIFY(guest.waitFor(u"waiting"_s));
+    // The guest as /stats shows it, so a console can name who waits and since when.
+    QTRY_COMPARE(changes(console, u"participant_waiting"_s).size(), 1);
+    const QJsonObject change = changes(console, u"participant_waiting"_s).at(0);
+    const QJsonObject participant = change.value("participant"_L1).toObject();
+    QCOMPARE(participant.value("connectionId"_L1).toString(), change.value("connectionId"_L1).toString());
+    QCOMPARE(participant.value("userId"_L1).toString(), u"2"_s);
+    QCOMPARE(participant.value("userName"_L1).toString(), u"Guest"_s);
+    QCOMPARE(participant.value("state"_L1).toString(), u"waiting"_s);
+    QVERIFY(!participant.value("joinedAt"_L1).toString().isEmpty());
 }
 
 QTEST_MAIN(TestAdminStream)

@@ -38,6 +38,58 @@ std::unique_ptr<QTcpSocket> connectToServer(quint16 port, int timeoutMs)
     return s;
 }
 
+namespace {
+
+// The length of the first complete response in `data` (head and
+// Content-Length body), or -1 while it is not all there.
+qsizetype completeResponse(const QByteArray &data)
+{
+    const qsizetype headEnd = data.indexOf("\r\n\r\n");
+    if (headEnd < 0)
+        return -1;
+    qint64 length = 0;
+    for (const QByteArray &line : data.left(headEnd).split('\n')) {
+        const QByteArray l = line.trimmed();
+        if (l.toLower().startsWith("content-length:"))
+            length = l.mid(15).trimmed().toLongLong();
+    }
+    const qsizetype total = headEnd + 4 + length;
+    return data.size() >= total ? total : -1;
+}
+
+HttpResult parseResponse(const QByteArray &data)
+{
+    HttpResult r;
+    const qsizetype headEnd = data.indexOf("\r\n\r\n");
+    if (!data.startsWith("HTTP/1.1 ") || headEnd < 0)
+        return r;
+    r.status = data.mid(9, 3).toInt();
+    r.headers = data.left(headEnd);
+    r.body = data.mid(headEnd + 4);
+    return r;
+}
+
+} // namespace
+
+HttpResult readHttpResponse(QTcpSocket &s, QByteArray &buffer, int timeoutMs)
+{
+    QElapsedTimer t;
+    t.start();
+    qsizetype length = completeResponse(buffer);
+    while (length < 0 && t.elapsed() < timeoutMs) {
+        if (s.bytesAvailable() == 0 && s.state() != QAbstractSocket::ConnectedState)
+            break;
+        QTest::qWait(5);
+        buffer += s.readAll();
+        length = completeResponse(buffer);
+    }
+    if (length < 0)
+        return {};
+    const HttpResult r = parseResponse(buffer.left(length));
+    buffer.remove(0, length);
+    return r;
+}
+
 HttpResult rawHttp(quint16 port, const QByteArray &raw, int timeoutMs)
 {
     HttpResult r;
@@ -48,23 +100,20 @@ HttpResult rawHttp(quint16 port, const QByteArray &raw, int timeoutMs)
         return r;
     QTcpSocket &s = *socket;
     s.write(raw);
+    // Until the first answer is complete (the server may keep the
+    // connection open for another request), the server closes, or the timeout.
     QByteArray data;
     QElapsedTimer t;
     t.start();
-    while (t.elapsed() < timeoutMs) {
+    while (t.elapsed() < timeoutMs && completeResponse(data) < 0) {
         if (s.bytesAvailable() == 0 && s.state() != QAbstractSocket::ConnectedState)
             break;
         QTest::qWait(5);
         data += s.readAll();
     }
     data += s.readAll();
-    const qsizetype headEnd = data.indexOf("\r\n\r\n");
-    if (!data.startsWith("HTTP/1.1 ") || headEnd < 0)
-        return r;
-    r.status = data.mid(9, 3).toInt();
-    r.headers = data.left(headEnd);
-    r.body = data.mid(headEnd + 4);
-    return r;
+    const qsizetype length = completeResponse(data);
+    return parseResponse(length < 0 ? data : data.left(length));
 }
 
 HttpResult httpGet(quint16 port, const QByteArray &path, const QByteArray &bearer)

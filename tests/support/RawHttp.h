@@ -26,8 +26,12 @@ struct HttpResult
 // in this thread).
 std::unique_ptr<QTcpSocket> connectToServer(quint16 port, int timeoutMs = 5000);
 
-// Sends `raw` as is and reads until the server closes (or the timeout).
+// Sends `raw` as is and reads the first answer: until it is complete
+// (Content-Length), the server closes, or the timeout.
 HttpResult rawHttp(quint16 port, const QByteArray &raw, int timeoutMs = 5000);
+// Reads one answer from `socket` (a kept connection); `buffer` holds bytes
+// read beyond it for the next call. status 0: none complete in time.
+HttpResult readHttpResponse(QTcpSocket &socket, QByteArray &buffer, int timeoutMs = 5000);
 HttpResult httpGet(quint16 port, const QByteArray &path, const QByteArray &bearer = {});
 HttpResult httpPost(quint16 port, const QByteArray &path, const QJsonObject &body, const QByteArray &bearer = {});
 

@@ -13,6 +13,7 @@
 #include <QTcpSocket>
 #include <QWebSocket>
 
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -26,6 +27,10 @@ class ServerProcess final : public QObject
 public:
     explicit ServerProcess(QString adminToken, QStringList extraArgs = {}, QObject *parent = nullptr);
     ~ServerProcess() override;
+
+    // Runs in the child between fork and exec (e.g. to set a resource limit).
+    void setChildModifier(std::function<void()> modifier) { m_process.setChildProcessModifier(std::move(modifier)); }
+    [[nodiscard]] qint64 processId() const { return m_process.processId(); }
 
     // Starts and waits for the "listening on" line; `port` 0 lets the server choose.
     bool start(quint16 port = 0, int timeoutMs = 15000);

@@ -196,19 +196,18 @@ void AuditBehindRule::evaluate(const AlertContext &context, AlertsModel &alerts)
         return; // stale: keep what was last known
     }
     const ServerFigures &f = *context.figures;
-    const bool degraded = f.status == "degraded"_L1;
-    if (!f.audit && !degraded) {
+    if (!f.audit) {
         alerts.clear(key);
         return;
     }
-    const adminapi::AuditHealth audit = f.audit.value_or(adminapi::AuditHealth{});
+    const adminapi::AuditHealth audit = *f.audit;
     if (!m_droppedAtStart)
         m_droppedAtStart = audit.droppedRecords;
     if (audit.droppedRecords < *m_droppedAtStart)
         m_droppedAtStart = audit.droppedRecords; // counters began again: another run of the server
     const qint64 droppedHere = audit.droppedRecords - *m_droppedAtStart;
     const QString server = where(context);
-    if (audit.behind || degraded || droppedHere > 0) {
+    if (audit.behind || droppedHere > 0) {
         alerts.raise({key, Alert::Severity::Critical, tr("Audit log falling behind"),
                       tr("%1 cannot write its audit log: %2 record(s) wait in memory, %3 dropped. It keeps serving "
                          "but is not recording: free space or fix the disk of its data directory.")
@@ -227,6 +226,34 @@ void AuditBehindRule::evaluate(const AlertContext &context, AlertsModel &alerts)
     }
 }
 
+void DegradedRule::evaluate(const AlertContext &context, AlertsModel &alerts)
+{
+    const QString key = u"server.degraded"_s;
+    if (!context.figures || !Connection::isLive(context.state)) {
+        if (!context.figures)
+            alerts.clear(key);
+        return; // stale: keep what was last known
+    }
+    const ServerFigures &f = *context.figures;
+    const bool auditExplains = f.audit && f.audit->behind;
+    if (f.status != "degraded"_L1 || auditExplains) {
+        alerts.clear(key);
+        return;
+    }
+    const QString server = where(context);
+    if (f.cluster && !f.cluster->available) {
+        alerts.raise({key, Alert::Severity::Critical, tr("Cluster link down"),
+                      tr("%1 cannot reach Redis: its rooms are not shared with the other instances, chat and "
+                         "whiteboard are refused and joins wait until Redis is back. Check Redis and the network "
+                         "to it.")
+                          .arg(server),
+                      {}});
+        return;
+    }
+    alerts.raise({key, Alert::Severity::Critical, tr("Server degraded"),
+                  tr("%1 reports itself degraded: see its log.").arg(server), {}});
+}
+
 std::vector<std::unique_ptr<AlertRule>> standardAlertRules()
 {
     std::vector<std::unique_ptr<AlertRule>> rules;
@@ -234,6 +261,7 @@ std::vector<std::unique_ptr<AlertRule>> standardAlertRules()
     rules.push_back(std::make_unique<ConnectionCapRule>());
     rules.push_back(std::make_unique<WaitingGuestRule>());
     rules.push_back(std::make_unique<AuditBehindRule>());
+    rules.push_back(std::make_unique<DegradedRule>());
     rules.push_back(std::make_unique<RefusalAlertRule>(
         u"too_many_connections"_s, u"server.refusedAtCap"_s, tr("Connections refused at the cap"),
         tr("The server is at --max-connections; raise it or add capacity.")));

@@ -100,7 +100,7 @@ private:
 };
 
 // "server.auditBehind": the audit log is falling behind. Critical while
-// writes fail (records wait in memory, the server says "degraded") or
+// writes fail (records wait in memory; the server also says "degraded") or
 // records were dropped since the console connected; a warning while the
 // backlog stands above `backlogWarning` records.
 class AuditBehindRule final : public AlertRule
@@ -113,6 +113,15 @@ public:
 private:
     qint64 m_backlogWarning = 1000;
     std::optional<qint64> m_droppedAtStart; // records dropped before this console looked
+};
+
+// "server.degraded": the server says "degraded" for a reason other than its
+// audit log (which has its own alert): in a cluster, Redis is out of reach,
+// so rooms are not shared and chat is refused until it returns.
+class DegradedRule final : public AlertRule
+{
+public:
+    void evaluate(const AlertContext &context, AlertsModel &alerts) override;
 };
 
 // The rules every console runs.

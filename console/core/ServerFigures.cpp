@@ -18,6 +18,7 @@ ServerFigures ServerFigures::fromStats(const adminapi::Stats &stats, std::option
     f.residentMemoryBytes = stats.residentMemoryBytes;
     f.maxConnections = cap ? cap : (stats.maxConnections > 0 ? std::optional<int>(stats.maxConnections) : std::nullopt);
     f.rejectionsByReason = stats.rejectionsByReason;
+    f.cluster = stats.cluster;
     return f;
 }
 
@@ -39,6 +40,7 @@ ServerFigures ServerFigures::fromCounters(const adminapi::Counters &c, const QDa
         f.maxConnections = c.maxConnections;
     f.rejectionsByReason = c.rejectionsByReason;
     f.audit = c.audit;
+    f.cluster = c.cluster;
     return f;
 }
 
@@ -51,6 +53,7 @@ void ServerFigures::applyHealth(const adminapi::Health &health)
     connections = health.connections;
     rooms = health.rooms;
     audit = health.audit;
+    cluster = health.cluster;
 }
 
 } // namespace medrelay::console

@@ -17,7 +17,7 @@ struct ServerFigures
 {
     QString version;
     QString mode;   // "development" or "production"
-    QString status; // "healthy", "degraded" (audit writes failing) or "draining"
+    QString status; // "healthy", "degraded" (audit writes failing, or Redis out of reach) or "draining"
     QDateTime timestamp; // the server's clock when these were taken
     double uptimeSeconds = 0;
     int connections = 0;
@@ -29,6 +29,7 @@ struct ServerFigures
     std::optional<int> maxConnections; // only when the server reports its cap
     QMap<QString, qint64> rejectionsByReason; // totals since the server started
     std::optional<adminapi::AuditHealth> audit; // when the server keeps an audit log
+    std::optional<adminapi::ClusterInfo> cluster; // when the server is one of a cluster
 
     [[nodiscard]] bool isDraining() const { return status == QLatin1StringView("draining"); }
 

@@ -127,11 +127,8 @@ QJsonObject AdminStream::counters() const
     c.totals = {m.totalMessagesIn(), m.totalMessagesOut(), m.totalBytesIn(), m.totalBytesOut(),
                 m.connectionsAccepted()};
     c.audit = h.audit;
-    QJsonObject out = c.toJson();
-    // Cluster mode: every instance with its connections and rooms.
-    if (h.cluster)
-        out.insert(u"cluster"_s, h.cluster->toJson());
-    return out;
+    c.cluster = h.cluster; // cluster mode: every instance with its connections and rooms
+    return c.toJson();
 }
 
 QJsonObject AdminStream::roomSummary(const QString &roomId) const

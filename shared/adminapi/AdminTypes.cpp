@@ -393,6 +393,8 @@ QJsonObject Counters::toJson() const
                   {u"totals"_s, totals.toJson()}};
     if (audit)
         o.insert(u"audit"_s, audit->toJson());
+    if (cluster)
+        o.insert(u"cluster"_s, cluster->toJson());
     return o;
 }
 
@@ -417,6 +419,8 @@ std::optional<Counters> Counters::fromJson(const QJsonObject &o)
     c.totals = Totals::fromJson(o.value("totals"_L1).toObject());
     if (o.value("audit"_L1).isObject())
         c.audit = AuditHealth::fromJson(o.value("audit"_L1).toObject());
+    if (o.value("cluster"_L1).isObject())
+        c.cluster = ClusterInfo::fromJson(o.value("cluster"_L1).toObject());
     return c;
 }
 

@@ -203,6 +203,7 @@ struct Counters
     Rates perSecond;
     Totals totals;
     std::optional<AuditHealth> audit; // when an audit log is kept
+    std::optional<ClusterInfo> cluster; // cluster mode
 
     [[nodiscard]] QJsonObject toJson() const;
     [[nodiscard]] static std::optional<Counters> fromJson(const QJsonObject &o);

@@ -297,6 +297,34 @@ private Q_SLOTS:
         QTRY_VERIFY(!console.window.participantsView()->isColumnHidden(ParticipantsModel::InstanceColumn));
     }
 
+    void redisOutOfReachRaisesTheClusterAlert()
+    {
+        if (!medrelay::test::RedisServer::available())
+            QSKIP("redis-server is not installed (scripts/install-deps.sh installs it)");
+        medrelay::test::RedisServer redis;
+        QVERIFY2(redis.start(), qPrintable(redis.error()));
+        ServerProcess server(kToken, {u"--redis"_s, redis.url()});
+        QVERIFY2(server.start(), qPrintable(server.error()));
+        Console console;
+        console.controller.connectTo(server.httpUrl(), kToken);
+        QTRY_VERIFY_WITH_TIMEOUT(console.controller.figures().has_value(), kGuard);
+        QVERIFY(!console.controller.alerts()->isActive(u"server.degraded"_s));
+        // Redis goes away: the instance says degraded, and the console says why
+        // (not as an audit problem: its audit log is fine).
+        redis.stop();
+        QTRY_VERIFY_WITH_TIMEOUT(console.controller.alerts()->isActive(u"server.degraded"_s), kGuard);
+        // The status comes at once; why (the cluster part) with the next counters.
+        const auto title = [&console] {
+            const auto *alert = console.controller.alerts()->find(u"server.degraded"_s);
+            return alert ? alert->title : QString();
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(title(), u"Cluster link down"_s, kGuard);
+        QVERIFY(!console.controller.alerts()->isActive(u"server.auditBehind"_s));
+        // Redis is back: the alert clears.
+        QVERIFY2(redis.start(), qPrintable(redis.error()));
+        QTRY_VERIFY_WITH_TIMEOUT(!console.controller.alerts()->isActive(u"server.degraded"_s), 60000);
+    }
+
     void deleteInTheParticipantsTableDisconnectsThatParticipant()
     {
         ServerProcess server(kToken);

@@ -10,9 +10,8 @@
 # It reports the server's CPU (% of one core) during the steady traffic, the
 # difference each kind of console makes, the bytes the consoles received per
 # second, and the size of the largest /stats answer the pollers read (every
-# room full). The consoles
-# connect before the participants, so they follow every join. A benchmark: it
-# prints figures, writes tests/bench/results/consoles-<time>/ and asserts
+# room full). The consoles connect once the traffic has begun. A benchmark:
+# it prints figures, writes tests/bench/results/consoles-<time>/ and asserts
 # nothing.
 #
 #   tests/bench/consoles.sh [--rooms N] [--consoles N] [--seconds S]
@@ -79,27 +78,34 @@ stop_server() {
     server_pid=0
 }
 
-# run NAME MODE: one clinic run with MODE consoles (none, stream, poll).
+# run NAME MODE: one clinic run with MODE consoles (none, stream, poll). The
+# consoles connect once the participants have joined and the traffic has
+# begun (the load generator says so), so what is measured is watching a busy
+# clinic: each console's first snapshot of every room, then the changes.
 run() {
     local name=$1 mode=$2
     start_server
-    local watcher=0
-    if [[ "$mode" != none ]]; then
-        # Long enough for connecting the participants, the traffic and the drain.
-        local c=(node "$here/consoles/watch.mjs" --port "$port" --token "$token" --count "$consoles"
-                 --mode "$mode" --seconds $((seconds + 90)))
-        echo "${c[*]}" >>"$commands"
-        "${c[@]}" >"$out/raw/$name-consoles.json" &
-        watcher=$!
-        sleep 2
-    fi
     local c=("$build/tests/bench/medrelay-loadgen" run --scenario clinic --clients $((rooms * 2)) --room-size 2
              --workers 1 --inflight 512 --duration "$seconds" --chat-interval 10 --whiteboard-rate 2
              --ice-burst 20 --signal-spread 10 --drain-seconds 10 --payload 120 --port "$port"
              --server-pid "$server_pid" --json "$out/raw/$name.json")
     echo "${c[*]}" >>"$commands"
     echo "== $name" >&2
-    "${c[@]}" >/dev/null || echo "consoles.sh: $name did not finish cleanly" >&2
+    "${c[@]}" >/dev/null 2>"$out/raw/$name.log" &
+    local load=$!
+    local watcher=0
+    if [[ "$mode" != none ]]; then
+        for _ in $(seq 600); do
+            grep -q "steady messages/s" "$out/raw/$name.log" 2>/dev/null && break
+            sleep 0.1
+        done
+        local w=(node "$here/consoles/watch.mjs" --port "$port" --token "$token" --count "$consoles"
+                 --mode "$mode" --seconds $((seconds + 60)))
+        echo "${w[*]}" >>"$commands"
+        "${w[@]}" >"$out/raw/$name-consoles.json" &
+        watcher=$!
+    fi
+    wait "$load" || echo "consoles.sh: $name did not finish cleanly" >&2
     [[ "$watcher" -gt 0 ]] && { kill "$watcher" 2>/dev/null || true; wait "$watcher" 2>/dev/null || true; }
     stop_server
     sleep 1

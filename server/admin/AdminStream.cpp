@@ -82,7 +82,17 @@ void AdminStream::subscribe(Connection *connection)
         return;
     }
     // A first connection, or one the ring no longer covers: everything anew.
-    connection->send(snapshot(ok));
+    connection->send(sharedSnapshot(ok));
+}
+
+const OutboundMessage &AdminStream::sharedSnapshot(bool reset)
+{
+    CachedSnapshot &cached = m_snapshots[reset ? 1 : 0];
+    if (cached.seq != m_seq) {
+        cached.message = snapshot(reset);
+        cached.seq = m_seq;
+    }
+    return cached.message;
 }
 
 OutboundMessage AdminStream::snapshot(bool reset) const

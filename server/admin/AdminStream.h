@@ -64,6 +64,11 @@ private:
     [[nodiscard]] QJsonObject roomSummary(const QString &roomId) const;
     [[nodiscard]] QJsonObject counters() const;
     [[nodiscard]] OutboundMessage snapshot(bool reset) const;
+    // The snapshot, built at most once per change: consoles that connect
+    // between two changes (ten opened together, a reconnect storm) share
+    // the same bytes instead of each costing the relay thread a pass over
+    // every room.
+    [[nodiscard]] const OutboundMessage &sharedSnapshot(bool reset);
 
     RoomService &m_rooms;
     AdminService &m_admin;
@@ -75,6 +80,12 @@ private:
     std::deque<std::pair<qint64, OutboundMessage>> m_ring; // oldest first
     QHash<QString, qint64> m_activitySent; // room id -> last activity (ms) consoles know of
     QList<QPointer<Connection>> m_subscribers;
+    struct CachedSnapshot
+    {
+        qint64 seq = -1; // the change it describes the state after; -1: none
+        OutboundMessage message{protocol::MessageKind{}, QByteArray()};
+    };
+    CachedSnapshot m_snapshots[2]; // [reset]
     QTimer m_ticker;
 };
 

@@ -15,6 +15,9 @@
 #include <QNetworkRequest>
 #include <QTest>
 
+#include <memory>
+#include <vector>
+
 using namespace medrelay::test;
 using namespace medrelay::server;
 using namespace Qt::StringLiterals;
@@ -86,6 +89,7 @@ private Q_SLOTS:
     void serverEventsThatAreNotRoomChanges();
     void statsReportTheConnectionCap();
     void waitingGuestIsDescribed();
+    void consolesBetweenTwoChangesShareOneSnapshot();
 };
 
 void TestAdminStream::snapshotThenChanges()
@@ -516,6 +520,54 @@ void TestAdminStream::waitingGuestIsDescribed()
     QCOMPARE(participant.value("userName"_L1).toString(), u"Guest"_s);
     QCOMPARE(participant.value("state"_L1).toString(), u"waiting"_s);
     QVERIFY(!participant.value("joinedAt"_L1).toString().isEmpty());
+}
+
+void TestAdminStream::consolesBetweenTwoChangesShareOneSnapshot()
+{
+    TestServer server(withToken);
+    QVERIFY(server.started());
+    TestClient early;
+    QVERIFY(early.open(server.wsUrl()));
+    early.join(u"before"_s, 1, 1, u"E"_s);
+
+    // Consoles opened one after another, a few milliseconds apart: those that
+    // arrive between the same two changes get the very same snapshot (built
+    // once, the same "at"), not one pass over the rooms each.
+    constexpr int kConsoles = 5;
+    std::vector<std::unique_ptr<TestClient>> consoles;
+    QList<QJsonObject> snapshots;
+    for (int i = 0; i < kConsoles; ++i) {
+        auto c = std::make_unique<TestClient>();
+        QVERIFY(c->open(streamUrl(server), 5000, bearer()));
+        const auto s = c->waitFor(u"snapshot"_s);
+        QVERIFY(s);
+        snapshots.append(*s);
+        consoles.push_back(std::move(c));
+    }
+    int shared = 0;
+    for (int i = 1; i < kConsoles; ++i) {
+        if (snapshots.at(i).value("seq"_L1) == snapshots.at(i - 1).value("seq"_L1)) {
+            QCOMPARE(snapshots.at(i), snapshots.at(i - 1));
+            ++shared;
+        }
+    }
+    QVERIFY2(shared > 0, "five consoles within a second all saw a change between them");
+
+    // After a change the next console's snapshot is built anew and has it.
+    TestClient late;
+    QVERIFY(late.open(server.wsUrl()));
+    late.join(u"after"_s, 2, 2, u"L"_s);
+    QTRY_VERIFY(!changes(*consoles.front(), u"room_opened"_s).isEmpty());
+    TestClient next;
+    QVERIFY(next.open(streamUrl(server), 5000, bearer()));
+    const auto fresh = next.waitFor(u"snapshot"_s);
+    QVERIFY(fresh);
+    QVERIFY(fresh->value("seq"_L1).toInteger() > snapshots.last().value("seq"_L1).toInteger());
+    QStringList ids;
+    for (const QJsonValue &r : fresh->value("rooms"_L1).toArray())
+        ids.append(r.toObject().value("id"_L1).toString());
+    ids.sort();
+    QCOMPARE(ids, (QStringList{u"after"_s, u"before"_s}));
 }
 
 QTEST_MAIN(TestAdminStream)

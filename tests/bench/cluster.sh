@@ -17,7 +17,7 @@
 #                          [--clients N] [--step-seconds S] [--p99-bound MS]
 #
 # Environment: MEDRELAY_BENCH_BUILD (a Release build; default build-bench,
-# configured and built here when missing). Needs redis-server (Debian's).
+# configured here when missing and brought up to date before each run). Needs redis-server (Debian's).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -42,10 +42,10 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 command -v redis-server >/dev/null || { echo "cluster.sh: redis-server is required (apt install redis-server)" >&2; exit 1; }
-if [[ ! -x "$build/server/medrelay-server" || ! -x "$build/tests/bench/medrelay-loadgen" ]]; then
-    [[ -f "$build/CMakeCache.txt" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_CONSOLE=OFF >/dev/null
-    cmake --build "$build" -j2 --target medrelay-server medrelay-loadgen >/dev/null
-fi
+# Always brought up to date (nothing to do when it is): figures from a stale
+# server would not be the current code's.
+[[ -f "$build/CMakeCache.txt" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_CONSOLE=OFF >/dev/null
+cmake --build "$build" -j2 --target medrelay-server medrelay-loadgen >/dev/null
 
 out="$here/results/cluster-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out/raw"

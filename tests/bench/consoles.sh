@@ -17,7 +17,7 @@
 #   tests/bench/consoles.sh [--rooms N] [--consoles N] [--seconds S]
 #
 # Environment: MEDRELAY_BENCH_BUILD (a Release build; default build-bench,
-# configured and built here when missing).
+# configured here when missing and brought up to date before each run).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -33,10 +33,10 @@ while [[ $# -gt 0 ]]; do
         *) echo "consoles.sh: unknown option $1" >&2; exit 64 ;;
     esac
 done
-if [[ ! -x "$build/server/medrelay-server" || ! -x "$build/tests/bench/medrelay-loadgen" ]]; then
-    [[ -f "$build/CMakeCache.txt" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_CONSOLE=OFF >/dev/null
-    cmake --build "$build" -j2 --target medrelay-server medrelay-loadgen >/dev/null
-fi
+# Always brought up to date (nothing to do when it is): figures from a stale
+# server would not be the current code's.
+[[ -f "$build/CMakeCache.txt" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_CONSOLE=OFF >/dev/null
+cmake --build "$build" -j2 --target medrelay-server medrelay-loadgen >/dev/null
 [[ -d "$here/reference/node_modules/ws" ]] || (cd "$here/reference" && npm ci --no-audit --no-fund --loglevel=error)
 
 out="$here/results/consoles-$(date +%Y%m%d-%H%M%S)"

@@ -15,7 +15,7 @@
 #   tests/bench/wss.sh [--idle N1,N2] [--rates R1,R2,...] [--room-size K] [--step-seconds S] [--clients N]
 #
 # Environment: MEDRELAY_BENCH_BUILD (a Release build; default build-bench,
-# configured and built here when missing).
+# configured here when missing and brought up to date before each run).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -36,10 +36,10 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-if [[ ! -x "$build/server/medrelay-server" || ! -x "$build/tests/bench/medrelay-loadgen" ]]; then
-    [[ -f "$build/CMakeCache.txt" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_CONSOLE=OFF >/dev/null
-    cmake --build "$build" -j2 --target medrelay-server medrelay-loadgen >/dev/null
-fi
+# Always brought up to date (nothing to do when it is): figures from a stale
+# server would not be the current code's.
+[[ -f "$build/CMakeCache.txt" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_CONSOLE=OFF >/dev/null
+cmake --build "$build" -j2 --target medrelay-server medrelay-loadgen >/dev/null
 ref="$here/reference"
 [[ -d "$ref/node_modules/ws" ]] || (cd "$ref" && npm ci --no-audit --no-fund --loglevel=error)
 

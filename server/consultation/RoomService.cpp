@@ -1,6 +1,7 @@
 #include "consultation/RoomService.h"
 
 #include "consultation/Fanout.h"
+#include "consultation/RoomMessages.h"
 #include "consultation/Stamp.h"
 #include "store/HistoryStore.h"
 
@@ -16,52 +17,9 @@ namespace medrelay::server {
 using namespace Qt::StringLiterals;
 using protocol::ErrorCode;
 using protocol::MessageKind;
+using namespace roommessages;
 
 namespace {
-
-qint64 nowMs()
-{
-    return QDateTime::currentMSecsSinceEpoch();
-}
-
-QString kindName(MessageKind kind)
-{
-    return QString(protocol::wireName(kind));
-}
-
-// A server message: `fields` plus its type.
-OutboundMessage notice(MessageKind kind, QJsonObject fields, const QJsonValue &requestId = {})
-{
-    fields.insert(u"type"_s, kindName(kind));
-    if (!requestId.isUndefined() && !requestId.isNull())
-        fields.insert(u"requestId"_s, requestId);
-    return OutboundMessage(kind, fields);
-}
-
-store::MessageClass classOf(MessageKind kind)
-{
-    switch (kind) {
-    case MessageKind::WhiteboardUpdate:
-        return store::MessageClass::Whiteboard;
-    case MessageKind::WhiteboardClear:
-        return store::MessageClass::WhiteboardClear;
-    default:
-        return store::MessageClass::Chat;
-    }
-}
-
-MessageKind kindOf(store::MessageClass cls)
-{
-    switch (cls) {
-    case store::MessageClass::Whiteboard:
-        return MessageKind::WhiteboardUpdate;
-    case store::MessageClass::WhiteboardClear:
-        return MessageKind::WhiteboardClear;
-    case store::MessageClass::Chat:
-        break;
-    }
-    return MessageKind::ChatMessage;
-}
 
 void appendArray(QByteArray &out, const QList<store::StoredMessage> &messages)
 {

@@ -3,6 +3,7 @@
 // ClusterLink is set.
 
 #include "consultation/Fanout.h"
+#include "consultation/RoomMessages.h"
 #include "consultation/RoomService.h"
 #include "consultation/Stamp.h"
 
@@ -17,39 +18,9 @@ namespace medrelay::server {
 using namespace Qt::StringLiterals;
 using protocol::ErrorCode;
 using protocol::MessageKind;
+using namespace roommessages;
 
 namespace {
-
-qint64 nowMs()
-{
-    return QDateTime::currentMSecsSinceEpoch();
-}
-
-QString kindName(MessageKind kind)
-{
-    return QString(protocol::wireName(kind));
-}
-
-OutboundMessage notice(MessageKind kind, QJsonObject fields, const QJsonValue &requestId = {})
-{
-    fields.insert(u"type"_s, kindName(kind));
-    if (!requestId.isUndefined() && !requestId.isNull())
-        fields.insert(u"requestId"_s, requestId);
-    return OutboundMessage(kind, fields);
-}
-
-MessageKind kindOf(store::MessageClass cls)
-{
-    switch (cls) {
-    case store::MessageClass::Whiteboard:
-        return MessageKind::WhiteboardUpdate;
-    case store::MessageClass::WhiteboardClear:
-        return MessageKind::WhiteboardClear;
-    case store::MessageClass::Chat:
-        break;
-    }
-    return MessageKind::ChatMessage;
-}
 
 // Who sent a stored message read back from the store: its fromConnectionId.
 QString senderOf(const QByteArray &body)

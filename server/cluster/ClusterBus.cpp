@@ -554,6 +554,19 @@ void ClusterBus::command(const SharedCommand &c, QObject *context, std::function
         r.error = why;
         return r;
     };
+    // The scripts answer {status, version, ...}: a command that went through.
+    const auto accepted = [](const RedisValue &r) {
+        CommandResult ok;
+        ok.ok = true;
+        ok.version = r.at(1).toInteger();
+        return ok;
+    };
+    // Ending and closing both answer 1 when the room was there.
+    const auto roomRemoved = [=](const RedisValue &r) {
+        if (r.at(0).toInteger() != 1)
+            return refused(ErrorCode::NotFound, u"no such room"_s);
+        return accepted(r);
+    };
     std::function<CommandResult(const RedisValue &)> decode;
     int script = scripts::Admit;
     QList<QByteArray> k = roomKeys(roomId);
@@ -568,10 +581,7 @@ void ClusterBus::command(const SharedCommand &c, QObject *context, std::function
                                u"'%1' is not waiting for room '%2'"_s.arg(c.connectionId, roomId));
             if (r.at(0).bytes == "full")
                 return refused(ErrorCode::RoomFull, u"room '%1' is full"_s.arg(roomId));
-            CommandResult ok;
-            ok.ok = true;
-            ok.version = r.at(1).toInteger();
-            return ok;
+            return accepted(r);
         };
         break;
     case SharedCommand::Type::Deny:
@@ -581,10 +591,7 @@ void ClusterBus::command(const SharedCommand &c, QObject *context, std::function
             if (r.at(0).toInteger() != 1)
                 return refused(ErrorCode::NotWaiting,
                                u"'%1' is not waiting for room '%2'"_s.arg(c.connectionId, roomId));
-            CommandResult ok;
-            ok.ok = true;
-            ok.version = r.at(1).toInteger();
-            return ok;
+            return accepted(r);
         };
         break;
     case SharedCommand::Type::Remove:
@@ -594,10 +601,7 @@ void ClusterBus::command(const SharedCommand &c, QObject *context, std::function
             if (r.at(0).bytes != "ok")
                 return refused(ErrorCode::TargetNotFound,
                                u"no participant '%1' in room '%2'"_s.arg(c.connectionId, roomId));
-            CommandResult ok;
-            ok.ok = true;
-            ok.version = r.at(1).toInteger();
-            return ok;
+            return accepted(r);
         };
         break;
     case SharedCommand::Type::Settings: {
@@ -611,9 +615,7 @@ void ClusterBus::command(const SharedCommand &c, QObject *context, std::function
         decode = [=](const RedisValue &r) {
             if (r.at(0).bytes != "ok")
                 return refused(ErrorCode::NotMember, u"not a member of room '%1'"_s.arg(roomId));
-            CommandResult ok;
-            ok.ok = true;
-            ok.version = r.at(1).toInteger();
+            CommandResult ok = accepted(r);
             for (qsizetype i = 2; i < r.size(); ++i)
                 ok.refusedFull.append(QString::fromUtf8(r.at(i).bytes));
             return ok;
@@ -625,26 +627,12 @@ void ClusterBus::command(const SharedCommand &c, QObject *context, std::function
         k << keys::key(keys::kHistoryRoom, roomId) << keys::kRefused;
         args << c.reason.toUtf8() << c.by.toUtf8() << c.byConnection.toUtf8() << c.endedBy.toUtf8() << num(c.atMs)
              << num(c.refuseUntilMs);
-        decode = [=](const RedisValue &r) {
-            if (r.at(0).toInteger() != 1)
-                return refused(ErrorCode::NotFound, u"no such room"_s);
-            CommandResult ok;
-            ok.ok = true;
-            ok.version = r.at(1).toInteger();
-            return ok;
-        };
+        decode = roomRemoved;
         break;
     case SharedCommand::Type::Close:
         script = scripts::Close;
         args << c.reason.toUtf8();
-        decode = [=](const RedisValue &r) {
-            if (r.at(0).toInteger() != 1)
-                return refused(ErrorCode::NotFound, u"no such room"_s);
-            CommandResult ok;
-            ok.ok = true;
-            ok.version = r.at(1).toInteger();
-            return ok;
-        };
+        decode = roomRemoved;
         break;
     }
     if (!m_available) {

@@ -42,10 +42,8 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 command -v redis-server >/dev/null || { echo "cluster.sh: redis-server is required (apt install redis-server)" >&2; exit 1; }
-# Always brought up to date (nothing to do when it is): figures from a stale
-# server would not be the current code's.
-[[ -f "$build/CMakeCache.txt" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_CONSOLE=OFF >/dev/null
-cmake --build "$build" -j2 --target medrelay-server medrelay-loadgen >/dev/null
+# shellcheck source=tests/bench/lib.sh
+source "$here/lib.sh"
 
 out="$here/results/cluster-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out/raw"
@@ -61,6 +59,7 @@ trap cleanup EXIT
 loadgen="$build/tests/bench/medrelay-loadgen"
 commands="$out/commands.txt"
 : >"$commands"
+bench_build
 
 # A free loopback port for redis-server (which cannot print one it chose).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -94,27 +93,13 @@ start_instances() {
     local n=$1 with_redis=${2:-}
     ports=()
     instance_pids=()
+    local extra=()
+    [[ -n "$with_redis" ]] && extra=(--redis "redis://127.0.0.1:$redis_port/0")
     for i in $(seq "$n"); do
-        local dir="$work/instance-$i-$RANDOM"
-        mkdir -p "$dir"
-        local args=("$build/server/medrelay-server" --env production --insecure-no-auth --history off
-                    --admin-token bench-admin-token-0123456789 --host 127.0.0.1 --port 0 --rate-limit 0
-                    --max-connections-per-ip 0 --max-pending-per-ip 0 --max-connections 100000 --data-dir "$dir")
-        [[ -n "$with_redis" ]] && args+=(--redis "redis://127.0.0.1:$redis_port/0")
-        echo "${args[*]}" >>"$commands"
-        "${args[@]}" >"$dir/log" 2>&1 &
-        local pid=$!
-        pids+=("$pid")
-        instance_pids+=("$pid")
-        local port=""
-        for _ in $(seq 200); do
-            port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$dir/log" | head -1)
-            [[ -n "$port" ]] && break
-            kill -0 "$pid" 2>/dev/null || { echo "cluster.sh: an instance exited:" >&2; cat "$dir/log" >&2; exit 1; }
-            sleep 0.05
-        done
-        [[ -n "$port" ]] || { echo "cluster.sh: an instance printed no port" >&2; cat "$dir/log" >&2; exit 1; }
-        ports+=("$port")
+        bench_start_medrelay "$work/instance-$i-$RANDOM" "${extra[@]}"
+        pids+=("$started_pid")
+        instance_pids+=("$started_pid")
+        ports+=("$started_port")
     done
 }
 stop_instances() {

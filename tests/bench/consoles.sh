@@ -33,10 +33,8 @@ while [[ $# -gt 0 ]]; do
         *) echo "consoles.sh: unknown option $1" >&2; exit 64 ;;
     esac
 done
-# Always brought up to date (nothing to do when it is): figures from a stale
-# server would not be the current code's.
-[[ -f "$build/CMakeCache.txt" ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_CONSOLE=OFF >/dev/null
-cmake --build "$build" -j2 --target medrelay-server medrelay-loadgen >/dev/null
+# shellcheck source=tests/bench/lib.sh
+source "$here/lib.sh"
 [[ -d "$here/reference/node_modules/ws" ]] || (cd "$here/reference" && npm ci --no-audit --no-fund --loglevel=error)
 
 out="$here/results/consoles-$(date +%Y%m%d-%H%M%S)"
@@ -50,27 +48,15 @@ cleanup() {
 }
 trap cleanup EXIT
 token=bench-admin-token-0123456789
+bench_admin_token=$token
 commands="$out/commands.txt"
 : >"$commands"
+bench_build
 
 start_server() {
-    local dir="$work/server-$RANDOM"
-    mkdir -p "$dir"
-    local args=("$build/server/medrelay-server" --env production --insecure-no-auth --history off
-                --admin-token "$token" --host 127.0.0.1 --port 0 --rate-limit 0
-                --max-connections-per-ip 0 --max-pending-per-ip 0 --max-connections 100000 --data-dir "$dir")
-    echo "${args[*]}" >>"$commands"
-    "${args[@]}" >"$dir/log" 2>&1 &
-    server_pid=$!
-    port=""
-    for _ in $(seq 200); do
-        port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$dir/log" | head -1)
-        [[ -n "$port" ]] && return 0
-        sleep 0.05
-    done
-    echo "consoles.sh: the server printed no port" >&2
-    cat "$dir/log" >&2
-    exit 1
+    bench_start_medrelay "$work/server-$RANDOM"
+    server_pid=$started_pid
+    port=$started_port
 }
 stop_server() {
     kill "$server_pid" 2>/dev/null || true

@@ -712,11 +712,14 @@ void ClusterBus::relay(const QString &roomId, protocol::MessageKind kind, const 
     m_cmd->command({"PUBLISH", channelOf(roomId), payload});
 }
 
-void ClusterBus::appendStored(store::AppendRequest request, const QString &sender, QObject *context,
-                              std::function<void(store::AppendResult)> done)
+namespace {
+
+// A stored message on its room's channel: S<seq>|<class>|<sender>|<record>.
+RedisHistoryStore::Publication publicationOf(QByteArray channel, const store::AppendRequest &request,
+                                             const QString &sender)
 {
     RedisHistoryStore::Publication pub;
-    pub.channel = channelOf(request.roomId);
+    pub.channel = std::move(channel);
     const QByteArray header = '|' + QByteArray::number(static_cast<int>(request.cls)) + '|' + sender.toUtf8() + '|';
     pub.payload = [header](qint64 seq, const QByteArray &record) {
         QByteArray out;
@@ -724,7 +727,23 @@ void ClusterBus::appendStored(store::AppendRequest request, const QString &sende
         out.append('S').append(QByteArray::number(seq)).append(header).append(record);
         return out;
     };
+    return pub;
+}
+
+} // namespace
+
+void ClusterBus::appendStored(store::AppendRequest request, const QString &sender, QObject *context,
+                              std::function<void(store::AppendResult)> done)
+{
+    RedisHistoryStore::Publication pub = publicationOf(channelOf(request.roomId), request, sender);
     m_history.appendAndPublish(std::move(request), std::move(pub), context, std::move(done));
+}
+
+void ClusterBus::appendStoredAt(store::AppendRequest request, qint64 seq, const QString &sender, QObject *context,
+                                std::function<void(store::AppendResult)> done)
+{
+    RedisHistoryStore::Publication pub = publicationOf(channelOf(request.roomId), request, sender);
+    m_history.appendAtAndPublish(std::move(request), seq, std::move(pub), context, std::move(done));
 }
 
 void ClusterBus::onMessage(const QByteArray &channel, const QByteArray &payload)

@@ -139,6 +139,8 @@ public:
                const QStringList &targets, const QByteArray &text) override;
     void appendStored(store::AppendRequest request, const QString &senderConnectionId, QObject *context,
                       std::function<void(store::AppendResult)> done) override;
+    void appendStoredAt(store::AppendRequest request, qint64 seq, const QString &senderConnectionId, QObject *context,
+                        std::function<void(store::AppendResult)> done) override;
 
 Q_SIGNALS:
     void availabilityChanged(bool available);

@@ -60,6 +60,7 @@ struct RedisHistoryStore::Op
 
     AppendRequest append;
     Publication publication;
+    qint64 exactSeq = 0; // > 0: stored as this number or not at all
     ReadRequest read;
     SnapshotRequest snapshot;
     qint64 endedAt = 0;
@@ -341,7 +342,8 @@ private:
         shared->append.dedupKey = dedupTag(shared->room, shared->append.dedupKey);
         if (shared->append.createdAtMs <= 0)
             shared->append.createdAtMs = now();
-        attemptAppend(shared, m_lastSeq.value(shared->room, -1), 0);
+        const qint64 expected = shared->exactSeq > 0 ? shared->exactSeq - 1 : m_lastSeq.value(shared->room, -1);
+        attemptAppend(shared, expected, 0);
     }
 
     void attemptAppend(const std::shared_ptr<Op> &op, qint64 expected, int tries)
@@ -385,6 +387,16 @@ private:
                     m_lastSeq.insert(op->room, value);
                     m_store.m_appended.fetch_add(1, std::memory_order_relaxed);
                 }
+                done(*op, op->onAppend, std::move(result));
+                return;
+            }
+            if (code == 2 && op->exactSeq > 0) {
+                // Numbered here already: another number would be another message.
+                m_lastSeq.insert(op->room, value);
+                AppendResult result;
+                result.conflict = true;
+                result.seq = value;
+                result.error = u"history store: the room's numbering moved on"_s;
                 done(*op, op->onAppend, std::move(result));
                 return;
             }
@@ -728,6 +740,20 @@ void RedisHistoryStore::appendAndPublish(AppendRequest request, Publication publ
     op.room = request.roomId;
     op.append = std::move(request);
     op.publication = std::move(publication);
+    op.target = m_dispatcher.track(context);
+    op.onAppend = std::move(done);
+    submit(std::move(op));
+}
+
+void RedisHistoryStore::appendAtAndPublish(AppendRequest request, qint64 seq, Publication publication,
+                                           QObject *context, std::function<void(AppendResult)> done)
+{
+    Op op;
+    op.kind = Op::Kind::Append;
+    op.room = request.roomId;
+    op.append = std::move(request);
+    op.publication = std::move(publication);
+    op.exactSeq = std::max<qint64>(1, seq);
     op.target = m_dispatcher.track(context);
     op.onAppend = std::move(done);
     submit(std::move(op));

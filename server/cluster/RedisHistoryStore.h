@@ -83,6 +83,14 @@ public:
     };
     void appendAndPublish(store::AppendRequest request, Publication publication, QObject *context,
                           std::function<void(store::AppendResult)> done);
+    // A message numbered already (by an instance that served its room alone
+    // while Redis was out of reach): stored as number `seq` only if the
+    // room's numbering stands at seq - 1; else nothing is stored and the
+    // result has `conflict` set and `seq` the room's last number. A
+    // duplicate (the same deduplication key within the window) is reported
+    // as for any append, with the original's number.
+    void appendAtAndPublish(store::AppendRequest request, qint64 seq, Publication publication, QObject *context,
+                            std::function<void(store::AppendResult)> done);
 
     void append(store::AppendRequest request, QObject *context, std::function<void(store::AppendResult)> done) override;
     void read(store::ReadRequest request, QObject *context, std::function<void(store::ReadResult)> done) override;

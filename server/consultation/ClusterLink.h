@@ -219,6 +219,12 @@ public:
     // step, sends it on the room's channel, to this instance too.
     virtual void appendStored(store::AppendRequest request, const QString &senderConnectionId, QObject *context,
                               std::function<void(store::AppendResult)> done) = 0;
+    // A message this instance numbered itself while the link was down (every
+    // member of its room was here): stored as number `seq` and sent on the
+    // room's channel only if the room's numbering stands at seq - 1; else
+    // nothing is stored and the result says `conflict`.
+    virtual void appendStoredAt(store::AppendRequest request, qint64 seq, const QString &senderConnectionId,
+                                QObject *context, std::function<void(store::AppendResult)> done) = 0;
 
 protected:
     ClusterLink() = default;

@@ -1,5 +1,7 @@
 #include "consultation/Room.h"
 
+#include <algorithm>
+
 namespace medrelay::server {
 
 Room::Room(QString id, qint64 appointmentId, qint64 nowMs, bool waitingRoom)
@@ -39,6 +41,11 @@ bool Room::hasRemoteRecipients() const
             return true;
     }
     return false;
+}
+
+bool Room::allMembersLocal() const
+{
+    return std::all_of(m_members.cbegin(), m_members.cend(), [](const Member &m) { return m.isLocal(); });
 }
 
 const Member *Room::member(const QString &connectionId) const

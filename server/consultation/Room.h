@@ -100,6 +100,8 @@ public:
     // Cluster mode: whether a member on another instance (not away) would
     // receive what is sent to the room.
     [[nodiscard]] bool hasRemoteRecipients() const;
+    // Cluster mode: whether every member (away ones included) is on this instance.
+    [[nodiscard]] bool allMembersLocal() const;
 
     // Members other than `senderConnectionId` that a message goes to: all
     // (not away), or with `to` the member with that connection id, else the

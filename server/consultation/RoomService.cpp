@@ -524,9 +524,14 @@ void RoomService::relay(const Request &request, const protocol::Envelope &envelo
         relayCommitted(roomId, kind, cid, body, request, clientMessageId, r.ok, r.seq, r.duplicate);
     };
     if (clustered()) {
+        if (!m_cluster->available() || m_journals.contains(roomId)) {
+            if (!journalStored(*room, kind, cid, std::move(append), request, clientMessageId))
+                request.error(ErrorCode::HistoryUnavailable, u"the message could not be stored and was not relayed"_s);
+            return;
+        }
         // Delivered here too when it comes back on the room's channel, in
         // seq order with the other instances' messages.
-        m_cluster->appendStored(std::move(append), cid, this, std::move(committed));
+        appendShared(std::move(append), cid, std::move(committed));
         return;
     }
     m_history.append(std::move(append), this, std::move(committed));

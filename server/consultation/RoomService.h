@@ -28,6 +28,7 @@
 #include <QObject>
 #include <QTimer>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -142,6 +143,24 @@ private:
         bool resyncing = false;
         bool filling = false;                     // missing stored messages are being read
         bool reassert = false;                    // the next resync tells the link this instance's members
+        bool awaitingJournal = false;             // a resync waits for the outage journal to be written
+        int appendsInFlight = 0;                  // stored messages sent to the link, not answered yet
+        qint64 committedSeq = 0;                  // the highest number the link gave a message from here
+    };
+    // Cluster mode: a stored message numbered here while the link was down,
+    // in a room whose members were all here; written to the shared history,
+    // in order, once the link is back.
+    struct Journaled
+    {
+        store::AppendRequest request;
+        qint64 seq = 0;
+        QString sender;
+    };
+    struct Journal
+    {
+        std::deque<Journaled> entries;
+        bool flushing = false; // one entry on its way to the link
+        bool renumber = false; // the shared numbering moved on meanwhile: the rest get new numbers
     };
     Room *roomOf(const QString &roomId) const;
     Room &openRoom(const QString &roomId, qint64 appointmentId);
@@ -214,6 +233,17 @@ private:
     [[nodiscard]] SharedJoin sharedDefaults(const Room &room) const;
     [[nodiscard]] QByteArray joinText(const Room &room, const Member &member) const;
     void expireDueAway();
+    void appendShared(store::AppendRequest append, const QString &sender,
+                      std::function<void(const store::AppendResult &)> committed);
+    // The link is down (or the outage journal not written yet): numbers the
+    // message here when every member of its room is here; false when it
+    // cannot be served now.
+    bool journalStored(Room &room, protocol::MessageKind kind, const QString &sender, store::AppendRequest append,
+                       const Request &request, const QString &clientMessageId);
+    void flushJournal(const QString &roomId);
+    void journalFlushed(const QString &roomId, const store::AppendResult &result);
+    // The end of a resync: stored messages missed meanwhile, from the history.
+    void catchUpStored(const QString &roomId);
     [[nodiscard]] bool clustered() const { return m_cluster != nullptr; }
 
     RoomConfig m_config;
@@ -229,6 +259,8 @@ private:
     QTimer m_lifecycle;
     ClusterLink *m_cluster = nullptr;
     QHash<QString, SharedSync> m_sync;               // cluster mode: per room
+    QHash<QString, Journal> m_journals;              // cluster mode: by room, kept after its room closes
+    qint64 m_journalBytes = 0;
     QSet<QString> m_unreachable;                     // rooms whose opening failed: their waiting joins are refused
     bool m_applyingRemote = false;                   // applying a change another instance made
 };

@@ -22,6 +22,12 @@ using namespace roommessages;
 
 namespace {
 
+// What the outage journal holds at most: per room, and in all. Beyond it,
+// chat and whiteboard are refused (history_unavailable) until the link is
+// back, as in a room with members elsewhere.
+constexpr std::size_t kJournalMaxPerRoom = 1000;
+constexpr qint64 kJournalMaxBytes = qint64(32) * 1024 * 1024;
+
 // Who sent a stored message read back from the store: its fromConnectionId.
 QString senderOf(const QByteArray &body)
 {
@@ -825,12 +831,145 @@ void RoomService::expireDueAway()
     }
 }
 
+// ---------------------------------------------------------------- stored messages
+
+void RoomService::appendShared(store::AppendRequest append, const QString &sender,
+                               std::function<void(const store::AppendResult &)> committed)
+{
+    const QString roomId = append.roomId;
+    ++m_sync[roomId].appendsInFlight;
+    m_cluster->appendStored(std::move(append), sender, this,
+                            [this, roomId, committed = std::move(committed)](const store::AppendResult &r) {
+                                auto s = m_sync.find(roomId);
+                                if (s != m_sync.end()) {
+                                    s->appendsInFlight = std::max(0, s->appendsInFlight - 1);
+                                    if (r.ok)
+                                        s->committedSeq = std::max(s->committedSeq, r.seq);
+                                }
+                                committed(r);
+                            });
+}
+
+// While the link is down, a room whose members are all here goes on: its
+// stored messages are numbered here, after the last one it knew, delivered
+// at once, and kept in the outage journal until the link is back. That
+// needs the room's numbering to be known exactly: nothing of this instance's
+// on its way to the link, and every number it was given delivered here.
+bool RoomService::journalStored(Room &room, MessageKind kind, const QString &sender, store::AppendRequest append,
+                                const Request &request, const QString &clientMessageId)
+{
+    const QString roomId = room.id();
+    if (room.isOpening() || !room.allMembersLocal())
+        return false;
+    auto existing = m_journals.find(roomId);
+    if (existing != m_journals.end()) {
+        // Going on from the journal's own numbering, unless it was given up.
+        if (existing->renumber || existing->entries.empty() || existing->entries.back().seq != room.m_lastSeq)
+            return false;
+    } else {
+        const auto sync = m_sync.constFind(roomId);
+        if (sync == m_sync.cend() || sync->resyncing || sync->filling || !sync->stored.empty()
+            || sync->appendsInFlight > 0 || sync->committedSeq > room.m_lastSeq)
+            return false;
+    }
+    Journal &journal = m_journals[roomId];
+    if (!append.dedupKey.isEmpty()) {
+        for (const Journaled &e : journal.entries) {
+            if (e.request.dedupKey == append.dedupKey) {
+                relayCommitted(roomId, kind, sender, {}, request, clientMessageId, true, e.seq, true);
+                return true;
+            }
+        }
+    }
+    if (journal.entries.size() >= kJournalMaxPerRoom || m_journalBytes + append.body.size() > kJournalMaxBytes) {
+        if (journal.entries.empty())
+            m_journals.remove(roomId);
+        return false;
+    }
+    const qint64 seq = room.m_lastSeq + 1;
+    m_journalBytes += append.body.size();
+    const store::MessageClass cls = append.cls;
+    const QByteArray body = append.body;
+    journal.entries.push_back(Journaled{std::move(append), seq, sender});
+    deliverStored(room, seq, cls, sender, body);
+    relayCommitted(roomId, kind, sender, {}, request, clientMessageId, true, seq, false);
+    return true;
+}
+
+// Writes the journal to the shared history one message at a time, each under
+// the number its room's members saw, as long as nobody else numbered
+// messages of the room meanwhile.
+void RoomService::flushJournal(const QString &roomId)
+{
+    auto journal = m_journals.find(roomId);
+    if (journal == m_journals.end() || journal->flushing || !m_cluster->available())
+        return;
+    if (journal->entries.empty()) {
+        m_journals.erase(journal);
+        auto sync = m_sync.find(roomId);
+        if (sync != m_sync.end() && sync->awaitingJournal) {
+            sync->awaitingJournal = false;
+            catchUpStored(roomId);
+        }
+        return;
+    }
+    journal->flushing = true;
+    const Journaled &e = journal->entries.front();
+    auto done = [this, roomId](const store::AppendResult &r) { journalFlushed(roomId, r); };
+    if (journal->renumber)
+        m_cluster->appendStored(e.request, e.sender, this, std::move(done));
+    else
+        m_cluster->appendStoredAt(e.request, e.seq, e.sender, this, std::move(done));
+}
+
+void RoomService::journalFlushed(const QString &roomId, const store::AppendResult &r)
+{
+    auto journal = m_journals.find(roomId);
+    if (journal == m_journals.end())
+        return;
+    journal->flushing = false;
+    const auto pop = [this, &journal] {
+        m_journalBytes -= journal->entries.front().request.body.size();
+        journal->entries.pop_front();
+    };
+    if (r.ok && (!r.duplicate || journal->renumber)) {
+        pop();
+        flushJournal(roomId);
+        return;
+    }
+    if (r.conflict || r.duplicate) {
+        // Messages of the room were stored elsewhere meanwhile (another
+        // instance that still reached Redis took the room over), or this one
+        // was stored before the outage: the rest are stored after them under
+        // new numbers, nothing lost, and the room's members here get them
+        // again under those numbers, after the others' messages.
+        const qint64 from = journal->entries.front().seq;
+        qCWarning(lcRooms) << "room" << roomId << "was numbered elsewhere while served here alone; messages from seq"
+                           << from << "are stored under new numbers";
+        journal->renumber = true;
+        if (Room *room = roomOf(roomId))
+            room->m_lastSeq = std::min(room->m_lastSeq, from - 1);
+        if (r.duplicate)
+            pop();
+        flushJournal(roomId);
+        return;
+    }
+    // Not stored (the link went again, or the history is not back yet): again shortly.
+    QTimer::singleShot(1000, this, [this, roomId] { flushJournal(roomId); });
+}
+
 // ---------------------------------------------------------------- resync
 
 void RoomService::linkChanged(bool available)
 {
-    if (available)
-        return; // each room's channel reports back (roomNeedsResync)
+    if (available) {
+        // Each room's channel reports back (roomNeedsResync); what was
+        // numbered here meanwhile goes to the shared history now.
+        const QStringList journaled = m_journals.keys();
+        for (const QString &roomId : journaled)
+            flushJournal(roomId);
+        return;
+    }
     // What happens here meanwhile is told to the others when the link is back.
     for (auto it = m_sync.begin(); it != m_sync.end(); ++it)
         it->reassert = true;
@@ -955,6 +1094,17 @@ void RoomService::finishResync(const QString &roomId, const SharedRoom &shared)
     if (!roomOf(roomId))
         return;
     drainPending(roomId);
+    if (m_journals.contains(roomId)) {
+        m_sync[roomId].awaitingJournal = true; // what the history holds is known once the journal is in it
+        return;
+    }
+    catchUpStored(roomId);
+}
+
+void RoomService::catchUpStored(const QString &roomId)
+{
+    if (!roomOf(roomId))
+        return;
     // Stored messages missed meanwhile come from the history.
     m_sync[roomId].filling = true;
     m_history.room(roomId, this, [this, roomId](const store::RoomRecord &record) {

@@ -72,6 +72,7 @@ struct AppendResult
     bool ok = false;
     qint64 seq = 0;
     bool duplicate = false; // seq is the original message's
+    bool conflict = false;  // an append at a given number found the room's numbering elsewhere (seq: its last)
     QString error;          // when !ok: short, no message content
 };
 

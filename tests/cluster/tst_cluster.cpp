@@ -548,9 +548,26 @@ void TestCluster::redisRestartedMidConsultation()
     // A room whose members are all here keeps its signalling.
     a.send(offer(u"local"_s, cb));
     QVERIFY(b.waitFor(u"telemedicine_offer"_s));
-    // Stored messages need the shared history: refused with a clear error, not lost silently.
+    // ... and its chat: numbered here, after the last number it knew,
+    // delivered at once, and kept until Redis is back.
     a.send(chat(u"local"_s, u"while down"_s, u"d1"_s));
-    const auto refused = a.waitFor(u"error"_s);
+    const auto downAck = a.waitFor(u"ack"_s);
+    QVERIFY(downAck);
+    QCOMPARE(downAck->value("seq"_L1).toInt(), 1);
+    const auto downChat = b.waitFor(u"telemedicine_chat_message"_s);
+    QVERIFY(downChat);
+    QCOMPARE(downChat->value("seq"_L1).toInt(), 1);
+    QCOMPARE(downChat->value("message"_L1).toString(), u"while down"_s);
+    // A retry is recognised as such.
+    a.send(chat(u"local"_s, u"while down"_s, u"d1"_s));
+    QTRY_COMPARE(countOf(a, u"ack"_s), 2);
+    QCOMPARE(a.received().last().value("seq"_L1).toInt(), 1);
+    a.send(chat(u"local"_s, u"still down"_s, u"d2"_s));
+    QTRY_COMPARE(valuesOf(b, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"2"_s}));
+    // A room with members on the other instance cannot number its messages
+    // alone: refused with a clear error, not lost silently.
+    c.send(chat(u"split"_s, u"while down"_s, u"d3"_s));
+    const auto refused = c.waitFor(u"error"_s);
     QVERIFY(refused);
     QCOMPARE(refused->value("code"_L1).toString(), u"history_unavailable"_s);
     // A join that needs the shared state is refused, the socket stays open.
@@ -586,6 +603,18 @@ void TestCluster::redisRestartedMidConsultation()
     QCOMPARE(participantIds(*state), expected);
     QVERIFY(valuesOf(c, u"telemedicine_user_left"_s, u"connectionId"_s).contains(ce));
     QVERIFY(!participantIds(*state).contains(ce));
+
+    // What the local room said while Redis was down is in the shared history
+    // under the numbers its members saw, and the numbering goes on from there.
+    a.send(chat(u"local"_s, u"after"_s, u"d4"_s));
+    QTRY_COMPARE(valuesOf(b, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"2"_s, u"3"_s}));
+    TestClient reader;
+    QVERIFY(reader.open(cluster[1].wsUrl()));
+    reader.send(joinMessage(u"local"_s, 1, 7, {}, 0));
+    QVERIFY(reader.waitFor(u"room_state"_s));
+    QTRY_COMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"message"_s),
+                 (QStringList{u"while down"_s, u"still down"_s, u"after"_s}));
+    QCOMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"2"_s, u"3"_s}));
 }
 
 namespace {

@@ -327,6 +327,13 @@ void StreamSource::applyChange(const QJsonObject &o)
         if (const adminapi::RoomInfo *room = mergeSummary(roomId, summary))
             Q_EMIT roomUpdated(*room, at);
         emitEvent(u"room_created"_s, o, at);
+    } else if (change == "room_elsewhere"_L1) {
+        // A room served only by other instances of a cluster, whole, as
+        // their directory lists it: it replaces what was known of it.
+        if (auto room = adminapi::RoomInfo::fromJson(summary)) {
+            m_rooms.insert(room->id, *room);
+            Q_EMIT roomUpdated(*room, at);
+        }
     } else if (change == "room_closed"_L1) {
         emitEvent(u"room_closed"_s, o, at, o.value("reason"_L1).toString());
         m_rooms.remove(roomId);

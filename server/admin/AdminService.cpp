@@ -112,6 +112,11 @@ std::optional<adminapi::ClusterInfo> AdminService::clusterInfo() const
     return c;
 }
 
+qint64 AdminService::directoryReadAtMs() const
+{
+    return m_cluster ? m_cluster->directory().refreshedAtMs : 0;
+}
+
 QList<adminapi::RoomInfo> AdminService::remoteRoomInfos(bool withParticipants) const
 {
     QList<adminapi::RoomInfo> out;

@@ -55,6 +55,11 @@ public:
     [[nodiscard]] EventLog &eventLog() const { return m_events; }
     [[nodiscard]] int maxConnections() const { return m_config.maxConnections; }
     [[nodiscard]] QString mode() const;
+    // Cluster mode: rooms served only by other instances, as the cluster's
+    // directory last listed them, and when it did (0: not yet, or not in
+    // cluster mode). Asking keeps the directory refreshed.
+    [[nodiscard]] QList<adminapi::RoomInfo> roomsElsewhere() const { return remoteRoomInfos(true); }
+    [[nodiscard]] qint64 directoryReadAtMs() const;
 
     adminapi::ActionResult closeRoom(const QString &roomId, const adminapi::CloseRoomRequest &request,
                                      const QString &actor);

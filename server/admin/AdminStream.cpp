@@ -102,6 +102,12 @@ OutboundMessage AdminStream::snapshot(bool reset) const
     QJsonArray rooms;
     for (const Room *room : m_rooms.rooms())
         rooms.append(m_admin.roomInfo(*room, true).toJson(adminapi::RoomInfo::Detail::Full));
+    // Rooms elsewhere as the stream last described them, so the changes
+    // that follow apply to what this snapshot holds.
+    for (auto it = m_elsewhere.cbegin(); it != m_elsewhere.cend(); ++it) {
+        if (!m_rooms.find(it.key()))
+            rooms.append(it.value());
+    }
     QJsonObject o{{u"type"_s, u"snapshot"_s},
                   {u"epoch"_s, m_epoch},
                   {u"seq"_s, static_cast<double>(m_seq)},
@@ -203,6 +209,39 @@ void AdminStream::publishActivity()
         return;
     json += ']';
     publishText(std::move(json));
+}
+
+void AdminStream::publishElsewhere()
+{
+    const qint64 readAt = m_admin.directoryReadAtMs();
+    if (readAt <= 0 || readAt == m_elsewhereReadAtMs)
+        return;
+    m_elsewhereReadAtMs = readAt;
+    QHash<QString, QJsonObject> now;
+    for (const adminapi::RoomInfo &room : m_admin.roomsElsewhere())
+        now.insert(room.id, room.toJson(adminapi::RoomInfo::Detail::Full));
+    QStringList gone;
+    for (auto it = m_elsewhere.cbegin(); it != m_elsewhere.cend(); ++it) {
+        if (!now.contains(it.key()))
+            gone.append(it.key());
+    }
+    gone.sort();
+    for (const QString &roomId : std::as_const(gone)) {
+        m_elsewhere.remove(roomId);
+        // Served here now: its room_opened said so already.
+        if (!m_rooms.find(roomId))
+            publish(u"room_closed"_s, {{u"roomId"_s, roomId}, {u"reason"_s, u"closed_elsewhere"_s}});
+    }
+    QStringList ids = now.keys();
+    ids.sort();
+    for (const QString &roomId : std::as_const(ids)) {
+        const QJsonObject &room = now[roomId];
+        auto known = m_elsewhere.find(roomId);
+        if (known != m_elsewhere.end() && *known == room)
+            continue;
+        m_elsewhere.insert(roomId, room);
+        publish(u"room_elsewhere"_s, {{u"roomId"_s, roomId}, {u"room"_s, room}});
+    }
 }
 
 void AdminStream::onLogged(const adminapi::Event &event)
@@ -307,6 +346,7 @@ void AdminStream::tick()
     if (changed)
         publish(u"server"_s, {{u"status"_s, status}});
     publishActivity();
+    publishElsewhere();
     publish(u"counters"_s, counters());
 }
 

@@ -9,7 +9,9 @@
 // events (and the event ring's entries that are not about rooms: admin
 // actions, failed authentication) and changes nothing. Message traffic is
 // not a change: once a second it sends the rooms whose last activity moved,
-// so a console's idle times stay true without a change per message.
+// so a console's idle times stay true without a change per message. In
+// cluster mode it also follows the rooms served only by other instances, as
+// the cluster's directory lists them.
 
 #include "consultation/RoomEvents.h"
 #include "model/OutboundMessage.h"
@@ -60,6 +62,10 @@ private:
     void publishText(QByteArray json);
     void send(const OutboundMessage &message);
     void publishActivity();
+    // Cluster mode: rooms served only by other instances, from the cluster's
+    // directory each time it is read anew: whole rooms as they appear or
+    // change (room_elsewhere), room_closed as they go.
+    void publishElsewhere();
     void onLogged(const adminapi::Event &event);
     [[nodiscard]] QJsonObject roomSummary(const QString &roomId) const;
     [[nodiscard]] QJsonObject counters() const;
@@ -78,6 +84,8 @@ private:
     qint64 m_seq = 0;
     QString m_lastStatus;
     std::deque<std::pair<qint64, OutboundMessage>> m_ring; // oldest first
+    QHash<QString, QJsonObject> m_elsewhere; // as the stream last described them, by room id
+    qint64 m_elsewhereReadAtMs = 0;
     QHash<QString, qint64> m_activitySent; // room id -> last activity (ms) consoles know of
     QList<QPointer<Connection>> m_subscribers;
     struct CachedSnapshot

@@ -14,6 +14,7 @@
 #include "cluster/ClusterBus.h"
 
 #include <QJsonDocument>
+#include <QNetworkRequest>
 #include <QFile>
 #include <QRandomGenerator>
 #include <QTcpSocket>
@@ -40,6 +41,7 @@ private Q_SLOTS:
     void hostRemovesAndEndsAcrossInstances();
     void fanOutPerRoomOncePerInstance();
     void adminActsEverywhere();
+    void adminStreamFollowsRoomsElsewhere();
     void redisRestartedMidConsultation();
     void historyIsSealedInRedis();
 
@@ -513,6 +515,102 @@ void TestCluster::adminActsEverywhere()
     QVERIFY(d.waitDisconnected());
     QCOMPARE(d.closeCode(), 4003);
     QVERIFY(a.isConnected() && b.isConnected() && c.isConnected());
+}
+
+namespace {
+
+// The changes of one kind an admin stream received, in order.
+QList<QJsonObject> streamChanges(const TestClient &console, const QString &change, const QString &roomId)
+{
+    QList<QJsonObject> out;
+    for (const QJsonObject &m : console.received()) {
+        if (m.value("type"_L1).toString() == "change"_L1 && m.value("change"_L1).toString() == change
+            && m.value("roomId"_L1).toString() == roomId)
+            out.append(m);
+    }
+    return out;
+}
+
+QStringList connectionIds(const QJsonArray &people)
+{
+    QStringList out;
+    for (const QJsonValue &p : people)
+        out.append(p.toObject().value("connectionId"_L1).toString());
+    out.sort();
+    return out;
+}
+
+} // namespace
+
+void TestCluster::adminStreamFollowsRoomsElsewhere()
+{
+    static const QByteArray token = "cluster-stream-token-0123456789abcdef";
+    Cluster cluster(m_redis);
+    for (int i = 0; i < 2; ++i)
+        QVERIFY(cluster.add([](ServerConfig &c) { c.adminToken = QString::fromLatin1(token); }).started());
+    QTRY_VERIFY(cluster.available());
+    const QString there = cluster[1].app().cluster()->instanceId();
+    QNetworkRequest bearer;
+    bearer.setRawHeader("Authorization", "Bearer " + token);
+    const QUrl stream(u"ws://127.0.0.1:%1/admin/ws"_s.arg(cluster[0].port()));
+
+    // A room served only by the second instance: the first one's console
+    // gets it whole, with the instance holding each member.
+    TestClient a, b, here;
+    QVERIFY(a.open(cluster[1].wsUrl()));
+    QVERIFY(b.open(cluster[1].wsUrl()));
+    QVERIFY(here.open(cluster[0].wsUrl()));
+    const QString ca = a.join(u"far"_s, 1, 1, u"A"_s);
+    TestClient console;
+    QVERIFY(console.open(stream, 5000, bearer));
+    QVERIFY(console.waitFor(u"snapshot"_s));
+    QTRY_VERIFY_WITH_TIMEOUT(!streamChanges(console, u"room_elsewhere"_s, u"far"_s).isEmpty(), 15000);
+    QJsonObject room = streamChanges(console, u"room_elsewhere"_s, u"far"_s).last().value("room"_L1).toObject();
+    QCOMPARE(connectionIds(room.value("participants"_L1).toArray()), QStringList{ca});
+    QCOMPARE(room.value("participants"_L1).toArray().first().toObject().value("instance"_L1).toString(), there);
+
+    // A second member there: the room again, whole.
+    const QString cb = b.join(u"far"_s, 1, 2, u"B"_s);
+    QStringList both{ca, cb};
+    both.sort();
+    QTRY_VERIFY_WITH_TIMEOUT(connectionIds(streamChanges(console, u"room_elsewhere"_s, u"far"_s)
+                                               .last().value("room"_L1).toObject().value("participants"_L1).toArray())
+                                 == both,
+                             15000);
+    // A console that connects now has it in its snapshot.
+    TestClient late;
+    QVERIFY(late.open(stream, 5000, bearer));
+    const auto snapshot = late.waitFor(u"snapshot"_s);
+    QVERIFY(snapshot);
+    bool listed = false;
+    for (const QJsonValue &r : snapshot->value("rooms"_L1).toArray()) {
+        if (r.toObject().value("id"_L1).toString() == "far"_L1)
+            listed = connectionIds(r.toObject().value("participants"_L1).toArray()) == both;
+    }
+    QVERIFY(listed);
+
+    // Served here too: it goes on as one of this instance's rooms.
+    here.join(u"far"_s, 1, 3, u"H"_s);
+    QTRY_COMPARE(streamChanges(console, u"room_opened"_s, u"far"_s).size(), 1);
+    // Gone everywhere: closed, once.
+    const QJsonObject leave{{u"type"_s, u"telemedicine_user_left"_s}, {u"roomId"_s, u"far"_s}};
+    here.send(leave);
+    a.send(leave);
+    b.send(leave);
+    QTRY_VERIFY_WITH_TIMEOUT(!streamChanges(console, u"room_closed"_s, u"far"_s).isEmpty(), 15000);
+    QVERIFY(console.staysQuiet(u"snapshot"_s, 4500)); // two more directory reads
+    // What the console was told ends with the room closed.
+    bool open = false;
+    for (const QJsonObject &m : console.received()) {
+        if (m.value("roomId"_L1).toString() != "far"_L1)
+            continue;
+        const QString change = m.value("change"_L1).toString();
+        if (change == "room_elsewhere"_L1 || change == "room_opened"_L1)
+            open = true;
+        else if (change == "room_closed"_L1)
+            open = false;
+    }
+    QVERIFY(!open);
 }
 
 void TestCluster::redisRestartedMidConsultation()

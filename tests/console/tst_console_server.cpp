@@ -295,6 +295,14 @@ private Q_SLOTS:
         // Each participant on its own instance, and the column shows it.
         QVERIFY(instanceOf(here->connectionId()) != instanceOf(there->connectionId()));
         QTRY_VERIFY(!console.window.participantsView()->isColumnHidden(ParticipantsModel::InstanceColumn));
+
+        // A room served only by the other instance is listed too, and goes when it closes there.
+        auto far = joined(two, u"far"_s, 6, 3, u"Far"_s, u"patient"_s);
+        QVERIFY(far);
+        QTRY_VERIFY_WITH_TIMEOUT(console.controller.rooms()->room(u"far"_s), kGuard);
+        far->send(QJsonObject{{u"type"_s, u"telemedicine_user_left"_s}, {u"roomId"_s, u"far"_s}});
+        QTRY_VERIFY_WITH_TIMEOUT(!console.controller.rooms()->room(u"far"_s), kGuard);
+        QVERIFY(console.controller.rooms()->room(u"split"_s));
     }
 
     void redisOutOfReachRaisesTheClusterAlert()

@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 packages=(
     # Toolchain
-    build-essential cmake ninja-build pkg-config git
+    build-essential cmake ninja-build pkg-config git lld
     # Qt 6 (LGPL modules only) and the libraries the server links
     qt6-base-dev qt6-websockets-dev libqt6sql6-sqlite libgl-dev
     libhiredis-dev libjwt-dev libhttp-parser-dev libssl-dev openssl

@@ -10,6 +10,7 @@
 
 #include "ClusterFixture.h"
 #include "RawHttp.h"
+#include "TcpRelay.h"
 
 #include "cluster/ClusterBus.h"
 
@@ -43,6 +44,7 @@ private Q_SLOTS:
     void adminActsEverywhere();
     void adminStreamFollowsRoomsElsewhere();
     void redisRestartedMidConsultation();
+    void partitionedInstanceRenumbersWhatItHeld();
     void historyIsSealedInRedis();
 
 private:
@@ -713,6 +715,65 @@ void TestCluster::redisRestartedMidConsultation()
     QTRY_COMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"message"_s),
                  (QStringList{u"while down"_s, u"still down"_s, u"after"_s}));
     QCOMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"2"_s, u"3"_s}));
+}
+
+void TestCluster::partitionedInstanceRenumbersWhatItHeld()
+{
+    // The first instance reaches Redis through a relay the test cuts; the
+    // second reaches it directly and goes on.
+    TcpRelay relay(m_redis.port());
+    QVERIFY(relay.start());
+    const QString through = u"redis://127.0.0.1:%1/0"_s.arg(relay.port());
+    Cluster cluster(m_redis);
+    QVERIFY(cluster.add([&through](ServerConfig &c) { c.redisUrl = through; }).started());
+    QVERIFY(cluster.add().started());
+    QTRY_VERIFY(cluster.available());
+    TestClient a, b, c;
+    QVERIFY(a.open(cluster[0].wsUrl()));
+    QVERIFY(b.open(cluster[0].wsUrl()));
+    QVERIFY(c.open(cluster[1].wsUrl()));
+    const QString ca = a.join(u"cut"_s, 1, 1, u"A"_s);
+    b.join(u"cut"_s, 1, 2, u"B"_s);
+    a.send(chat(u"cut"_s, u"one"_s, u"p1"_s));
+    QTRY_COMPARE(valuesOf(b, u"telemedicine_chat_message"_s, u"seq"_s), QStringList{u"1"_s});
+
+    relay.cut();
+    QTRY_VERIFY_WITH_TIMEOUT(!cluster[0].app().cluster()->available(), 15000);
+    QVERIFY(cluster[1].app().cluster()->available());
+    // Served alone: held under the next number.
+    a.send(chat(u"cut"_s, u"two"_s, u"p2"_s));
+    QTRY_COMPARE(valuesOf(b, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"2"_s}));
+    // Meanwhile the other instance takes a member into the room and numbers
+    // a message of its own: number 2 is taken twice.
+    c.send(joinMessage(u"cut"_s, 1, 3, {}, 0));
+    QVERIFY(c.waitFor(u"room_state"_s));
+    c.send(chat(u"cut"_s, u"three"_s, u"p3"_s));
+    const auto cAck = c.waitFor(u"ack"_s);
+    QVERIFY(cAck);
+    QCOMPARE(cAck->value("seq"_L1).toInt(), 2);
+
+    // The partition heals: what was held is stored after the other
+    // instance's message under a new number; nothing is lost, and the
+    // members here get both under the shared numbers.
+    QVERIFY(relay.restore());
+    QTRY_VERIFY_WITH_TIMEOUT(cluster.available(), 20000);
+    QTRY_COMPARE_WITH_TIMEOUT(valuesOf(c, u"telemedicine_chat_message"_s, u"message"_s),
+                              (QStringList{u"one"_s, u"two"_s}), 15000); // "one" replayed at its join
+    QCOMPARE(valuesOf(c, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"3"_s}));
+    QTRY_COMPARE_WITH_TIMEOUT(valuesOf(b, u"telemedicine_chat_message"_s, u"message"_s),
+                              (QStringList{u"one"_s, u"two"_s, u"three"_s, u"two"_s}), 15000);
+    QCOMPARE(valuesOf(b, u"telemedicine_chat_message"_s, u"seq"_s),
+             (QStringList{u"1"_s, u"2"_s, u"2"_s, u"3"_s}));
+    QTRY_VERIFY(valuesOf(a, u"telemedicine_chat_message"_s, u"message"_s).contains(u"three"_s));
+    QVERIFY(!valuesOf(a, u"telemedicine_chat_message"_s, u"message"_s).contains(u"two"_s));
+    TestClient reader;
+    QVERIFY(reader.open(cluster[1].wsUrl()));
+    reader.send(joinMessage(u"cut"_s, 1, 4, {}, 0));
+    QVERIFY(reader.waitFor(u"room_state"_s));
+    QTRY_COMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"message"_s),
+                 (QStringList{u"one"_s, u"three"_s, u"two"_s}));
+    QCOMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"2"_s, u"3"_s}));
+    QCOMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"fromConnectionId"_s).last(), ca);
 }
 
 namespace {

@@ -48,6 +48,7 @@ RoomConfig roomConfig(const ServerConfig &c)
     r.historyRetentionMs = c.historyRetentionMs;
     r.maxConsultationMs = c.maxConsultationMs;
     r.heldBytesLimit = c.sendQueueLimitBytes;
+    r.outageMessages = c.clusterOutageMessages;
     return r;
 }
 

@@ -421,6 +421,11 @@ const QList<Setting> &settings()
          "its participants leave after the resume grace unless their clients resumed on another instance. "
          "Default 15."_s,
          secondsSetting(&ServerConfig::clusterPresenceTtlMs, 1, 300)},
+        {u"cluster-outage-messages"_s, u"MEDRELAY_CLUSTER_OUTAGE_MESSAGES"_s, u"N"_s,
+         u"Cluster mode: while Redis is out of reach, a room whose members are all on this instance keeps its chat "
+         "and whiteboard; this many of its messages (and 4 MiB) are held per room, 32 MiB in all, until Redis is back "
+         "(0 = refuse them). Default 1000."_s,
+         intSetting(&ServerConfig::clusterOutageMessages, 0, 100000)},
         {u"audit-key-file"_s, u"MEDRELAY_AUDIT_KEY_FILE"_s, u"FILE"_s,
          u"Key (at least 32 bytes, e.g. openssl rand -hex 32) that signs the audit chain (HMAC-SHA256) and its "
          "checkpoints; no access for other users. Default <data-dir>/audit.key, created at first start."_s,

@@ -115,6 +115,7 @@ struct ServerConfig
     // Redis (redis://[[user]:password@]host[:port][/db]). Empty: one instance.
     QString redisUrl;
     int clusterPresenceTtlMs = 15000; // an instance silent this long is taken for dead
+    int clusterOutageMessages = 1000; // stored messages held per room while Redis is out of reach (0: refused)
 
     // ICE servers for clients' media (ice_servers after room_state)
     QStringList stunUris;             // stun:/stuns: URIs

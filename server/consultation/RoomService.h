@@ -57,6 +57,7 @@ struct RoomConfig
     qint64 maxConsultationMs = 0;     // 0: no maximum duration
     qint64 warningBeforeEndMs = 5 * 60 * 1000;
     qint64 heldBytesLimit = 1024 * 1024; // messages held for a joiner before its room_state
+    int outageMessages = 1000;        // cluster mode: stored messages held per room while the link is down
 };
 
 class RoomService final : public QObject, private ClusterSink
@@ -159,6 +160,7 @@ private:
     struct Journal
     {
         std::deque<Journaled> entries;
+        qint64 bytes = 0;
         bool flushing = false; // one entry on its way to the link
         bool renumber = false; // the shared numbering moved on meanwhile: the rest get new numbers
     };

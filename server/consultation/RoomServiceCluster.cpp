@@ -22,10 +22,11 @@ using namespace roommessages;
 
 namespace {
 
-// What the outage journal holds at most: per room, and in all. Beyond it,
-// chat and whiteboard are refused (history_unavailable) until the link is
-// back, as in a room with members elsewhere.
-constexpr std::size_t kJournalMaxPerRoom = 1000;
+// What the outage journal holds at most, besides RoomConfig::outageMessages
+// per room: bytes per room and in all. Beyond it, chat and whiteboard are
+// refused (history_unavailable) until the link is back, as in a room with
+// members elsewhere.
+constexpr qint64 kJournalMaxRoomBytes = qint64(4) * 1024 * 1024;
 constexpr qint64 kJournalMaxBytes = qint64(32) * 1024 * 1024;
 
 // Who sent a stored message read back from the store: its fromConnectionId.
@@ -881,13 +882,16 @@ bool RoomService::journalStored(Room &room, MessageKind kind, const QString &sen
             }
         }
     }
-    if (journal.entries.size() >= kJournalMaxPerRoom || m_journalBytes + append.body.size() > kJournalMaxBytes) {
+    if (static_cast<qint64>(journal.entries.size()) >= m_config.outageMessages
+        || journal.bytes + append.body.size() > kJournalMaxRoomBytes
+        || m_journalBytes + append.body.size() > kJournalMaxBytes) {
         if (journal.entries.empty())
             m_journals.remove(roomId);
         return false;
     }
     const qint64 seq = room.m_lastSeq + 1;
     m_journalBytes += append.body.size();
+    journal.bytes += append.body.size();
     const store::MessageClass cls = append.cls;
     const QByteArray body = append.body;
     journal.entries.push_back(Journaled{std::move(append), seq, sender});
@@ -930,6 +934,7 @@ void RoomService::journalFlushed(const QString &roomId, const store::AppendResul
     journal->flushing = false;
     const auto pop = [this, &journal] {
         m_journalBytes -= journal->entries.front().request.body.size();
+        journal->bytes -= journal->entries.front().request.body.size();
         journal->entries.pop_front();
     };
     if (r.ok && (!r.duplicate || journal->renumber)) {

@@ -618,7 +618,7 @@ void TestCluster::adminStreamFollowsRoomsElsewhere()
 void TestCluster::redisRestartedMidConsultation()
 {
     Cluster cluster(m_redis);
-    QVERIFY(cluster.add().started());
+    QVERIFY(cluster.add([](ServerConfig &c) { c.clusterOutageMessages = 2; }).started());
     QVERIFY(cluster.add().started());
     QTRY_VERIFY(cluster.available());
     TestClient a, b, c, d, e;
@@ -664,6 +664,11 @@ void TestCluster::redisRestartedMidConsultation()
     QCOMPARE(a.received().last().value("seq"_L1).toInt(), 1);
     a.send(chat(u"local"_s, u"still down"_s, u"d2"_s));
     QTRY_COMPARE(valuesOf(b, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"2"_s}));
+    // As many as --cluster-outage-messages; the next is refused, not lost silently.
+    a.send(chat(u"local"_s, u"one too many"_s, u"d5"_s));
+    const auto full = a.waitFor(u"error"_s);
+    QVERIFY(full);
+    QCOMPARE(full->value("code"_L1).toString(), u"history_unavailable"_s);
     // A room with members on the other instance cannot number its messages
     // alone: refused with a clear error, not lost silently.
     c.send(chat(u"split"_s, u"while down"_s, u"d3"_s));

@@ -36,6 +36,12 @@ public:
         }));
         return *m_servers.back();
     }
+    // `count` instances that share an admin token.
+    void addWithAdminToken(int count, const QString &token)
+    {
+        for (int i = 0; i < count; ++i)
+            QVERIFY(add([&token](server::ServerConfig &c) { c.adminToken = token; }).started());
+    }
     TestServer &operator[](int i) { return *m_servers.at(static_cast<size_t>(i)); }
     [[nodiscard]] int size() const { return static_cast<int>(m_servers.size()); }
     void remove(int i) { m_servers.erase(m_servers.begin() + i); }
@@ -68,6 +74,16 @@ inline QJsonObject joinMessage(const QString &room, qint64 appointment, const QJ
     if (lastSeq)
         m.insert(u"lastSeq"_s, static_cast<double>(*lastSeq));
     return m;
+}
+
+// Opens `c` and joins `room` asking for everything stored (lastSeq 0);
+// true once its room_state came.
+inline bool joinFromStart(TestClient &c, const QUrl &url, const QString &room, const QJsonValue &user)
+{
+    if (!c.open(url))
+        return false;
+    c.send(joinMessage(room, 1, user, {}, 0));
+    return c.waitFor(u"room_state"_s).has_value();
 }
 
 inline QJsonObject chat(const QString &room, const QString &text, const QString &clientMessageId = {})
@@ -111,13 +127,19 @@ inline int countOf(const TestClient &c, const QString &type)
     return n;
 }
 
-inline QStringList participantIds(const QJsonObject &roomState)
+// The connection ids of a list of participants (or guests), sorted.
+inline QStringList connectionIds(const QJsonArray &people)
 {
     QStringList out;
-    for (const QJsonValue &p : roomState.value("participants"_L1).toArray())
+    for (const QJsonValue &p : people)
         out.append(p.toObject().value("connectionId"_L1).toString());
     out.sort();
     return out;
+}
+
+inline QStringList participantIds(const QJsonObject &roomState)
+{
+    return connectionIds(roomState.value("participants"_L1).toArray());
 }
 
 } // namespace medrelay::test

@@ -448,8 +448,7 @@ void TestCluster::adminActsEverywhere()
 {
     static const QByteArray token = "cluster-admin-token-0123456789abcdef";
     Cluster cluster(m_redis);
-    for (int i = 0; i < 2; ++i)
-        QVERIFY(cluster.add([](ServerConfig &c) { c.adminToken = QString::fromLatin1(token); }).started());
+    cluster.addWithAdminToken(2, QString::fromLatin1(token));
     QTRY_VERIFY(cluster.available());
     TestClient a, b, c, d;
     QVERIFY(a.open(cluster[0].wsUrl()));
@@ -533,23 +532,13 @@ QList<QJsonObject> streamChanges(const TestClient &console, const QString &chang
     return out;
 }
 
-QStringList connectionIds(const QJsonArray &people)
-{
-    QStringList out;
-    for (const QJsonValue &p : people)
-        out.append(p.toObject().value("connectionId"_L1).toString());
-    out.sort();
-    return out;
-}
-
 } // namespace
 
 void TestCluster::adminStreamFollowsRoomsElsewhere()
 {
     static const QByteArray token = "cluster-stream-token-0123456789abcdef";
     Cluster cluster(m_redis);
-    for (int i = 0; i < 2; ++i)
-        QVERIFY(cluster.add([](ServerConfig &c) { c.adminToken = QString::fromLatin1(token); }).started());
+    cluster.addWithAdminToken(2, QString::fromLatin1(token));
     QTRY_VERIFY(cluster.available());
     const QString there = cluster[1].app().cluster()->instanceId();
     QNetworkRequest bearer;
@@ -714,9 +703,7 @@ void TestCluster::redisRestartedMidConsultation()
     a.send(chat(u"local"_s, u"after"_s, u"d4"_s));
     QTRY_COMPARE(valuesOf(b, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"2"_s, u"3"_s}));
     TestClient reader;
-    QVERIFY(reader.open(cluster[1].wsUrl()));
-    reader.send(joinMessage(u"local"_s, 1, 7, {}, 0));
-    QVERIFY(reader.waitFor(u"room_state"_s));
+    QVERIFY(joinFromStart(reader, cluster[1].wsUrl(), u"local"_s, 7));
     QTRY_COMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"message"_s),
                  (QStringList{u"while down"_s, u"still down"_s, u"after"_s}));
     QCOMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"2"_s, u"3"_s}));
@@ -772,9 +759,7 @@ void TestCluster::partitionedInstanceRenumbersWhatItHeld()
     QTRY_VERIFY(valuesOf(a, u"telemedicine_chat_message"_s, u"message"_s).contains(u"three"_s));
     QVERIFY(!valuesOf(a, u"telemedicine_chat_message"_s, u"message"_s).contains(u"two"_s));
     TestClient reader;
-    QVERIFY(reader.open(cluster[1].wsUrl()));
-    reader.send(joinMessage(u"cut"_s, 1, 4, {}, 0));
-    QVERIFY(reader.waitFor(u"room_state"_s));
+    QVERIFY(joinFromStart(reader, cluster[1].wsUrl(), u"cut"_s, 4));
     QTRY_COMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"message"_s),
                  (QStringList{u"one"_s, u"three"_s, u"two"_s}));
     QCOMPARE(valuesOf(reader, u"telemedicine_chat_message"_s, u"seq"_s), (QStringList{u"1"_s, u"2"_s, u"3"_s}));

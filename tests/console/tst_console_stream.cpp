@@ -7,7 +7,7 @@
 // Every wait is for a state or an event; the timeouts only end a broken test.
 #include "ProcessSignal.h"
 #include "ServerProcess.h"
-#include "TcpProxy.h"
+#include "TcpRelay.h"
 #include "controller/Consultation.h"
 #include "controller/ConsoleController.h"
 #include "controller/FallbackSource.h"
@@ -55,7 +55,7 @@ using medrelay::console::MainWindow;
 using medrelay::console::RoomsModel;
 using medrelay::consoletest::RoomClient;
 using medrelay::consoletest::ServerProcess;
-using medrelay::consoletest::TcpProxy;
+using medrelay::test::TcpRelay;
 using State = medrelay::console::ConnectionState;
 
 namespace {
@@ -420,8 +420,8 @@ void TestConsoleStream::missedChangesAreReplayedAfterALostConnection()
 {
     ServerProcess server(kToken);
     QVERIFY2(server.start(), qPrintable(server.error()));
-    TcpProxy link(server.port());
-    QVERIFY(link.isListening());
+    TcpRelay link(server.port());
+    QVERIFY(link.start());
     Console console;
     console.controller.connectTo(link.httpUrl(), kToken);
     auto a = joined(server, u"a"_s, 1, 1, u"A"_s, u"doctor"_s);
@@ -432,7 +432,6 @@ void TestConsoleStream::missedChangesAreReplayedAfterALostConnection()
     const QString epoch = console.source()->stream()->epoch();
 
     // The link fails and stays down: what is shown is stale.
-    link.setRefusing(true);
     link.cut();
     QTRY_COMPARE_WITH_TIMEOUT(console.controller.state(), State::Unreachable, kGuard);
     QVERIFY(console.controller.isStale());
@@ -446,7 +445,7 @@ void TestConsoleStream::missedChangesAreReplayedAfterALostConnection()
     QTRY_COMPARE_WITH_TIMEOUT(serverRoomIds(server.httpUrl()), (QStringList{u"b"_s, u"c"_s}), kGuard);
 
     // Back: the stream resumes where it stopped and replays what was missed.
-    link.setRefusing(false);
+    QVERIFY(link.restore());
     QTRY_VERIFY_WITH_TIMEOUT(console.controller.isLive() && !console.controller.isStale(), kGuard);
     QTRY_COMPARE_WITH_TIMEOUT(consoleRoomIds(*rooms), (QStringList{u"b"_s, u"c"_s}), kGuard);
     QCOMPARE(rooms->room(u"c"_s)->connectionCount, 2);
@@ -503,8 +502,8 @@ void TestConsoleStream::tooManyMissedChangesGiveAFreshSnapshot()
 {
     ServerProcess server(kToken, {u"--rate-limit"_s, u"0"_s});
     QVERIFY2(server.start(), qPrintable(server.error()));
-    TcpProxy link(server.port());
-    QVERIFY(link.isListening());
+    TcpRelay link(server.port());
+    QVERIFY(link.start());
     Console console;
     console.controller.connectTo(link.httpUrl(), kToken);
     auto gone = joined(server, u"gone"_s, 1, 1, u"A"_s, u"doctor"_s);
@@ -514,7 +513,6 @@ void TestConsoleStream::tooManyMissedChangesGiveAFreshSnapshot()
     const QString epoch = console.source()->stream()->epoch();
     QSignalSpy resets(rooms, &QAbstractItemModel::modelReset);
 
-    link.setRefusing(true);
     link.cut();
     QTRY_COMPARE_WITH_TIMEOUT(console.controller.state(), State::Unreachable, kGuard);
 
@@ -538,7 +536,7 @@ void TestConsoleStream::tooManyMissedChangesGiveAFreshSnapshot()
     QTRY_COMPARE_WITH_TIMEOUT(serverRoomIds(server.httpUrl()), QStringList{u"kept"_s}, kGuard);
 
     // Back: nothing to replay from, so a fresh snapshot (same epoch), in place.
-    link.setRefusing(false);
+    QVERIFY(link.restore());
     QTRY_VERIFY_WITH_TIMEOUT(console.controller.isLive() && !console.controller.isStale(), kGuard);
     QTRY_COMPARE_WITH_TIMEOUT(consoleRoomIds(*rooms), QStringList{u"kept"_s}, kGuard);
     QCOMPARE(console.source()->stream()->epoch(), epoch);

@@ -12,7 +12,7 @@ namespace medrelay::test {
 class TcpForwarder final : public QObject
 {
 public:
-    explicit TcpForwarder(quint16 targetPort) : m_targetPort(targetPort)
+    TcpForwarder(quint16 targetPort, std::atomic<int> &relayed) : m_targetPort(targetPort), m_relayed(relayed)
     {
         connect(&m_server, &QTcpServer::newConnection, this, &TcpForwarder::onNewConnection);
     }
@@ -40,6 +40,7 @@ private:
     void onNewConnection()
     {
         while (QTcpSocket *client = m_server.nextPendingConnection()) {
+            ++m_relayed;
             auto *upstream = new QTcpSocket(this);
             client->setParent(this);
             m_sockets.append(client);
@@ -65,12 +66,13 @@ private:
     }
 
     quint16 m_targetPort = 0;
+    std::atomic<int> &m_relayed;
     QTcpServer m_server{this};
     QList<QPointer<QTcpSocket>> m_sockets;
 };
 
 TcpRelay::TcpRelay(quint16 targetPort)
-    : m_forwarder(new TcpForwarder(targetPort))
+    : m_forwarder(new TcpForwarder(targetPort, m_relayed))
 {
     m_forwarder->moveToThread(&m_thread);
     QObject::connect(&m_thread, &QThread::finished, m_forwarder, &QObject::deleteLater);
@@ -82,6 +84,11 @@ TcpRelay::~TcpRelay()
     cut();
     m_thread.quit();
     m_thread.wait();
+}
+
+QUrl TcpRelay::httpUrl() const
+{
+    return QUrl(QStringLiteral("http://127.0.0.1:%1").arg(m_port));
 }
 
 bool TcpRelay::start()

@@ -5,6 +5,7 @@
 // is away, alerts follow its state, and what is remembered is private.
 // Timeouts here only stop a broken test from hanging: every check waits for
 // a state or an event, never for a deadline to pass.
+#include "ConsoleFixture.h"
 #include "ProcessSignal.h"
 #include "RedisServer.h"
 #include "ServerProcess.h"
@@ -51,7 +52,9 @@ using medrelay::console::EventLogModel;
 using medrelay::console::MainWindow;
 using medrelay::console::RememberChoices;
 using medrelay::console::RoomsModel;
+using medrelay::consoletest::Console;
 using medrelay::consoletest::RoomClient;
+using medrelay::consoletest::joined;
 using medrelay::consoletest::ServerProcess;
 using State = medrelay::console::ConnectionState;
 
@@ -59,24 +62,6 @@ namespace {
 
 const QString kToken = u"console-integration-token-0123456789"_s;
 constexpr int kGuard = 15000; // only so that a broken test ends
-
-// The console as the IT person runs it, polling five times a second so the
-// tests do not spend their time waiting for the next poll.
-struct Console
-{
-    explicit Console(medrelay::console::ConsoleSettings *settings = nullptr)
-        : controller(&client, settings), window(&controller)
-    {
-        client.setPollInterval(200ms);
-        client.setBackoffLimits(200ms, 1000ms);
-        window.resize(1280, 800);
-        window.show();
-        QApplication::setActiveWindow(&window);
-    }
-    AdminClient client;
-    ConsoleController controller;
-    MainWindow window;
-};
 
 // Settings in a scratch folder, as a person's would be.
 struct ScratchSettings
@@ -89,17 +74,6 @@ struct ScratchSettings
     QSettings qsettings;
     medrelay::console::ConsoleSettings settings;
 };
-
-std::unique_ptr<RoomClient> joined(const ServerProcess &server, const QString &room, qint64 appointment, qint64 user,
-                                   const QString &name, const QString &role)
-{
-    auto c = std::make_unique<RoomClient>();
-    if (!c->open(server.wsUrl()))
-        return nullptr;
-    if (!c->join(room, appointment, user, name, role))
-        return nullptr;
-    return c;
-}
 
 // The server's own view, read without the console.
 QStringList serverRoomIds(const ServerProcess &server)

@@ -5,6 +5,7 @@
 // and as one snapshot; the consultation view; the waiting-room, audit and
 // connection-cap alerts; and polling for a server that has no stream.
 // Every wait is for a state or an event; the timeouts only end a broken test.
+#include "ConsoleFixture.h"
 #include "ProcessSignal.h"
 #include "ServerProcess.h"
 #include "TcpRelay.h"
@@ -53,7 +54,9 @@ using medrelay::console::EventLogModel;
 using medrelay::console::FallbackSource;
 using medrelay::console::MainWindow;
 using medrelay::console::RoomsModel;
+using medrelay::consoletest::Console;
 using medrelay::consoletest::RoomClient;
+using medrelay::consoletest::joined;
 using medrelay::consoletest::ServerProcess;
 using medrelay::test::TcpRelay;
 using State = medrelay::console::ConnectionState;
@@ -62,32 +65,6 @@ namespace {
 
 const QString kToken = u"console-stream-token-0123456789"_s;
 constexpr int kGuard = 20000; // only so that a broken test ends
-
-struct Console
-{
-    Console()
-        : controller(&client, nullptr), window(&controller)
-    {
-        client.setPollInterval(200ms);
-        client.setBackoffLimits(200ms, 1000ms);
-        controller.consultation()->setRefreshInterval(200ms);
-        window.resize(1280, 800);
-        window.show();
-    }
-    [[nodiscard]] FallbackSource *source() const { return qobject_cast<FallbackSource *>(controller.source()); }
-    AdminClient client;
-    ConsoleController controller;
-    MainWindow window;
-};
-
-std::unique_ptr<RoomClient> joined(const ServerProcess &server, const QString &room, qint64 appointment, qint64 user,
-                                   const QString &name, const QString &role)
-{
-    auto c = std::make_unique<RoomClient>();
-    if (!c->open(server.wsUrl()) || !c->join(room, appointment, user, name, role))
-        return nullptr;
-    return c;
-}
 
 QJsonObject joinMessage(const QString &room, qint64 appointment, qint64 user, const QString &name,
                         const QString &role = {})

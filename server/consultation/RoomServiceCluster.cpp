@@ -29,6 +29,16 @@ namespace {
 constexpr qint64 kJournalMaxRoomBytes = qint64(4) * 1024 * 1024;
 constexpr qint64 kJournalMaxBytes = qint64(32) * 1024 * 1024;
 
+// Members (or guests) of a room's shared state by connection id.
+QHash<QString, const SharedMember *> byConnection(const QList<SharedMember> &people)
+{
+    QHash<QString, const SharedMember *> out;
+    out.reserve(people.size());
+    for (const SharedMember &p : people)
+        out.insert(p.connectionId, &p);
+    return out;
+}
+
 // Who sent a stored message read back from the store: its fromConnectionId.
 QString senderOf(const QByteArray &body)
 {
@@ -161,9 +171,7 @@ void RoomService::applyShared(Room &room, const SharedRoom &shared, bool announc
     }
     room.m_removedUsers = QSet<QString>(shared.removedUsers.cbegin(), shared.removedUsers.cend());
     const QString &self = m_cluster->instanceId();
-    QHash<QString, const SharedMember *> members;
-    for (const SharedMember &m : shared.members)
-        members.insert(m.connectionId, &m);
+    const QHash<QString, const SharedMember *> members = byConnection(shared.members);
     const QString roomId = room.id();
     // Gone meanwhile.
     const QList<Member> before = room.members();
@@ -196,9 +204,7 @@ void RoomService::applyShared(Room &room, const SharedRoom &shared, bool announc
         }
     }
     // Waiting guests of the other instances.
-    QHash<QString, const SharedMember *> waiting;
-    for (const SharedMember &g : shared.waiting)
-        waiting.insert(g.connectionId, &g);
+    const QHash<QString, const SharedMember *> waiting = byConnection(shared.waiting);
     room.m_waiting.removeIf([&](const WaitingGuest &g) { return !g.isLocal() && !waiting.contains(g.connectionId); });
     for (const SharedMember &g : shared.waiting) {
         if (g.instance == self || room.waitingGuest(g.connectionId))
@@ -1054,12 +1060,10 @@ void RoomService::finishResync(const QString &roomId, const SharedRoom &shared)
         return;
     // Local members the shared state no longer holds: removed by a host
     // while this instance could not hear it.
-    QHash<QString, bool> held;
-    for (const SharedMember &m : shared.members)
-        held.insert(m.connectionId, true);
+    const QHash<QString, const SharedMember *> members = byConnection(shared.members);
     const QList<Member> before = room->members();
     for (const Member &m : before) {
-        if (!m.isLocal() || held.contains(m.connectionId))
+        if (!m.isLocal() || members.contains(m.connectionId))
             continue;
         Room *r = roomOf(roomId);
         if (!r)
@@ -1072,12 +1076,7 @@ void RoomService::finishResync(const QString &roomId, const SharedRoom &shared)
     if (!room)
         return;
     // Local guests admitted or turned away meanwhile.
-    QHash<QString, const SharedMember *> members;
-    for (const SharedMember &m : shared.members)
-        members.insert(m.connectionId, &m);
-    QHash<QString, bool> stillWaiting;
-    for (const SharedMember &g : shared.waiting)
-        stillWaiting.insert(g.connectionId, true);
+    const QHash<QString, const SharedMember *> stillWaiting = byConnection(shared.waiting);
     const QList<WaitingGuest> guests = room->waiting();
     for (const WaitingGuest &g : guests) {
         if (!g.isLocal() || stillWaiting.contains(g.connectionId))

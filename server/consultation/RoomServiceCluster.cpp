@@ -1115,11 +1115,13 @@ void RoomService::catchUpStored(const QString &roomId)
         Room *r = roomOf(roomId);
         if (!r)
             return;
-        m_sync[roomId].filling = false;
+        SharedSync &sync = m_sync[roomId];
+        sync.filling = false;
         if (record.ok && record.lastSeq < r->m_lastSeq) {
             qCWarning(lcRooms) << "room" << roomId << "history was reset (seq" << record.lastSeq << "<"
                                << r->m_lastSeq << "): Redis lost its data";
             r->m_lastSeq = record.lastSeq;
+            sync.committedSeq = std::min(sync.committedSeq, record.lastSeq);
         } else if (record.ok && record.lastSeq > r->m_lastSeq) {
             fillStoredGap(roomId, record.lastSeq);
             return;

@@ -1,7 +1,9 @@
 #pragma once
 // Helpers for the cluster tests: a redis-server of the test's own, server
-// instances (in this process) sharing it, and the messages clients send.
+// instances (in this process) sharing it, the messages clients send, and
+// what an instance (in this process or not) says over HTTP.
 
+#include "RawHttp.h"
 #include "RedisServer.h"
 #include "TestClient.h"
 #include "TestServer.h"
@@ -140,6 +142,63 @@ inline QStringList connectionIds(const QJsonArray &people)
 inline QStringList participantIds(const QJsonObject &roomState)
 {
     return connectionIds(roomState.value("participants"_L1).toArray());
+}
+
+// The seqs of the chat messages a client received, in order.
+inline QList<int> seqsOf(const TestClient &c)
+{
+    QList<int> out;
+    for (const QString &s : valuesOf(c, u"telemedicine_chat_message"_s, u"seq"_s))
+        out.append(s.toInt());
+    return out;
+}
+
+// Over HTTP, as monitoring and an administrator see an instance (development
+// mode: the admin API needs no token).
+
+// "healthy", "degraded" or "draining" (/health).
+inline QString healthStatus(quint16 port)
+{
+    return httpGet(port, "/health").json().value("status"_L1).toString();
+}
+
+// The value of medrelay_cluster_available in /metrics: 1, 0, or -1 if absent.
+inline int clusterAvailableMetric(quint16 port)
+{
+    const QByteArray body = httpGet(port, "/metrics").body;
+    if (body.contains("\nmedrelay_cluster_available 1\n"))
+        return 1;
+    if (body.contains("\nmedrelay_cluster_available 0\n"))
+        return 0;
+    return -1;
+}
+
+// Instances with a live presence, as one instance's /stats shows them.
+inline int aliveInstances(quint16 port)
+{
+    int alive = 0;
+    const QJsonObject stats = httpGet(port, "/stats").json();
+    for (const QJsonValue &i : stats.value("cluster"_L1).toObject().value("instances"_L1).toArray())
+        alive += i.toObject().value("alive"_L1).toBool() ? 1 : 0;
+    return alive;
+}
+
+// The connection ids in a room, as one instance's admin API lists them.
+inline QStringList roomParticipants(quint16 port, const QByteArray &room)
+{
+    QStringList ids;
+    const QJsonObject info = httpGet(port, "/admin/rooms/" + room).json();
+    for (const QJsonValue &p : info.value("participants"_L1).toArray())
+        ids.append(p.toObject().value("connectionId"_L1).toString());
+    ids.sort();
+    return ids;
+}
+
+// The last seq one instance knows of in a room (admin API); -1 if none.
+inline qint64 roomLastSeq(quint16 port, const QByteArray &room)
+{
+    const QJsonObject info = httpGet(port, "/admin/rooms/" + room).json();
+    return info.contains("lastSeq"_L1) ? static_cast<qint64>(info.value("lastSeq"_L1).toDouble()) : -1;
 }
 
 } // namespace medrelay::test

@@ -1,6 +1,9 @@
 #include "RedisServer.h"
 
+#include "ProcessSignal.h"
+
 #include <QDeadlineTimer>
+#include <QDir>
 #include <QStandardPaths>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -162,16 +165,28 @@ void RedisServer::kill()
     m_process.waitForFinished(5000);
 }
 
-void RedisServer::pause()
+bool RedisServer::pause()
 {
-    if (m_process.state() == QProcess::Running)
-        ::kill(static_cast<pid_t>(m_process.processId()), SIGSTOP);
+    return signalProcess(m_process, SIGSTOP);
 }
 
-void RedisServer::resume()
+bool RedisServer::resume()
 {
-    if (m_process.state() == QProcess::Running)
-        ::kill(static_cast<pid_t>(m_process.processId()), SIGCONT);
+    return signalProcess(m_process, SIGCONT);
+}
+
+bool RedisServer::wipe()
+{
+    if (m_process.state() != QProcess::NotRunning || !m_dir.isValid())
+        return false;
+    QDir dir(m_dir.path());
+    bool ok = true;
+    for (const QFileInfo &entry : dir.entryInfoList(QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden)) {
+        if (entry.fileName() == "redis.log"_L1)
+            continue;
+        ok = (entry.isDir() ? QDir(entry.filePath()).removeRecursively() : dir.remove(entry.fileName())) && ok;
+    }
+    return ok;
 }
 
 QVariant RedisServer::command(const QList<QByteArray> &args, int timeoutMs) const

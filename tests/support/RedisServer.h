@@ -31,9 +31,15 @@ public:
     void stop();
     // SIGKILL: what the append-only file already holds survives.
     void kill();
-    // SIGSTOP / SIGCONT: a Redis that stops answering without closing sockets.
-    void pause();
-    void resume();
+    // SIGSTOP / SIGCONT: a Redis that stops answering without closing its
+    // sockets (the kernel still accepts connections for it). False when it
+    // is not running.
+    bool pause();
+    bool resume();
+    // While stopped: deletes what it kept on disk (append-only file and
+    // snapshot), so that the next start() is a Redis on the same port that
+    // lost all its data. False when running or a file could not be removed.
+    bool wipe();
     [[nodiscard]] bool isRunning() const { return m_process.state() == QProcess::Running; }
 
     [[nodiscard]] quint16 port() const { return m_port; }

@@ -1,0 +1,382 @@
+// Redis failing under a running cluster, over real sockets: instances in this
+// process on a redis-server the test starts, which then stops answering
+// (SIGSTOP) or comes back without its data.
+//
+// - Frozen: the sockets stay open, so each instance finds out by its pings
+//   going unanswered; it reports degraded, signalling between members on the
+//   same instance goes on, and after SIGCONT the rooms are shared again. A
+//   message sent as Redis froze is refused, yet Redis runs it when it wakes
+//   up: it reaches the others, and the sender's retry with the same
+//   clientMessageId gets its seq, with no duplicate.
+// - Back without its data, the instances coming back one after the other:
+//   each writes back the members still connected to it, so every instance
+//   lists everyone again (the first one back announces the others' members
+//   as left until their instance writes them back); the history and the
+//   numbering are gone (the next message is seq 1), and a client resuming
+//   from before the loss is told so (resume_gap). A message stored in the
+//   new numbering before an instance is back must still reach its members.
+
+#include "ClusterFixture.h"
+
+#include <QSignalSpy>
+
+#include <memory>
+#include <vector>
+
+using namespace medrelay::test;
+using namespace Qt::StringLiterals;
+
+class TestClusterRedis final : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void init();
+    void cleanup();
+    void frozenRedisIsNoticedAndOutlived();
+    void redisBackWithoutItsData();
+    void redisBackWithoutItsDataMessageMeanwhile();
+
+private:
+    // An instance on Redis user `user` (created here).
+    bool addGated(Cluster &cluster, const QByteArray &user);
+    // Stops Redis, waits until every instance (link and history store) has
+    // noticed, deletes its data
+    // and starts it again, with the users added by addGated() unable to SET:
+    // their instances' history stores connect, but the instances cannot
+    // register their presence, so they stay unavailable and resynchronise
+    // nothing until letRegister() lets them. The test decides the order in
+    // which the instances come back.
+    bool restartEmpty(Cluster &cluster);
+    bool letRegister(const QByteArray &user);
+
+    RedisServer m_redis;
+    QList<QByteArray> m_users;
+};
+
+namespace {
+
+QStringList sorted(QStringList list)
+{
+    list.sort();
+    return list;
+}
+
+// Sends a chat message and waits for its ack: its seq, or 0.
+int sendChat(TestClient &c, const QString &room, const QString &text, const QString &clientMessageId)
+{
+    c.send(chat(room, text, clientMessageId));
+    const auto ack = c.waitFor(u"ack"_s);
+    return ack ? ack->value("seq"_L1).toInt() : 0;
+}
+
+bool linkAvailable(const TestServer &s)
+{
+    return s.app().cluster() && s.app().cluster()->available();
+}
+
+// A Redis user for one instance; without SET it cannot refresh its presence.
+QList<QByteArray> userRule(const QByteArray &user, bool canSet)
+{
+    QList<QByteArray> rule{user, "on", ">secret", "~*", "&*", "+@all"};
+    if (!canSet)
+        rule.append("-set");
+    return rule;
+}
+
+} // namespace
+
+void TestClusterRedis::initTestCase()
+{
+    if (!RedisServer::available())
+        QSKIP("redis-server is not installed (scripts/install-deps.sh installs it)");
+    QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
+}
+
+void TestClusterRedis::init()
+{
+    if (!m_redis.isRunning())
+        QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
+    QCOMPARE(m_redis.command({"FLUSHALL"}).toByteArray(), QByteArray("OK"));
+}
+
+void TestClusterRedis::cleanup()
+{
+    m_redis.resume(); // a failed test may have left it frozen
+    m_users.clear();
+}
+
+bool TestClusterRedis::addGated(Cluster &cluster, const QByteArray &user)
+{
+    if (m_redis.command(QList<QByteArray>{"ACL", "SETUSER"} + userRule(user, true)).toByteArray() != "OK")
+        return false;
+    m_users.append(user);
+    const QString url = u"redis://%1:secret@127.0.0.1:%2/0"_s.arg(QString::fromLatin1(user)).arg(m_redis.port());
+    return cluster.add([&](medrelay::server::ServerConfig &c) { c.redisUrl = url; }).started();
+}
+
+bool TestClusterRedis::restartEmpty(Cluster &cluster)
+{
+    m_redis.stop();
+    if (!QTest::qWaitFor([&] {
+            for (int i = 0; i < cluster.size(); ++i) {
+                if (linkAvailable(cluster[i]) || !cluster[i].app().history().stats().degraded)
+                    return false;
+            }
+            return true;
+        }, 15000)) {
+        return false;
+    }
+    if (!m_redis.wipe())
+        return false;
+    QStringList args;
+    for (const QByteArray &user : std::as_const(m_users)) {
+        args.append(u"--user"_s);
+        for (const QByteArray &word : userRule(user, false))
+            args.append(QString::fromLatin1(word));
+    }
+    if (!m_redis.start(args))
+        return false;
+    // The history stores are back; the instances are not.
+    const bool historyBack = QTest::qWaitFor([&] {
+        for (int i = 0; i < cluster.size(); ++i) {
+            if (cluster[i].app().history().stats().degraded)
+                return false;
+        }
+        return true;
+    }, 15000);
+    for (int i = 0; i < cluster.size(); ++i) {
+        if (linkAvailable(cluster[i]) || healthStatus(cluster[i].port()) != u"degraded"_s)
+            return false;
+    }
+    return historyBack;
+}
+
+bool TestClusterRedis::letRegister(const QByteArray &user)
+{
+    return m_redis.command({"ACL", "SETUSER", user, "+set"}).toByteArray() == "OK";
+}
+
+void TestClusterRedis::frozenRedisIsNoticedAndOutlived()
+{
+    Cluster cluster(m_redis);
+    // Presence outlives the freeze: nobody is taken for dead here.
+    const auto longPresence = [](medrelay::server::ServerConfig &c) { c.clusterPresenceTtlMs = 30000; };
+    QVERIFY(cluster.add(longPresence).started());
+    QVERIFY(cluster.add(longPresence).started());
+    QTRY_VERIFY(cluster.available());
+    // A and B on the first instance, C on the second.
+    TestClient a, b, c;
+    QVERIFY(a.open(cluster[0].wsUrl()));
+    QVERIFY(b.open(cluster[0].wsUrl()));
+    QVERIFY(c.open(cluster[1].wsUrl()));
+    const QString ca = a.join(u"f"_s, 1, 1, u"A"_s);
+    const QString cb = b.join(u"f"_s, 1, 2, u"B"_s);
+    const QString cc = c.join(u"f"_s, 1, 3, u"C"_s);
+    QVERIFY(!ca.isEmpty() && !cb.isEmpty() && !cc.isEmpty());
+    QTRY_COMPARE(countOf(a, u"telemedicine_user_joined"_s), 2);
+    const int seq = sendChat(a, u"f"_s, u"before"_s, u"f1"_s);
+    QVERIFY(seq > 0);
+    QTRY_COMPARE(valuesOf(c, u"telemedicine_chat_message"_s, u"message"_s), QStringList{u"before"_s});
+
+    std::vector<std::unique_ptr<QSignalSpy>> changes;
+    for (int i = 0; i < 2; ++i) {
+        changes.push_back(std::make_unique<QSignalSpy>(cluster[i].app().cluster(),
+                                                       &medrelay::cluster::ClusterBus::availabilityChanged));
+    }
+    QVERIFY(m_redis.pause());
+    // Sent as Redis froze: stored by a command on its socket, unanswered.
+    b.send(chat(u"f"_s, u"in flight"_s, u"f2"_s));
+    // No socket closes: each instance finds out by its ping timeout, and says so.
+    for (int i = 0; i < 2; ++i) {
+        auto &spy = *changes[static_cast<size_t>(i)];
+        QTRY_COMPARE_WITH_TIMEOUT(spy.size(), 1, 20000);
+        QCOMPARE(spy.at(0).at(0).toBool(), false);
+        QCOMPARE(healthStatus(cluster[i].port()), u"degraded"_s);
+        QCOMPARE(clusterAvailableMetric(cluster[i].port()), 0);
+    }
+    // The message in flight is refused once its connection is given up.
+    const auto refused = b.waitFor(u"error"_s, 20000);
+    QVERIFY(refused);
+    QCOMPARE(refused->value("code"_L1).toString(), u"history_unavailable"_s);
+    // Members on the same instance go on signalling, both ways.
+    a.send(offer(u"f"_s, cb));
+    const auto offered = b.waitFor(u"telemedicine_offer"_s);
+    QVERIFY(offered);
+    QCOMPARE(offered->value("fromConnectionId"_L1).toString(), ca);
+    b.send(offer(u"f"_s, ca));
+    QVERIFY(a.waitFor(u"telemedicine_offer"_s));
+    QVERIFY(cluster[0].app().rooms().find(u"f"_s) && cluster[1].app().rooms().find(u"f"_s));
+
+    QVERIFY(m_redis.resume());
+    QTRY_VERIFY_WITH_TIMEOUT(cluster.available(), 20000);
+    for (int i = 0; i < 2; ++i) {
+        auto &spy = *changes[static_cast<size_t>(i)];
+        QCOMPARE(spy.size(), 2);
+        QCOMPARE(spy.at(1).at(0).toBool(), true);
+        QTRY_COMPARE(healthStatus(cluster[i].port()), u"healthy"_s);
+        QCOMPARE(clusterAvailableMetric(cluster[i].port()), 1);
+    }
+    // Redis ran what was on its sockets when it woke up: B's refused message
+    // was stored after all. B, unsure, sends it again: the ack gives its
+    // seq, and it is not stored or relayed a second time.
+    QCOMPARE(sendChat(b, u"f"_s, u"in flight"_s, u"f2"_s), seq + 1);
+    // The consultation spread over both instances goes on, numbered on.
+    QCOMPARE(sendChat(c, u"f"_s, u"after"_s, u"f3"_s), seq + 2);
+    QTRY_COMPARE(valuesOf(a, u"telemedicine_chat_message"_s, u"message"_s),
+                 (QStringList{u"in flight"_s, u"after"_s}));
+    QTRY_COMPARE(valuesOf(b, u"telemedicine_chat_message"_s, u"message"_s), (QStringList{u"before"_s, u"after"_s}));
+    QTRY_COMPARE(valuesOf(c, u"telemedicine_chat_message"_s, u"message"_s),
+                 (QStringList{u"before"_s, u"in flight"_s}));
+    a.send(offer(u"f"_s, cc));
+    const auto crossed = c.waitFor(u"telemedicine_offer"_s);
+    QVERIFY(crossed);
+    QCOMPARE(crossed->value("fromConnectionId"_L1).toString(), ca);
+    QVERIFY(c.staysQuiet(u"telemedicine_chat_message"_s, 200));
+    QCOMPARE(seqsOf(a), (QList<int>{seq + 1, seq + 2}));
+    QCOMPARE(seqsOf(b), (QList<int>{seq, seq + 2}));
+    QCOMPARE(seqsOf(c), (QList<int>{seq, seq + 1}));
+    // Nobody left meanwhile.
+    for (int i = 0; i < 2; ++i)
+        QCOMPARE(roomParticipants(cluster[i].port(), "f"), sorted({ca, cb, cc}));
+    for (const TestClient *x : {&a, &b, &c})
+        QCOMPARE(countOf(*x, u"telemedicine_user_left"_s), 0);
+}
+
+void TestClusterRedis::redisBackWithoutItsData()
+{
+    Cluster cluster(m_redis);
+    QVERIFY(addGated(cluster, "one"));
+    QVERIFY(addGated(cluster, "two"));
+    QTRY_VERIFY(cluster.available());
+    TestClient a, b, c;
+    QVERIFY(a.open(cluster[0].wsUrl()));
+    QVERIFY(b.open(cluster[0].wsUrl()));
+    QVERIFY(c.open(cluster[1].wsUrl()));
+    const QString ca = a.join(u"e"_s, 1, 1, u"A"_s);
+    const QString cb = b.join(u"e"_s, 1, 2, u"B"_s);
+    const QString cc = c.join(u"e"_s, 1, 3, u"C"_s);
+    QVERIFY(!ca.isEmpty() && !cb.isEmpty() && !cc.isEmpty());
+    QTRY_COMPARE(countOf(a, u"telemedicine_user_joined"_s), 2);
+    QCOMPARE(sendChat(a, u"e"_s, u"m1"_s, u"e1"_s), 1);
+    QCOMPARE(sendChat(c, u"e"_s, u"m2"_s, u"e2"_s), 2);
+    QCOMPARE(sendChat(a, u"e"_s, u"m3"_s, u"e3"_s), 3);
+    QTRY_COMPARE(seqsOf(b), (QList<int>{1, 2, 3}));
+    for (int i = 0; i < 2; ++i)
+        QTRY_COMPARE(roomLastSeq(cluster[i].port(), "e"), 3);
+
+    QVERIFY(restartEmpty(cluster));
+    // The second instance comes back first. It can only write back its own
+    // member: it tells C that A and B left.
+    QVERIFY(letRegister("two"));
+    QTRY_VERIFY_WITH_TIMEOUT(linkAvailable(cluster[1]), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(roomParticipants(cluster[1].port(), "e"), QStringList{cc}, 10000);
+    QTRY_COMPARE(sorted(valuesOf(c, u"telemedicine_user_left"_s, u"connectionId"_s)), sorted({ca, cb}));
+    QCOMPARE(valuesOf(c, u"telemedicine_user_left"_s, u"reason"_s),
+             (QStringList{u"disconnected"_s, u"disconnected"_s}));
+    QTRY_COMPARE(roomLastSeq(cluster[1].port(), "e"), 0);
+    QVERIFY(!linkAvailable(cluster[0]));
+
+    // Then the first: its members are back, everyone is listed everywhere,
+    // and A and B never heard of C leaving.
+    QVERIFY(letRegister("one"));
+    QTRY_VERIFY_WITH_TIMEOUT(cluster.available(), 10000);
+    for (int i = 0; i < 2; ++i) {
+        QTRY_COMPARE_WITH_TIMEOUT(roomParticipants(cluster[i].port(), "e"), sorted({ca, cb, cc}), 10000);
+        // The history went with Redis: the numbering restarts everywhere.
+        QTRY_COMPARE(roomLastSeq(cluster[i].port(), "e"), 0);
+    }
+    QCOMPARE(countOf(a, u"telemedicine_user_left"_s), 0);
+    QCOMPARE(countOf(b, u"telemedicine_user_left"_s), 0);
+
+    // A newcomer sees everyone, and no history.
+    TestClient d;
+    QVERIFY(d.open(cluster[1].wsUrl()));
+    d.send(joinMessage(u"e"_s, 1, 4));
+    const auto state = d.waitFor(u"room_state"_s);
+    QVERIFY(state);
+    const QString cd = state->value("connectionId"_L1).toString();
+    const QStringList everyone = sorted({ca, cb, cc, cd});
+    QCOMPARE(participantIds(*state), everyone);
+    QCOMPARE(state->value("lastSeq"_L1).toInt(), 0);
+    QVERIFY(state->value("recentChat"_L1).toArray().isEmpty());
+    for (TestClient *x : {&a, &b, &c})
+        QTRY_VERIFY(valuesOf(*x, u"telemedicine_user_joined"_s, u"connectionId"_s).contains(cd));
+    // C, told that A and B left, must be told that they are back (before D).
+    QEXPECT_FAIL("", "a member written back by its instance (no client join to relay) is added without a "
+                     "telemedicine_user_joined to the others",
+                 Continue);
+    QCOMPARE(valuesOf(c, u"telemedicine_user_joined"_s, u"connectionId"_s), sorted({ca, cb}) + QStringList{cd});
+
+    // The numbering starts again at 1, and messages cross again.
+    QCOMPARE(sendChat(c, u"e"_s, u"after"_s, u"e4"_s), 1);
+    QCOMPARE(sendChat(a, u"e"_s, u"reply"_s, u"e5"_s), 2);
+    QTRY_COMPARE(valuesOf(a, u"telemedicine_chat_message"_s, u"message"_s), (QStringList{u"m2"_s, u"after"_s}));
+    QTRY_COMPARE(valuesOf(b, u"telemedicine_chat_message"_s, u"message"_s),
+                 (QStringList{u"m1"_s, u"m2"_s, u"m3"_s, u"after"_s, u"reply"_s}));
+    QTRY_COMPARE(valuesOf(c, u"telemedicine_chat_message"_s, u"message"_s),
+                 (QStringList{u"m1"_s, u"m3"_s, u"reply"_s}));
+    QTRY_COMPARE(valuesOf(d, u"telemedicine_chat_message"_s, u"message"_s), (QStringList{u"after"_s, u"reply"_s}));
+    QCOMPARE(seqsOf(b), (QList<int>{1, 2, 3, 1, 2}));
+    QCOMPARE(seqsOf(d), (QList<int>{1, 2}));
+
+    // A client resuming with a seq from before the loss is told that what it
+    // asked for is gone (resume_gap), and gets what the new history holds.
+    TestClient e;
+    QVERIFY(e.open(cluster[0].wsUrl()));
+    e.send(joinMessage(u"e"_s, 1, 5, {}, 3));
+    const auto resumed = e.waitFor(u"room_state"_s);
+    QVERIFY(resumed);
+    QCOMPARE(participantIds(*resumed), sorted(everyone + QStringList{resumed->value("connectionId"_L1).toString()}));
+    QCOMPARE(resumed->value("lastSeq"_L1).toInt(), 2);
+    const auto gap = e.waitFor(u"resume_gap"_s);
+    QVERIFY(gap);
+    QCOMPARE(gap->value("requestedAfter"_L1).toInt(), 3);
+    QTRY_COMPARE(valuesOf(e, u"telemedicine_chat_message"_s, u"message"_s), (QStringList{u"after"_s, u"reply"_s}));
+    QCOMPARE(seqsOf(e), (QList<int>{1, 2}));
+}
+
+// As above, and a message is stored in the new numbering while the first
+// instance is not back yet. Its members must still get it once it is.
+void TestClusterRedis::redisBackWithoutItsDataMessageMeanwhile()
+{
+    Cluster cluster(m_redis);
+    QVERIFY(addGated(cluster, "one"));
+    QVERIFY(addGated(cluster, "two"));
+    QTRY_VERIFY(cluster.available());
+    TestClient a, c;
+    QVERIFY(a.open(cluster[0].wsUrl()));
+    QVERIFY(c.open(cluster[1].wsUrl()));
+    const QString ca = a.join(u"h"_s, 1, 1, u"A"_s);
+    const QString cc = c.join(u"h"_s, 1, 3, u"C"_s);
+    QVERIFY(!ca.isEmpty() && !cc.isEmpty());
+    QVERIFY(a.waitFor(u"telemedicine_user_joined"_s));
+    QCOMPARE(sendChat(a, u"h"_s, u"m1"_s, u"h1"_s), 1);
+    QCOMPARE(sendChat(c, u"h"_s, u"m2"_s, u"h2"_s), 2);
+    QCOMPARE(sendChat(a, u"h"_s, u"m3"_s, u"h3"_s), 3);
+    QTRY_COMPARE(valuesOf(a, u"telemedicine_chat_message"_s, u"message"_s), QStringList{u"m2"_s});
+
+    QVERIFY(restartEmpty(cluster));
+    QVERIFY(letRegister("two"));
+    QTRY_VERIFY_WITH_TIMEOUT(linkAvailable(cluster[1]), 10000);
+    QTRY_COMPARE(roomLastSeq(cluster[1].port(), "h"), 0);
+    QCOMPARE(sendChat(c, u"h"_s, u"while behind"_s, u"h4"_s), 1);
+
+    QVERIFY(letRegister("one"));
+    QTRY_VERIFY_WITH_TIMEOUT(cluster.available(), 10000);
+    for (int i = 0; i < 2; ++i)
+        QTRY_COMPARE_WITH_TIMEOUT(roomParticipants(cluster[i].port(), "h"), sorted({ca, cc}), 10000);
+    // The first instance takes up the new numbering where the history
+    // stands, and what follows reaches A.
+    QTRY_COMPARE(roomLastSeq(cluster[0].port(), "h"), 1);
+    QCOMPARE(sendChat(c, u"h"_s, u"next"_s, u"h5"_s), 2);
+    QTRY_VERIFY(valuesOf(a, u"telemedicine_chat_message"_s, u"message"_s).contains(u"next"_s));
+    QEXPECT_FAIL("", "an instance that finds the history reset lowers its seq to the history's last one without "
+                     "reading what the history holds: A never receives 'while behind' (seq 1)", Abort);
+    QCOMPARE(valuesOf(a, u"telemedicine_chat_message"_s, u"message"_s),
+             (QStringList{u"m2"_s, u"while behind"_s, u"next"_s}));
+}
+
+QTEST_MAIN(TestClusterRedis)
+#include "tst_cluster_redis.moc"

@@ -49,6 +49,7 @@ RoomConfig roomConfig(const ServerConfig &c)
     r.maxConsultationMs = c.maxConsultationMs;
     r.heldBytesLimit = c.sendQueueLimitBytes;
     r.outageMessages = c.clusterOutageMessages;
+    r.presenceTtlMs = c.clusterPresenceTtlMs;
     return r;
 }
 

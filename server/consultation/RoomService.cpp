@@ -542,7 +542,12 @@ void RoomService::relayCommitted(const QString &roomId, MessageKind kind, const 
                                  bool ok, qint64 seq, bool duplicate)
 {
     if (!ok) {
-        request.error(ErrorCode::HistoryUnavailable, u"the message could not be stored and was not relayed"_s);
+        // In cluster mode a lost answer may hide a message Redis stored
+        // after all: a resend with the same clientMessageId is not repeated.
+        request.error(ErrorCode::HistoryUnavailable,
+                      clustered() ? u"the message could not be confirmed as stored; send it again with the same "
+                                    "clientMessageId"_s
+                                  : u"the message could not be stored and was not relayed"_s);
         return;
     }
     if (!duplicate && !clustered()) {

@@ -58,6 +58,7 @@ struct RoomConfig
     qint64 warningBeforeEndMs = 5 * 60 * 1000;
     qint64 heldBytesLimit = 1024 * 1024; // messages held for a joiner before its room_state
     int outageMessages = 1000;        // cluster mode: stored messages held per room while the link is down
+    int presenceTtlMs = 15000;        // cluster mode: how long an instance may be silent before it is taken for dead
 };
 
 class RoomService final : public QObject, private ClusterSink
@@ -126,6 +127,7 @@ private:
         Request request;
         protocol::Envelope envelope;
         protocol::JoinRoom message;
+        bool decided = false; // cluster mode: the link decided it; its change is on its way
     };
     // Cluster mode: a stored message held until the ones before it arrived.
     struct StoredArrival
@@ -215,7 +217,11 @@ private:
     void onSharedOpened(const QString &roomId, const SharedRoom &shared);
     void joinShared(const std::shared_ptr<JoinTicket> &ticket, Room &room);
     void onJoinDecided(const QString &roomId, const QString &connectionId, const JoinDecision &decision);
-    void applyShared(Room &room, const SharedRoom &shared, bool announce);
+    // `keepMissing`: members of other instances the shared state lacks stay
+    // (the shared state was lost and is being rebuilt).
+    void applyShared(Room &room, const SharedRoom &shared, bool announce, bool keepMissing = false);
+    // After a resync: local joins whose change the fetch covered.
+    void settleDecidedJoins(const QString &roomId, const SharedRoom &shared);
     void applyChange(Room &room, const RoomChange &change);
     void drainPending(const QString &roomId);
     void enterLocal(Room &room, Peer &peer, const SharedMember &member, const QByteArray &announcement,

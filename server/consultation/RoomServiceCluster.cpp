@@ -150,7 +150,7 @@ void RoomService::onSharedOpened(const QString &roomId, const SharedRoom &shared
 // The shared state replaces what this instance knew of the other instances'
 // members and guests; its own it knows better. With `announce` (a resync),
 // the local members are told who came and went meanwhile.
-void RoomService::applyShared(Room &room, const SharedRoom &shared, bool announce)
+void RoomService::applyShared(Room &room, const SharedRoom &shared, bool announce, bool keepMissing)
 {
     room.m_version = shared.version;
     if (shared.exists) {
@@ -176,7 +176,7 @@ void RoomService::applyShared(Room &room, const SharedRoom &shared, bool announc
     // Gone meanwhile.
     const QList<Member> before = room.members();
     for (const Member &m : before) {
-        if (m.isLocal() || members.contains(m.connectionId))
+        if (m.isLocal() || members.contains(m.connectionId) || keepMissing)
             continue;
         if (announce) {
             removeMember(room, m.connectionId, u"disconnected"_s);
@@ -292,6 +292,8 @@ void RoomService::onJoinDecided(const QString &roomId, const QString &cid, const
     case JoinDecision::Outcome::Joined:
     case JoinDecision::Outcome::Resumed:
     case JoinDecision::Outcome::Waiting:
+        if (ticket)
+            ticket->decided = true;
         // The change does the rest, here as everywhere. Should it not come
         // (lost on the channel), fetch the room again.
         if (ticket && room && room->m_version < d.version) {
@@ -388,8 +390,9 @@ void RoomService::roomChanged(const QString &roomId, const RoomChange &change)
         return;
     SharedSync &sync = m_sync[roomId];
     if (room->isOpening() || sync.resyncing) {
-        if (change.version > room->m_version)
-            sync.pending.insert_or_assign(change.version, change);
+        // Held whatever their number: after a loss of the shared state the
+        // numbering starts again below what this instance knew.
+        sync.pending.insert_or_assign(change.version, change);
         return;
     }
     if (change.version <= room->m_version)
@@ -438,6 +441,15 @@ void RoomService::applyChange(Room &room, const RoomChange &c)
             return;
         if (c.member.instance != self) {
             addRemoteMember(room, c.member, c.text, false);
+            // Written back by its instance after an outage (no text of its
+            // own): the others were told it left, so they are told it is back.
+            if (c.text.isEmpty()) {
+                if (const Member *added = room.member(c.member.connectionId)) {
+                    room.m_lastActivityMs = nowMs();
+                    deliver(room, room.recipients(added->connectionId, std::nullopt),
+                            OutboundMessage(MessageKind::UserJoined, joinText(room, *added)));
+                }
+            }
             return;
         }
         const auto ticket = m_sync[roomId].joins.take(c.member.connectionId);
@@ -1004,6 +1016,8 @@ void RoomService::resync(const QString &roomId)
     if (sync.resyncing)
         return;
     sync.resyncing = true;
+    // What was held so far the fetch covers; what comes after it is held anew.
+    sync.pending.clear();
     const auto fetch = [this, roomId] {
         m_cluster->fetchRoom(roomId, this, [this, roomId](const SharedRoom &s) { finishResync(roomId, s); });
     };
@@ -1035,6 +1049,54 @@ void RoomService::resync(const QString &roomId)
     });
 }
 
+// A local join decided before the fetch (the link answers in order) whose
+// change the fetch covered: entered, or left waiting, as its change would
+// have; one the shared state no longer holds is refused (try again).
+void RoomService::settleDecidedJoins(const QString &roomId, const SharedRoom &shared)
+{
+    const auto sync = m_sync.constFind(roomId);
+    if (sync == m_sync.cend())
+        return;
+    const QHash<QString, const SharedMember *> members = byConnection(shared.members);
+    const QHash<QString, const SharedMember *> waiting = byConnection(shared.waiting);
+    QStringList decided;
+    for (auto it = sync->joins.cbegin(); it != sync->joins.cend(); ++it) {
+        if (it.value()->decided)
+            decided.append(it.key());
+    }
+    for (const QString &cid : std::as_const(decided)) {
+        Room *room = roomOf(roomId);
+        if (!room)
+            return;
+        if (room->member(cid) || room->waitingGuest(cid))
+            continue;
+        RoomChange c;
+        if (const SharedMember *m = members.value(cid)) {
+            c.type = RoomChange::Type::Joined;
+            c.member = *m;
+        } else if (const SharedMember *g = waiting.value(cid)) {
+            c.type = RoomChange::Type::Waiting;
+            c.member = *g;
+        } else {
+            const std::shared_ptr<JoinTicket> ticket = m_sync[roomId].joins.take(cid);
+            if (ticket) {
+                refuseJoin(ticket->request, roomId, ErrorCode::ClusterUnavailable,
+                           u"room '%1' cannot be joined now: the cluster is unavailable; try again"_s.arg(roomId));
+            }
+            continue;
+        }
+        applyChange(*room, c);
+        Room *after = roomOf(roomId);
+        const Member *entered = after ? after->member(cid) : nullptr;
+        if (c.type == RoomChange::Type::Joined && entered) {
+            // Its own announcement went with the change that was skipped.
+            deliver(*after, after->recipients(cid, std::nullopt),
+                    OutboundMessage(MessageKind::UserJoined, joinText(*after, *entered)));
+        }
+    }
+    deleteIfEmpty(roomId);
+}
+
 void RoomService::finishResync(const QString &roomId, const SharedRoom &shared)
 {
     Room *room = roomOf(roomId);
@@ -1054,7 +1116,19 @@ void RoomService::finishResync(const QString &roomId, const SharedRoom &shared)
         closeWith(*room, ended, u"consultation_ended"_s, u"consultation_ended"_s, nullptr);
         return;
     }
-    applyShared(*room, shared, true);
+    // The shared state numbered anew: it was lost (Redis came back without
+    // its data) and the instances are writing their members back. Members of
+    // the others are kept until they had the time to (a presence TTL), then
+    // the room is fetched again and those still missing leave.
+    const bool rebuilt = shared.version < room->m_version;
+    applyShared(*room, shared, true, rebuilt);
+    if (rebuilt) {
+        QTimer::singleShot(std::max(1000, m_config.presenceTtlMs), this, [this, roomId] { resync(roomId); });
+    }
+    room = roomOf(roomId);
+    if (!room)
+        return;
+    settleDecidedJoins(roomId, shared);
     room = roomOf(roomId);
     if (!room)
         return;
@@ -1109,20 +1183,36 @@ void RoomService::catchUpStored(const QString &roomId)
 {
     if (!roomOf(roomId))
         return;
-    // Stored messages missed meanwhile come from the history.
+    // Stored messages missed meanwhile come from the history; those that
+    // arrive now are held until then.
     m_sync[roomId].filling = true;
     m_history.room(roomId, this, [this, roomId](const store::RoomRecord &record) {
         Room *r = roomOf(roomId);
         if (!r)
             return;
         SharedSync &sync = m_sync[roomId];
+        if (!record.ok) {
+            // The history's own connection may come back after the link.
+            qCWarning(lcRooms) << "room" << roomId << "history record unavailable:" << record.error;
+            if (m_cluster->available()) {
+                QTimer::singleShot(1000, this, [this, roomId] { catchUpStored(roomId); });
+            } else {
+                sync.filling = false;
+                sync.reassert = true; // again when the link is back
+                releaseStored(roomId);
+            }
+            return;
+        }
         sync.filling = false;
-        if (record.ok && record.lastSeq < r->m_lastSeq) {
+        if (record.lastSeq < r->m_lastSeq) {
+            // Numbered anew from 1: what the new numbering holds is read
+            // from its start, and what arrived meanwhile follows it.
             qCWarning(lcRooms) << "room" << roomId << "history was reset (seq" << record.lastSeq << "<"
                                << r->m_lastSeq << "): Redis lost its data";
-            r->m_lastSeq = record.lastSeq;
-            sync.committedSeq = std::min(sync.committedSeq, record.lastSeq);
-        } else if (record.ok && record.lastSeq > r->m_lastSeq) {
+            r->m_lastSeq = 0;
+            sync.committedSeq = 0;
+        }
+        if (record.lastSeq > r->m_lastSeq) {
             fillStoredGap(roomId, record.lastSeq);
             return;
         }

@@ -186,12 +186,7 @@ inline int aliveInstances(quint16 port)
 // The connection ids in a room, as one instance's admin API lists them.
 inline QStringList roomParticipants(quint16 port, const QByteArray &room)
 {
-    QStringList ids;
-    const QJsonObject info = httpGet(port, "/admin/rooms/" + room).json();
-    for (const QJsonValue &p : info.value("participants"_L1).toArray())
-        ids.append(p.toObject().value("connectionId"_L1).toString());
-    ids.sort();
-    return ids;
+    return connectionIds(httpGet(port, "/admin/rooms/" + room).json().value("participants"_L1).toArray());
 }
 
 // The last seq one instance knows of in a room (admin API); -1 if none.

@@ -203,6 +203,11 @@ ClusterBus::ClusterBus(Options options, RedisHistoryStore &history, std::unique_
     connect(&m_expiry, &QTimer::timeout, this, &ClusterBus::expireDue);
     m_directoryTimer.setInterval(m_options.directoryRefreshMs);
     connect(&m_directoryTimer, &QTimer::timeout, this, &ClusterBus::refreshDirectory);
+    // The history store reaches Redis on a connection (and thread) of its
+    // own, which may come back after this one's or go alone: stored messages
+    // need it, so the link counts as available only with it.
+    m_historyWatch.setInterval(250);
+    connect(&m_historyWatch, &QTimer::timeout, this, &ClusterBus::updateAvailability);
 }
 
 ClusterBus::~ClusterBus() = default;
@@ -217,6 +222,7 @@ void ClusterBus::start()
     m_reaper.start();
     m_expiry.start();
     m_directoryTimer.start();
+    m_historyWatch.start();
 }
 
 bool ClusterBus::redisConnected() const
@@ -283,7 +289,7 @@ void ClusterBus::refreshPresence()
 
 void ClusterBus::updateAvailability()
 {
-    const bool now = m_cmd->isReady() && m_sub->isReady() && m_registered;
+    const bool now = m_cmd->isReady() && m_sub->isReady() && m_registered && m_history.isAvailable();
     if (now == m_available)
         return;
     m_available = now;

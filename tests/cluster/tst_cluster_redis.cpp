@@ -53,6 +53,9 @@ private:
     // which the instances come back.
     bool restartEmpty(Cluster &cluster);
     bool letRegister(const QByteArray &user);
+    // Two gated instances ("one", "two"): A joins `room` on the first, C on
+    // the second, and A has heard of C.
+    bool startPair(Cluster &cluster, TestClient &a, TestClient &c, const QString &room, QString &ca, QString &cc);
 
     RedisServer m_redis;
     QList<QByteArray> m_users;
@@ -159,6 +162,19 @@ bool TestClusterRedis::restartEmpty(Cluster &cluster)
             return false;
     }
     return historyBack;
+}
+
+bool TestClusterRedis::startPair(Cluster &cluster, TestClient &a, TestClient &c, const QString &room, QString &ca,
+                                 QString &cc)
+{
+    if (!addGated(cluster, "one") || !addGated(cluster, "two")
+        || !QTest::qWaitFor([&cluster] { return cluster.available(); }, 15000))
+        return false;
+    if (!a.open(cluster[0].wsUrl()) || !c.open(cluster[1].wsUrl()))
+        return false;
+    ca = a.join(room, 1, 1, u"A"_s);
+    cc = c.join(room, 1, 3, u"C"_s);
+    return !ca.isEmpty() && !cc.isEmpty() && a.waitFor(u"telemedicine_user_joined"_s).has_value();
 }
 
 bool TestClusterRedis::letRegister(const QByteArray &user)
@@ -346,16 +362,9 @@ void TestClusterRedis::redisBackWithoutItsData()
 void TestClusterRedis::instanceBackLaterThanTheTtl()
 {
     Cluster cluster(m_redis);
-    QVERIFY(addGated(cluster, "one"));
-    QVERIFY(addGated(cluster, "two"));
-    QTRY_VERIFY(cluster.available());
     TestClient a, c;
-    QVERIFY(a.open(cluster[0].wsUrl()));
-    QVERIFY(c.open(cluster[1].wsUrl()));
-    const QString ca = a.join(u"g"_s, 1, 1, u"A"_s);
-    const QString cc = c.join(u"g"_s, 1, 3, u"C"_s);
-    QVERIFY(!ca.isEmpty() && !cc.isEmpty());
-    QVERIFY(a.waitFor(u"telemedicine_user_joined"_s));
+    QString ca, cc;
+    QVERIFY(startPair(cluster, a, c, u"g"_s, ca, cc));
 
     QVERIFY(restartEmpty(cluster));
     QVERIFY(letRegister("two"));
@@ -383,16 +392,9 @@ void TestClusterRedis::instanceBackLaterThanTheTtl()
 void TestClusterRedis::redisBackWithoutItsDataMessageMeanwhile()
 {
     Cluster cluster(m_redis);
-    QVERIFY(addGated(cluster, "one"));
-    QVERIFY(addGated(cluster, "two"));
-    QTRY_VERIFY(cluster.available());
     TestClient a, c;
-    QVERIFY(a.open(cluster[0].wsUrl()));
-    QVERIFY(c.open(cluster[1].wsUrl()));
-    const QString ca = a.join(u"h"_s, 1, 1, u"A"_s);
-    const QString cc = c.join(u"h"_s, 1, 3, u"C"_s);
-    QVERIFY(!ca.isEmpty() && !cc.isEmpty());
-    QVERIFY(a.waitFor(u"telemedicine_user_joined"_s));
+    QString ca, cc;
+    QVERIFY(startPair(cluster, a, c, u"h"_s, ca, cc));
     QCOMPARE(sendChat(a, u"h"_s, u"m1"_s, u"h1"_s), 1);
     QCOMPARE(sendChat(c, u"h"_s, u"m2"_s, u"h2"_s), 2);
     QCOMPARE(sendChat(a, u"h"_s, u"m3"_s, u"h3"_s), 3);

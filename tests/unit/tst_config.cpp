@@ -217,6 +217,12 @@ void TestConfig::clusterSettings()
     QVERIFY(error(load({u"--redis"_s, u"redis://user@host:6379/0"_s})).contains(u"password"_s));
     QVERIFY(error(load({}, {{u"MEDRELAY_REDIS_URL"_s, u"redis:///0"_s}})).startsWith(u"MEDRELAY_REDIS_URL"_s));
     QVERIFY(error(load({u"--cluster-presence-ttl"_s, u"0"_s})).startsWith(u"--cluster-presence-ttl"_s));
+    // What a room holds while Redis is out of reach: 1,000 by default, 0 refuses, bounded.
+    QCOMPARE(single.clusterOutageMessages, 1000);
+    QCOMPARE(ok(load({u"--cluster-outage-messages"_s, u"0"_s})).clusterOutageMessages, 0);
+    QCOMPARE(ok(load({}, {{u"MEDRELAY_CLUSTER_OUTAGE_MESSAGES"_s, u"50"_s}})).clusterOutageMessages, 50);
+    QVERIFY(error(load({u"--cluster-outage-messages"_s, u"100001"_s})).startsWith(u"--cluster-outage-messages"_s));
+    QVERIFY(error(load({u"--cluster-outage-messages"_s, u"-1"_s})).startsWith(u"--cluster-outage-messages"_s));
     // Logs show the URL without its password.
     const auto url = medrelay::cluster::RedisUrl::parse(u"redis://:s3cret@10.0.0.5:6380/2"_s);
     QVERIFY(std::holds_alternative<medrelay::cluster::RedisUrl>(url));

@@ -126,6 +126,14 @@ if [ "$sanitize" = "1" ]; then
         echo "== build (ASan + UBSan): failed (status $asan_rc) =="
         exit 1
     fi
+    fuzz_pid=""
+    fuzz_log=""
+    if [ "${MEDRELAY_TEST_FUZZ:-1}" = "1" ] && [ -x tests/fuzz/run.sh ]; then
+        # The fuzzers' build beside the sanitizer pass, as above.
+        fuzz_log=$(mktemp)
+        (FUZZ_BUILD_ONLY=1 nice -n 19 tests/fuzz/run.sh) >"$fuzz_log" 2>&1 &
+        fuzz_pid=$!
+    fi
     echo "== tests under ASan + UBSan =="
     # Added to the defaults each test gets from tests/CMakeLists.txt (a later
     # flag wins). Qt and libjwt allocate process-lifetime singletons; leaks are
@@ -135,6 +143,11 @@ if [ "$sanitize" = "1" ]; then
     export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     run_ctest "tests under ASan + UBSan" --test-dir build-asan "${ctest_args[@]}" -LE bench-smoke
+    if [ -n "$fuzz_pid" ]; then
+        # Its failures show again, and count, when the fuzzers run below.
+        wait "$fuzz_pid" || true
+        rm -f "$fuzz_log"
+    fi
 fi
 
 if [ "${MEDRELAY_TEST_FUZZ:-1}" = "1" ] && [ -x tests/fuzz/run.sh ]; then

@@ -3,7 +3,8 @@
 # the given number of seconds (default 20), then prints executions and findings.
 #   tests/fuzz/run.sh [seconds]
 # Environment: BUILD_FUZZ_DIR (default <repo>/build-fuzz), FUZZ_JOBS (build -j, default 2),
-#              FUZZ_TARGETS (default: all harnesses that were built).
+#              FUZZ_TARGETS (default: all harnesses that were built),
+#              FUZZ_BUILD_ONLY=1 (build the harnesses and stop; a later run finds them built).
 # Needs clang and libclang-rt-14-dev (Debian 12). Exit status 1 when any harness found something.
 set -eu
 
@@ -34,6 +35,7 @@ if [ -z "$TARGETS" ]; then
 fi
 # shellcheck disable=SC2086
 cmake --build "$BUILD" -j"$JOBS" --target $TARGETS
+[ "${FUZZ_BUILD_ONLY:-0}" = "1" ] && exit 0
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -239,7 +239,8 @@ private:
     [[nodiscard]] SharedMember sharedOf(const Member &member) const;
     [[nodiscard]] SharedMember sharedOf(const WaitingGuest &guest) const;
     [[nodiscard]] SharedJoin sharedDefaults(const Room &room) const;
-    [[nodiscard]] QByteArray joinText(const Room &room, const Member &member) const;
+    // Tells the room's other members that this one joined (a telemedicine_user_joined of the server's).
+    void announceJoined(Room &room, const QString &connectionId);
     void expireDueAway();
     void appendShared(store::AppendRequest append, const QString &sender,
                       std::function<void(const store::AppendResult &)> committed);

@@ -96,14 +96,17 @@ SharedJoin RoomService::sharedDefaults(const Room &room) const
     return j;
 }
 
-QByteArray RoomService::joinText(const Room &room, const Member &member) const
+void RoomService::announceJoined(Room &room, const QString &connectionId)
 {
-    QByteArray head;
-    head.append("\"type\":\"telemedicine_user_joined\",\"roomId\":");
-    protocol::appendJsonString(head, room.id());
-    head.append(",\"appointmentId\":");
-    head.append(QByteArray::number(room.appointmentId()));
-    return "{" + head + ',' + member.stamp + ",\"timestamp\":" + QByteArray::number(nowMs()) + '}';
+    const Member *member = room.member(connectionId);
+    if (!member)
+        return;
+    QByteArray text("{\"type\":\"telemedicine_user_joined\",\"roomId\":");
+    protocol::appendJsonString(text, room.id());
+    text.append(",\"appointmentId\":");
+    text.append(QByteArray::number(room.appointmentId()));
+    text += ',' + member->stamp + ",\"timestamp\":" + QByteArray::number(nowMs()) + '}';
+    deliver(room, room.recipients(connectionId, std::nullopt), OutboundMessage(MessageKind::UserJoined, text));
 }
 
 void RoomService::forgetShared(const QString &roomId)
@@ -197,11 +200,8 @@ void RoomService::applyShared(Room &room, const SharedRoom &shared, bool announc
             continue;
         }
         addRemoteMember(room, s, QByteArray(), false);
-        if (announce) {
-            const Member *added = room.member(s.connectionId);
-            deliver(room, room.recipients(s.connectionId, std::nullopt),
-                    OutboundMessage(MessageKind::UserJoined, joinText(room, *added)));
-        }
+        if (announce)
+            announceJoined(room, s.connectionId);
     }
     // Waiting guests of the other instances.
     const QHash<QString, const SharedMember *> waiting = byConnection(shared.waiting);
@@ -444,11 +444,8 @@ void RoomService::applyChange(Room &room, const RoomChange &c)
             // Written back by its instance after an outage (no text of its
             // own): the others were told it left, so they are told it is back.
             if (c.text.isEmpty()) {
-                if (const Member *added = room.member(c.member.connectionId)) {
-                    room.m_lastActivityMs = nowMs();
-                    deliver(room, room.recipients(added->connectionId, std::nullopt),
-                            OutboundMessage(MessageKind::UserJoined, joinText(room, *added)));
-                }
+                room.m_lastActivityMs = nowMs();
+                announceJoined(room, c.member.connectionId);
             }
             return;
         }
@@ -1086,13 +1083,10 @@ void RoomService::settleDecidedJoins(const QString &roomId, const SharedRoom &sh
             continue;
         }
         applyChange(*room, c);
+        // Its own announcement went with the change that was skipped.
         Room *after = roomOf(roomId);
-        const Member *entered = after ? after->member(cid) : nullptr;
-        if (c.type == RoomChange::Type::Joined && entered) {
-            // Its own announcement went with the change that was skipped.
-            deliver(*after, after->recipients(cid, std::nullopt),
-                    OutboundMessage(MessageKind::UserJoined, joinText(*after, *entered)));
-        }
+        if (c.type == RoomChange::Type::Joined && after)
+            announceJoined(*after, cid);
     }
     deleteIfEmpty(roomId);
 }

@@ -732,31 +732,30 @@ void RedisHistoryStore::submit(Op op)
         QMetaObject::invokeMethod(m_worker, [w = m_worker] { w->wake(); }, Qt::QueuedConnection);
 }
 
-void RedisHistoryStore::appendAndPublish(AppendRequest request, Publication publication, QObject *context,
-                                         std::function<void(AppendResult)> done)
+void RedisHistoryStore::submitAppend(AppendRequest request, qint64 exactSeq, Publication publication,
+                                     QObject *context, std::function<void(AppendResult)> done)
 {
     Op op;
     op.kind = Op::Kind::Append;
     op.room = request.roomId;
     op.append = std::move(request);
     op.publication = std::move(publication);
+    op.exactSeq = exactSeq;
     op.target = m_dispatcher.track(context);
     op.onAppend = std::move(done);
     submit(std::move(op));
 }
 
+void RedisHistoryStore::appendAndPublish(AppendRequest request, Publication publication, QObject *context,
+                                         std::function<void(AppendResult)> done)
+{
+    submitAppend(std::move(request), 0, std::move(publication), context, std::move(done));
+}
+
 void RedisHistoryStore::appendAtAndPublish(AppendRequest request, qint64 seq, Publication publication,
                                            QObject *context, std::function<void(AppendResult)> done)
 {
-    Op op;
-    op.kind = Op::Kind::Append;
-    op.room = request.roomId;
-    op.append = std::move(request);
-    op.publication = std::move(publication);
-    op.exactSeq = std::max<qint64>(1, seq);
-    op.target = m_dispatcher.track(context);
-    op.onAppend = std::move(done);
-    submit(std::move(op));
+    submitAppend(std::move(request), std::max<qint64>(1, seq), std::move(publication), context, std::move(done));
 }
 
 void RedisHistoryStore::append(AppendRequest request, QObject *context, std::function<void(AppendResult)> done)

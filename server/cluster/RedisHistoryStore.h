@@ -118,6 +118,9 @@ private:
 
     explicit RedisHistoryStore(Options options);
     void submit(Op op);
+    // exactSeq 0: the next number; else that number or none (appendAtAndPublish).
+    void submitAppend(store::AppendRequest request, qint64 exactSeq, Publication publication, QObject *context,
+                      std::function<void(store::AppendResult)> done);
     // The worker's outcome of the key check, and each op's release.
     void noteChecked(const QString &fatal);
     void noteReleased(quint64 released);

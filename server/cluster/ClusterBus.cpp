@@ -206,11 +206,13 @@ ClusterBus::ClusterBus(Options options, RedisHistoryStore &history, std::unique_
     // The history store reaches Redis on a connection (and thread) of its
     // own, which may come back after this one's or go alone: stored messages
     // need it, so the link counts as available only with it.
-    m_historyWatch.setInterval(250);
-    connect(&m_historyWatch, &QTimer::timeout, this, &ClusterBus::updateAvailability);
+    m_history.setAvailabilityListener(this, [this] { updateAvailability(); });
 }
 
-ClusterBus::~ClusterBus() = default;
+ClusterBus::~ClusterBus()
+{
+    m_history.setAvailabilityListener(nullptr, {});
+}
 
 void ClusterBus::start()
 {
@@ -222,7 +224,6 @@ void ClusterBus::start()
     m_reaper.start();
     m_expiry.start();
     m_directoryTimer.start();
-    m_historyWatch.start();
 }
 
 bool ClusterBus::redisConnected() const

@@ -197,7 +197,6 @@ private:
     QTimer m_reaper;
     QTimer m_expiry;
     QTimer m_directoryTimer;
-    QTimer m_historyWatch; // the history store's own connection: part of being available
     Directory m_directory;
     QElapsedTimer m_directoryWanted;
     bool m_directoryPending = false;

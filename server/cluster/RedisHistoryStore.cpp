@@ -101,7 +101,7 @@ public:
         connect(m_redis, &RedisConnection::ready, this, &Worker::checkKey);
         connect(m_redis, &RedisConnection::lost, this, [this] {
             m_ready = false;
-            m_store.m_available.store(false, std::memory_order_relaxed);
+            m_store.setAvailable(false);
         });
         m_redis->start();
         if (m_store.m_options.pruneIntervalMs > 0) {
@@ -174,7 +174,7 @@ private:
                     m_store.m_roomsHeld.store(n.toInteger(), std::memory_order_relaxed);
             });
             m_ready = true;
-            m_store.m_available.store(true, std::memory_order_relaxed);
+            m_store.setAvailable(true);
             m_store.noteChecked({});
         });
     }
@@ -730,6 +730,24 @@ void RedisHistoryStore::submit(Op op)
     }
     if (post)
         QMetaObject::invokeMethod(m_worker, [w = m_worker] { w->wake(); }, Qt::QueuedConnection);
+}
+
+void RedisHistoryStore::setAvailabilityListener(QObject *context, std::function<void()> changed)
+{
+    std::lock_guard lock(m_mutex);
+    m_listenerContext = context;
+    m_listener = context ? std::move(changed) : std::function<void()>();
+}
+
+void RedisHistoryStore::setAvailable(bool available)
+{
+    if (m_available.exchange(available, std::memory_order_relaxed) == available)
+        return;
+    // Posted under the lock: the listener's owner clears it, under the same
+    // lock, before it goes, and a call still queued for it goes with it.
+    std::lock_guard lock(m_mutex);
+    if (m_listenerContext && m_listener)
+        QMetaObject::invokeMethod(m_listenerContext, m_listener, Qt::QueuedConnection);
 }
 
 void RedisHistoryStore::submitAppend(AppendRequest request, qint64 exactSeq, Publication publication,

@@ -35,6 +35,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -110,6 +111,9 @@ public:
     [[nodiscard]] const RedisUrl &url() const { return m_options.url; }
     // Connected and the key checked: calls can succeed.
     [[nodiscard]] bool isAvailable() const { return m_available.load(std::memory_order_relaxed); }
+    // `changed` runs on `context`'s thread each time isAvailable() changes.
+    // One listener; null context to stop (before the context goes).
+    void setAvailabilityListener(QObject *context, std::function<void()> changed);
 
 private:
     struct Op;
@@ -124,6 +128,8 @@ private:
     // The worker's outcome of the key check, and each op's release.
     void noteChecked(const QString &fatal);
     void noteReleased(quint64 released);
+    // The worker's connection state; tells the listener when it changes.
+    void setAvailable(bool available);
 
     Options m_options;
     bool m_encrypted = false;
@@ -141,6 +147,8 @@ private:
     QString m_fatal;
 
     std::atomic<bool> m_available{false};
+    QObject *m_listenerContext = nullptr;     // guarded by m_mutex
+    std::function<void()> m_listener;          // guarded by m_mutex
     std::atomic<qint64> m_appended{0};
     std::atomic<qint64> m_failedWrites{0};
     std::atomic<qint64> m_roomsHeld{0};

@@ -129,6 +129,21 @@ inline int countOf(const TestClient &c, const QString &type)
     return n;
 }
 
+// A and B join `room` on the first instance, C on the second; true once A
+// has heard of both others. Their connection ids go to ca, cb, cc.
+inline bool joinThree(Cluster &cluster, TestClient &a, TestClient &b, TestClient &c, const QString &room, QString &ca,
+                      QString &cb, QString &cc)
+{
+    if (!a.open(cluster[0].wsUrl()) || !b.open(cluster[0].wsUrl()) || !c.open(cluster[1].wsUrl()))
+        return false;
+    ca = a.join(room, 1, 1, u"A"_s);
+    cb = b.join(room, 1, 2, u"B"_s);
+    cc = c.join(room, 1, 3, u"C"_s);
+    if (ca.isEmpty() || cb.isEmpty() || cc.isEmpty())
+        return false;
+    return QTest::qWaitFor([&a] { return countOf(a, u"telemedicine_user_joined"_s) == 2; }, 5000);
+}
+
 // The connection ids of a list of participants (or guests), sorted.
 inline QStringList connectionIds(const QJsonArray &people)
 {

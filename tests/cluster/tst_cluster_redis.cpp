@@ -192,14 +192,8 @@ void TestClusterRedis::frozenRedisIsNoticedAndOutlived()
     QTRY_VERIFY(cluster.available());
     // A and B on the first instance, C on the second.
     TestClient a, b, c;
-    QVERIFY(a.open(cluster[0].wsUrl()));
-    QVERIFY(b.open(cluster[0].wsUrl()));
-    QVERIFY(c.open(cluster[1].wsUrl()));
-    const QString ca = a.join(u"f"_s, 1, 1, u"A"_s);
-    const QString cb = b.join(u"f"_s, 1, 2, u"B"_s);
-    const QString cc = c.join(u"f"_s, 1, 3, u"C"_s);
-    QVERIFY(!ca.isEmpty() && !cb.isEmpty() && !cc.isEmpty());
-    QTRY_COMPARE(countOf(a, u"telemedicine_user_joined"_s), 2);
+    QString ca, cb, cc;
+    QVERIFY(joinThree(cluster, a, b, c, u"f"_s, ca, cb, cc));
     const int seq = sendChat(a, u"f"_s, u"before"_s, u"f1"_s);
     QVERIFY(seq > 0);
     QTRY_COMPARE(valuesOf(c, u"telemedicine_chat_message"_s, u"message"_s), QStringList{u"before"_s});
@@ -276,14 +270,8 @@ void TestClusterRedis::redisBackWithoutItsData()
     QVERIFY(addGated(cluster, "two", 10000));
     QTRY_VERIFY(cluster.available());
     TestClient a, b, c;
-    QVERIFY(a.open(cluster[0].wsUrl()));
-    QVERIFY(b.open(cluster[0].wsUrl()));
-    QVERIFY(c.open(cluster[1].wsUrl()));
-    const QString ca = a.join(u"e"_s, 1, 1, u"A"_s);
-    const QString cb = b.join(u"e"_s, 1, 2, u"B"_s);
-    const QString cc = c.join(u"e"_s, 1, 3, u"C"_s);
-    QVERIFY(!ca.isEmpty() && !cb.isEmpty() && !cc.isEmpty());
-    QTRY_COMPARE(countOf(a, u"telemedicine_user_joined"_s), 2);
+    QString ca, cb, cc;
+    QVERIFY(joinThree(cluster, a, b, c, u"e"_s, ca, cb, cc));
     QCOMPARE(sendChat(a, u"e"_s, u"m1"_s, u"e1"_s), 1);
     QCOMPARE(sendChat(c, u"e"_s, u"m2"_s, u"e2"_s), 2);
     QCOMPARE(sendChat(a, u"e"_s, u"m3"_s, u"e3"_s), 3);

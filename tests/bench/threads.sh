@@ -15,6 +15,20 @@
 #   MEDRELAY_BENCH_BUILD=/path/to/build tests/bench/threads.sh \
 #       [--threads 0,1,2,4,8,16] [--idle 100000] [--active 20000] [--room-size 10]
 #       [--rates 20000,40000,...] [--step-seconds 5] [--p99-limit-ms 10] [--source-addresses 16] [--tls]
+#       [--active-workers N] [--deadline-seconds S] [--out DIR] [--tls-cert PEM --tls-key PEM]
+#
+# --active-workers: load-generator processes for the active clients (default:
+# as few as the descriptor limit allows, at least 2); on a many-core machine
+# give the generator enough cores that it is not what runs out first.
+# --deadline-seconds: start no further thread count once the run is this old
+# (a machine lent for a fixed time); counts run in the order given, so put the
+# ones that matter first. The table is rewritten after each count and sorted
+# by thread count, with "vs 1 thread" relative to the one-thread row.
+# --tls-cert/--tls-key: the pair --tls uses (default: a new self-signed P-256
+# one from the openssl command, for machines that have it).
+# --out: write the results there instead of tests/bench/results/threads-<time>.
+# The commit reported is git's HEAD, or MEDRELAY_BENCH_BUILD/COMMIT (written by
+# tests/bench/bundle.sh) where there is no checkout.
 #
 # Defaults are the full table (needs about 130,000 file descriptors for the
 # server and as many for the load generator: raise `ulimit -n` first). Tried
@@ -33,6 +47,11 @@ step=5
 p99=10
 sources=16
 tls=0
+active_workers_opt=0
+deadline=0
+out=""
+tls_cert=""
+tls_key=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --threads) threads="$2"; shift 2 ;;
@@ -44,6 +63,11 @@ while [[ $# -gt 0 ]]; do
         --p99-limit-ms) p99="$2"; shift 2 ;;
         --source-addresses) sources="$2"; shift 2 ;;
         --tls) tls=1; shift ;;
+        --active-workers) active_workers_opt="$2"; shift 2 ;;
+        --deadline-seconds) deadline="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        --tls-cert) tls_cert="$2"; shift 2 ;;
+        --tls-key) tls_key="$2"; shift 2 ;;
         *) echo "threads.sh: unknown option $1" >&2; exit 64 ;;
     esac
 done
@@ -69,9 +93,10 @@ per_worker=$(( fds - 200 < 30000 ? fds - 200 : 30000 ))
 idle_workers=$(( (idle + per_worker - 1) / per_worker ))
 active_workers=$(( (active + per_worker - 1) / per_worker ))
 (( active_workers < 2 )) && active_workers=2
+(( active_workers_opt > 0 )) && active_workers=$active_workers_opt
 (( active_workers > active / room )) && active_workers=$(( active / room > 0 ? active / room : 1 ))
 
-out="$here/results/threads-$(date +%Y%m%d-%H%M%S)"
+[[ -n "$out" ]] || out="$here/results/threads-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out/raw"
 work=$(mktemp -d)
 pids=()
@@ -82,20 +107,23 @@ cleanup() {
 trap cleanup EXIT
 tls_server=()
 tls_client=()
-if (( tls )); then
+if (( tls )) && [[ -n "$tls_cert" ]]; then
+    tls_server=(--tls-cert "$tls_cert" --tls-key "$tls_key")
+    tls_client=(--tls)
+elif (( tls )); then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/key.pem" \
         -out "$work/cert.pem" -days 2 -subj /CN=127.0.0.1 2>/dev/null
     tls_server=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
     tls_client=(--tls)
 fi
 {
-    echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || cat "$build/COMMIT" 2>/dev/null || echo unknown)"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) logical CPUs"
     echo "memory: $(grep MemTotal /proc/meminfo | awk '{print $2}') kB"
     echo "kernel: $(uname -r)"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "ulimit -n: $fds"
-    echo "idle: $idle, active: $active in rooms of $room, p99 limit: $p99 ms, tls: $tls"
+    echo "idle: $idle, active: $active in rooms of $room ($active_workers generator processes), p99 limit: $p99 ms, tls: $tls"
 } >"$out/machine.txt"
 cat "$out/machine.txt" >&2
 : >"$out/commands.txt"
@@ -109,9 +137,54 @@ except Exception:
     print(-1)' "$1"
 }
 
+# The table from the fan-out results so far, sorted by thread count.
+table() {
+    python3 - "$out" "$threads" "$idle" "$active" "$room" "$p99" <<'PY'
+import json, os, sys
+out, threads, idle, active, room, p99 = sys.argv[1:7]
+result = {"machine": open(os.path.join(out, "machine.txt")).read().splitlines(), "runs": {}}
+best_of = {}
+for t in sorted({int(x) for x in threads.split(",")}):
+    try:
+        r = json.load(open(os.path.join(out, "raw", f"fanout-{t}.json")))
+    except (OSError, ValueError):
+        continue
+    steps = r.get("steps", [])
+    best = None
+    for s in steps:
+        if s.get("ok"):
+            best = s
+    result["runs"][str(t)] = {"best": best, "steps": steps, "connect": r.get("connect")}
+    best_of[t] = best
+base = (best_of.get(1) or {}).get("deliveriesPerS")
+rows = []
+for t, best in best_of.items():
+    if best:
+        ratio = f"{best['deliveriesPerS'] / base:.2f}x" if base else "-"
+        rows.append(f"| {t} | {best['deliveriesPerS']:,.0f} | {ratio} | {best['serverCpuUsPerDelivery']:.2f} | "
+                    f"{best['latencyMs']['p50']:.2f} / {best['latencyMs']['p99']:.2f} | "
+                    f"{best.get('serverRssKb', 0) / 1024:.0f} |")
+    else:
+        rows.append(f"| {t} | no step within p99 <= {p99} ms | | | | |")
+head = [f"{idle} idle joined connections plus {active} active in rooms of {room}; highest sustained step "
+        f"(p99 <= {p99} ms, nothing lost)", "",
+        "| I/O threads | deliveries/s | vs 1 thread | server CPU us/delivery | p50 / p99 ms | server RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|"]
+table = "\n".join(head + rows) + "\n"
+open(os.path.join(out, "table.md"), "w").write(table)
+json.dump(result, open(os.path.join(out, "results.json"), "w"), indent=1)
+print(table)
+PY
+}
+
+started=$SECONDS
 IFS=, read -r -a counts <<<"$threads"
 for t in "${counts[@]}"; do
-    echo "== $t I/O threads" >&2
+    if (( deadline > 0 && SECONDS - started > deadline )); then
+        echo "threads.sh: $(( SECONDS - started )) s gone (deadline $deadline s): no run with $t threads" >&2
+        continue
+    fi
+    echo "== $t I/O threads ($(( SECONDS - started )) s)" >&2
     data="$work/data-$t"
     mkdir -p "$data"
     cmd=("$server" --env production --insecure-no-auth --history off --admin-token bench-admin-token-0123456789
@@ -143,8 +216,15 @@ for t in "${counts[@]}"; do
     "${cmd[@]}" >/dev/null 2>"$work/idle-$t.log" &
     ipid=$!
     pids+=("$ipid")
+    # Until all are in, or the count has not grown for 20 s (or the generator stopped).
+    held=0
+    still=0
     for _ in $(seq 1 600); do
-        (( $(connections "$scheme://127.0.0.1:$port/health") >= idle )) && break
+        now=$(connections "$scheme://127.0.0.1:$port/health")
+        (( now >= idle )) && break
+        kill -0 "$ipid" 2>/dev/null || break
+        if (( now > held )); then held=$now; still=0; else still=$(( still + 1 )); fi
+        (( still >= 20 )) && break
         sleep 1
     done
     echo "   $(connections "$scheme://127.0.0.1:$port/health") connections held" >&2
@@ -159,39 +239,9 @@ for t in "${counts[@]}"; do
     wait "$ipid" 2>/dev/null || true
     kill "$spid" 2>/dev/null || true
     wait "$spid" 2>/dev/null || true
+    table >/dev/null
     sleep 2 # sockets in TIME_WAIT and freed memory settle between runs
 done
+table
+echo "results: $out" >&2
 
-python3 - "$out" "$threads" "$idle" "$active" "$room" "$p99" <<'PY'
-import json, os, sys
-out, threads, idle, active, room, p99 = sys.argv[1:7]
-rows, result = [], {"machine": open(os.path.join(out, "machine.txt")).read().splitlines(), "runs": {}}
-base = None
-for t in threads.split(","):
-    try:
-        r = json.load(open(os.path.join(out, "raw", f"fanout-{t}.json")))
-    except (OSError, ValueError):
-        r = {}
-    steps = r.get("steps", [])
-    best = None
-    for s in steps:
-        if s.get("ok"):
-            best = s
-    result["runs"][t] = {"best": best, "steps": steps}
-    if best and base is None:
-        base = best["deliveriesPerS"]
-    if best:
-        rows.append(f"| {t} | {best['deliveriesPerS']:,.0f} | {best['deliveriesPerS'] / base:.2f}x | "
-                    f"{best['serverCpuUsPerDelivery']:.2f} | {best['latencyMs']['p50']:.2f} / {best['latencyMs']['p99']:.2f} | "
-                    f"{best.get('serverRssKb', 0) / 1024:.0f} |")
-    else:
-        rows.append(f"| {t} | no step within p99 <= {p99} ms | | | | |")
-head = [f"{idle} idle joined connections plus {active} active in rooms of {room}; highest sustained step (p99 <= {p99} ms, nothing lost)", "",
-        "| I/O threads | deliveries/s | vs first row | server CPU us/delivery | p50 / p99 ms | server RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|"]
-table = "\n".join(head + rows) + "\n"
-print(table)
-open(os.path.join(out, "table.md"), "w").write(table)
-json.dump(result, open(os.path.join(out, "results.json"), "w"), indent=1)
-print(f"results: {out}", file=sys.stderr)
-PY

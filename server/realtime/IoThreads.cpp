@@ -4,6 +4,8 @@
 
 #include <QThread>
 
+#include <iterator>
+
 namespace medrelay::server {
 
 using namespace Qt::StringLiterals;
@@ -79,6 +81,8 @@ void IoWorker::drain()
         batch.swap(m_outbox);
         m_wakePending = false;
     }
+    // Every socket this batch writes to is flushed once, when it is done.
+    transport::EpollPoller::Cork cork(*m_poller);
     for (const Group &group : batch) {
         const qint64 size = group.frame.size();
         for (const std::shared_ptr<SocketSlot> &slot : group.sockets) {
@@ -87,6 +91,46 @@ void IoWorker::drain()
             slot->inFlight.fetch_sub(size, std::memory_order_relaxed);
         }
     }
+}
+
+void IoWorker::received(Inbound item)
+{
+    if (m_received.empty())
+        m_poller->deferFlush(this);
+    m_received.push_back(std::move(item));
+}
+
+void IoWorker::flushDeferred()
+{
+    if (m_received.empty())
+        return;
+    bool wake = false;
+    {
+        QMutexLocker lock(&m_inMutex);
+        if (m_inbox.empty()) {
+            m_inbox.swap(m_received);
+        } else {
+            std::move(m_received.begin(), m_received.end(), std::back_inserter(m_inbox));
+            m_received.clear();
+        }
+        if (!m_inWakePending) {
+            m_inWakePending = true;
+            wake = true;
+        }
+    }
+    // One wake-up for everything received until the main thread takes it.
+    if (wake)
+        QMetaObject::invokeMethod(&m_threads, [threads = &m_threads, this] { threads->receive(this); },
+                                  Qt::QueuedConnection);
+}
+
+std::vector<IoWorker::Inbound> IoWorker::takeReceived()
+{
+    std::vector<Inbound> batch;
+    QMutexLocker lock(&m_inMutex);
+    batch.swap(m_inbox);
+    m_inWakePending = false;
+    return batch;
 }
 
 IoThreads::IoThreads(int count, QObject *parent)
@@ -139,6 +183,18 @@ void IoThreads::handOver()
         w->handOver();
 }
 
+void IoThreads::receive(IoWorker *worker)
+{
+    const std::vector<IoWorker::Inbound> batch = worker->takeReceived();
+    // Everything the batch causes to be sent leaves as one hand-over per worker.
+    Batch outer(*this);
+    for (const IoWorker::Inbound &item : batch) {
+        // Nothing for a handle already gone (the slot outlives it).
+        if (ThreadedClientSocket *socket = item.slot->owner)
+            socket->handle(item);
+    }
+}
+
 ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, transport::Stream stream, const QByteArray &early,
                                            const transport::ConnectionLimits &limits,
                                            const QByteArray &handshakeResponse, QHostAddress peer, QUrl requestUrl,
@@ -149,16 +205,7 @@ ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, transport::Stream s
     , m_peer(std::move(peer))
     , m_requestUrl(std::move(requestUrl))
 {
-    SocketSignals *relay = m_slot->relay;
-    IoThreads *threads = &worker->threads();
-    // Everything one message causes to be sent leaves as one batch per worker.
-    connect(relay, &SocketSignals::messageReceived, this, [this, threads](const QByteArray &utf8) {
-        IoThreads::Batch batch(*threads);
-        deliverMessage(utf8);
-    });
-    connect(relay, &SocketSignals::controlReceived, this,
-            [this](transport::Opcode opcode, const QByteArray &payload) { deliverControl(opcode, payload); });
-    connect(relay, &SocketSignals::disconnected, this, [this] { deliverDisconnected(); });
+    m_slot->owner = this;
     // The stream crosses in a holder the call owns: closed with it if the
     // worker stops before it runs.
     auto held = std::make_shared<transport::Stream>(std::move(stream));
@@ -169,25 +216,41 @@ ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, transport::Stream s
         // The connection keeps the slot's figure current as it writes.
         c->mirrorBytesQueued(&slot->transportQueued);
         c->sendFrame(handshakeResponse);
-        // Runs first, in the worker: record how it ended, then let go.
-        QObject::connect(c, &transport::WebSocketConnection::disconnected, c, [slot, c] {
+        // In the worker: record how it ended, let go, and tell the main
+        // thread after whatever the socket received before.
+        using Inbound = IoWorker::Inbound;
+        QObject::connect(c, &transport::WebSocketConnection::disconnected, c, [worker, slot, c] {
             c->mirrorBytesQueued(nullptr);
             slot->closeCode.store(c->closeCode());
             slot->connection = nullptr;
             c->deleteLater();
+            worker->received(Inbound{slot, {}, Inbound::Kind::Disconnected});
         });
-        // Queued to the main thread, where the relay lives.
-        SocketSignals *r = slot->relay;
-        QObject::connect(c, &transport::WebSocketConnection::textReceived, r, &SocketSignals::messageReceived);
-        QObject::connect(c, &transport::WebSocketConnection::binaryReceived, r, &SocketSignals::messageReceived);
-        QObject::connect(c, &transport::WebSocketConnection::controlReceived, r, &SocketSignals::controlReceived);
-        QObject::connect(c, &transport::WebSocketConnection::disconnected, r, &SocketSignals::disconnected);
+        const auto message = [worker, slot](const QByteArray &utf8) {
+            worker->received(Inbound{slot, utf8, Inbound::Kind::Message});
+        };
+        QObject::connect(c, &transport::WebSocketConnection::textReceived, c, message);
+        QObject::connect(c, &transport::WebSocketConnection::binaryReceived, c, message);
+        QObject::connect(c, &transport::WebSocketConnection::controlReceived, c,
+                         [worker, slot](transport::Opcode opcode, const QByteArray &payload) {
+                             worker->received(Inbound{slot, payload, Inbound::Kind::Control, opcode});
+                         });
     }, Qt::QueuedConnection);
 }
 
 ThreadedClientSocket::~ThreadedClientSocket()
 {
+    m_slot->owner = nullptr;
     inWorker([](transport::WebSocketConnection *c) { c->abort(); });
+}
+
+void ThreadedClientSocket::handle(const IoWorker::Inbound &item)
+{
+    switch (item.kind) {
+    case IoWorker::Inbound::Kind::Message: deliverMessage(item.payload); break;
+    case IoWorker::Inbound::Kind::Control: deliverControl(item.opcode, item.payload); break;
+    case IoWorker::Inbound::Kind::Disconnected: deliverDisconnected(); break;
+    }
 }
 
 template<typename Fn>

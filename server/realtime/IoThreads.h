@@ -7,13 +7,23 @@
 // ThreadedClientSocket is a Connection's handle on a socket in a worker, and
 // the only thing that crosses threads.
 //
-// Frames for a worker are staged on the main thread without a lock and
-// handed over as one batch per worker per message handled (one lock, one
-// wake-up), however many of the worker's sockets the message goes to. A
-// frame counts against its client's send-queue cap from the moment it is
-// staged, so a slow reader is bounded however far behind its worker is.
+// Both directions travel in batches, so the cost of crossing threads (a
+// lock, a wake-up) is paid per batch, not per message or per recipient:
+// - In: what a worker's sockets receive during one epoll dispatch (messages,
+//   control frames, disconnections, in order) goes to the main thread as one
+//   batch; the main thread handles a whole batch as one IoThreads::Batch.
+// - Out: frames for a worker are staged on the main thread without a lock
+//   and handed over when the outermost Batch ends, one hand-over per worker
+//   however many messages the batch held and however many of the worker's
+//   sockets each went to. The worker writes them corked: one sendmsg() per
+//   socket per hand-over.
+// Under load both batches grow by themselves, so the crossings per message
+// fall as the rate rises. A frame counts against its client's send-queue
+// cap from the moment it is staged, so a slow reader is bounded however far
+// behind its worker is.
 
 #include "realtime/ClientSocket.h"
+#include "transport/EpollPoller.h"
 #include "transport/Stream.h"
 #include "transport/WebSocketConnection.h"
 
@@ -30,30 +40,12 @@ QT_END_NAMESPACE
 
 namespace medrelay::server {
 
-// Lives on the main thread and carries a worker socket's signals there. Kept
-// alive by its SocketSlot, so the worker never signals a deleted object even
-// when the ThreadedClientSocket goes away first.
-class SocketSignals final : public QObject
-{
-    Q_OBJECT
-public:
-    using QObject::QObject;
-
-Q_SIGNALS:
-    void messageReceived(const QByteArray &utf8);
-    void controlReceived(medrelay::transport::Opcode opcode, const QByteArray &payload);
-    void disconnected();
-};
-
 // What a ThreadedClientSocket (main thread) and its worker share; freed by
 // whichever lets go last.
+class ThreadedClientSocket;
 struct SocketSlot
 {
-    SocketSlot() : relay(new SocketSignals) {}
-    ~SocketSlot() { relay->deleteLater(); } // from either thread: deleted on the main thread
-    Q_DISABLE_COPY_MOVE(SocketSlot)
-
-    SocketSignals *relay = nullptr;
+    ThreadedClientSocket *owner = nullptr;                // main thread only; null once it is gone
     transport::WebSocketConnection *connection = nullptr; // worker thread only
     std::atomic<qint64> transportQueued{0}; // the connection's backlog (it keeps this current)
     std::atomic<qint64> inFlight{0};        // staged or in the worker's outbox, not yet queued
@@ -62,10 +54,20 @@ struct SocketSlot
 
 class IoThreads;
 
-class IoWorker final : public QObject
+class IoWorker final : public QObject, private transport::EpollPoller::Handler
 {
     Q_OBJECT
 public:
+    // What a socket of this worker received, for the main thread.
+    struct Inbound
+    {
+        enum class Kind : quint8 { Message, Control, Disconnected };
+        std::shared_ptr<SocketSlot> slot;
+        QByteArray payload;
+        Kind kind = Kind::Message;
+        transport::Opcode opcode = transport::Opcode::Text;
+    };
+
     explicit IoWorker(IoThreads &threads);
     ~IoWorker() override;
     Q_DISABLE_COPY_MOVE(IoWorker)
@@ -83,6 +85,12 @@ public:
     // Batches handed over so far (each one lock and at most one wake-up).
     [[nodiscard]] quint64 batchesHandedOver() const { return m_handOvers; }
 
+    // Worker thread: queues what a socket received; it leaves for the main
+    // thread with everything else received in the same dispatch.
+    void received(Inbound item);
+    // Main thread: takes what has arrived.
+    [[nodiscard]] std::vector<Inbound> takeReceived();
+
 private:
     // Frames for the worker: each frame once, with the sockets it goes to.
     struct Group
@@ -91,6 +99,9 @@ private:
         std::vector<std::shared_ptr<SocketSlot>> sockets;
     };
     void drain();
+    // End of the dispatch in which something was received (worker thread).
+    void epollEvents(quint32) override {}
+    void flushDeferred() override;
 
     IoThreads &m_threads;
     transport::EpollPoller *m_poller = nullptr;
@@ -99,6 +110,11 @@ private:
     QMutex m_mutex;              // guards what follows
     std::vector<Group> m_outbox;
     bool m_wakePending = false;
+
+    std::vector<Inbound> m_received; // worker thread only, this dispatch's
+    QMutex m_inMutex;                // guards what follows
+    std::vector<Inbound> m_inbox;
+    bool m_inWakePending = false;
 };
 
 class IoThreads final : public QObject
@@ -138,6 +154,8 @@ public:
     void staged(IoWorker *worker);
     // Main thread: every worker with frames staged gets them now.
     void handOver();
+    // Main thread: handles what `worker` has received, as one Batch.
+    void receive(IoWorker *worker);
 
 private:
     std::vector<QThread *> m_threads;
@@ -169,6 +187,9 @@ public:
     [[nodiscard]] QHostAddress peerAddress() const override { return m_peer; }
     [[nodiscard]] QUrl requestUrl() const override { return m_requestUrl; }
     [[nodiscard]] int closeCode() const override { return m_slot->closeCode.load(); }
+
+    // Main thread (IoThreads::receive): what the worker received for it.
+    void handle(const IoWorker::Inbound &item);
 
 private:
     template<typename Fn>

@@ -151,6 +151,25 @@ void EpollPoller::activate()
     }
 }
 
+EpollPoller::Cork::Cork(EpollPoller &poller)
+    : m_poller(poller)
+    , m_outer(!poller.m_dispatching)
+{
+    m_poller.m_dispatching = true;
+}
+
+EpollPoller::Cork::~Cork()
+{
+    if (!m_outer)
+        return;
+    m_poller.runDeferredFlushes();
+    m_poller.m_dispatching = false;
+    if (m_poller.m_reentered) {
+        m_poller.m_reentered = false;
+        m_poller.m_notifier->setEnabled(true);
+    }
+}
+
 void EpollPoller::deferFlush(Handler *handler)
 {
     m_flushes.push_back(handler);
@@ -183,6 +202,8 @@ void EpollPoller::runDeferredFlushes()
 
 #else // !Q_OS_LINUX
 
+EpollPoller::Cork::Cork(EpollPoller &poller) : m_poller(poller) { (void)m_poller; (void)m_outer; }
+EpollPoller::Cork::~Cork() = default;
 void EpollPoller::deferFlush(Handler *) { }
 void EpollPoller::cancelFlush(Handler *) { }
 void EpollPoller::runDeferredFlushes() { }

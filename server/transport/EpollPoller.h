@@ -68,6 +68,21 @@ public:
     void deferFlush(Handler *handler);
     void cancelFlush(Handler *handler);
 
+    // Work done outside a dispatch (frames handed over by another thread)
+    // corks the same way while a Cork lives: the flushes it defers run when
+    // it ends, in this turn of the loop, not in the next.
+    class Cork
+    {
+    public:
+        explicit Cork(EpollPoller &poller);
+        ~Cork();
+        Q_DISABLE_COPY_MOVE(Cork)
+
+    private:
+        EpollPoller &m_poller;
+        bool m_outer = false;
+    };
+
 private:
     struct Entry
     {

@@ -1,4 +1,6 @@
-// I/O threads: a fan-out reaches each worker as one batch, and frames on
+// I/O threads: a fan-out reaches each worker as one batch; what a worker
+// receives in one dispatch reaches the main thread as one batch, in order,
+// and everything it causes to be sent leaves as one hand-over; frames on
 // their way to a worker count against the client's send-queue cap until the
 // worker has taken them. Real sockets (pairs), real worker threads.
 
@@ -66,6 +68,7 @@ class TestIoThreads final : public QObject
 private Q_SLOTS:
     void fanOutIsOneBatchPerWorker();
     void stagedFramesCountAgainstTheCap();
+    void receivedTogetherIsHandledAsOneBatch();
 };
 
 void TestIoThreads::fanOutIsOneBatchPerWorker()
@@ -129,6 +132,60 @@ void TestIoThreads::stagedFramesCountAgainstTheCap()
     // Once written (the client reads everything), nothing is counted.
     QTRY_VERIFY((client.pump(), client.frames == 10));
     QTRY_COMPARE(socket.bytesQueued(), 0);
+    ::close(client.fd);
+}
+
+namespace {
+
+// Echoes every message it gets back on the socket, and notes what came.
+struct Echo final : ClientSocket::Receiver
+{
+    ClientSocket *socket = nullptr;
+    QList<QByteArray> messages;
+    bool gone = false;
+    void receivedMessage(const QByteArray &utf8) override
+    {
+        messages.append(utf8);
+        socket->sendText(chat(QString::fromUtf8(utf8)));
+    }
+    void receivedControl(medrelay::transport::Opcode, const QByteArray &) override {}
+    void socketDisconnected() override { gone = true; }
+};
+
+} // namespace
+
+void TestIoThreads::receivedTogetherIsHandledAsOneBatch()
+{
+    IoThreads threads(1);
+    int fds[2] = {-1, -1};
+    QCOMPARE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    Client client;
+    client.fd = fds[1];
+    ThreadedClientSocket socket(threads.next(), medrelay::transport::Stream(fds[0], nullptr), QByteArray(),
+                                medrelay::transport::ConnectionLimits{},
+                                QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"), QHostAddress(), QUrl());
+    Echo echo;
+    echo.socket = &socket;
+    socket.setReceiver(&echo);
+    QTRY_VERIFY((client.pump(), client.upgraded));
+    const quint64 before = threads.worker(0)->batchesHandedOver();
+
+    // Five messages in one write, then the close: the worker reads them in
+    // one dispatch, so they cross to the main thread together.
+    QByteArray burst;
+    for (int i = 0; i < 5; ++i)
+        burst += clientFrame(QByteArray::number(i));
+    QCOMPARE(::send(client.fd, burst.constData(), size_t(burst.size()), MSG_NOSIGNAL), ssize_t(burst.size()));
+    QTRY_COMPARE(echo.messages.size(), 5);
+    QCOMPARE(echo.messages, (QList<QByteArray>{"0", "1", "2", "3", "4"}));
+    // The five echoes were staged while the batch was handled: one hand-over.
+    QCOMPARE(threads.worker(0)->batchesHandedOver(), before + 1);
+    QTRY_VERIFY((client.pump(), client.frames == 5));
+
+    // The disconnection comes after everything received before it.
+    ::shutdown(client.fd, SHUT_WR);
+    QTRY_VERIFY(echo.gone);
+    QCOMPARE(echo.messages.size(), 5);
     ::close(client.fd);
 }
 

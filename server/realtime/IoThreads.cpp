@@ -40,12 +40,12 @@ void IoWorker::stage(const std::shared_ptr<SocketSlot> &slot, const QByteArray &
     // referenced once per worker, not once per recipient.
     if (!m_staged.empty() && m_staged.back().frame.constData() == frame.constData()
         && m_staged.back().frame.size() == frame.size()) {
-        m_staged.back().sockets.push_back(slot);
+        m_staged.back().sockets.push_back(slot.get());
         return;
     }
     if (m_staged.empty())
         m_threads.staged(this);
-    m_staged.push_back(Group{frame, {slot}});
+    m_staged.push_back(Group{frame, {slot.get()}});
 }
 
 void IoWorker::handOver()
@@ -85,7 +85,7 @@ void IoWorker::drain()
     transport::EpollPoller::Cork cork(*m_poller);
     for (const Group &group : batch) {
         const qint64 size = group.frame.size();
-        for (const std::shared_ptr<SocketSlot> &slot : group.sockets) {
+        for (SocketSlot *slot : group.sockets) {
             if (transport::WebSocketConnection *c = slot->connection)
                 c->sendFrame(group.frame);
             slot->inFlight.fetch_sub(size, std::memory_order_relaxed);
@@ -120,8 +120,7 @@ void IoWorker::flushDeferred()
     }
     // One wake-up for everything received until the main thread takes it.
     if (wake)
-        QMetaObject::invokeMethod(&m_threads, [threads = &m_threads, this] { threads->receive(this); },
-                                  Qt::QueuedConnection);
+        QMetaObject::invokeMethod(&m_threads, &IoThreads::receive, Qt::QueuedConnection);
 }
 
 std::vector<IoWorker::Inbound> IoWorker::takeReceived()
@@ -183,15 +182,23 @@ void IoThreads::handOver()
         w->handOver();
 }
 
-void IoThreads::receive(IoWorker *worker)
+void IoThreads::receive()
 {
-    const std::vector<IoWorker::Inbound> batch = worker->takeReceived();
-    // Everything the batch causes to be sent leaves as one hand-over per worker.
+    // Every worker's arrivals at once, not only the one that woke us: under
+    // load several have something, and handling them in one Batch makes one
+    // hand-over per worker for all of it instead of one per worker per
+    // arrival. Later wake-ups that find nothing left cost a lock each.
+    std::vector<std::vector<IoWorker::Inbound>> batches;
+    batches.reserve(m_workers.size());
+    for (IoWorker *w : m_workers)
+        batches.push_back(w->takeReceived());
     Batch outer(*this);
-    for (const IoWorker::Inbound &item : batch) {
-        // Nothing for a handle already gone (the slot outlives it).
-        if (ThreadedClientSocket *socket = item.slot->owner)
-            socket->handle(item);
+    for (const std::vector<IoWorker::Inbound> &batch : batches) {
+        for (const IoWorker::Inbound &item : batch) {
+            // Nothing for a handle already gone (the slot outlives it).
+            if (ThreadedClientSocket *socket = item.slot->owner)
+                socket->handle(item);
+        }
     }
 }
 

@@ -11,7 +11,8 @@
 // lock, a wake-up) is paid per batch, not per message or per recipient:
 // - In: what a worker's sockets receive during one epoll dispatch (messages,
 //   control frames, disconnections, in order) goes to the main thread as one
-//   batch; the main thread handles a whole batch as one IoThreads::Batch.
+//   batch; woken, the main thread takes every worker's batch and handles
+//   them all as one IoThreads::Batch.
 // - Out: frames for a worker are staged on the main thread without a lock
 //   and handed over when the outermost Batch ends, one hand-over per worker
 //   however many messages the batch held and however many of the worker's
@@ -93,10 +94,15 @@ public:
 
 private:
     // Frames for the worker: each frame once, with the sockets it goes to.
+    // Plain pointers (no reference count touched per recipient on two
+    // threads): a slot outlives every frame staged for it, because its
+    // handle hands what is staged over before it posts its last call to the
+    // worker (ThreadedClientSocket::inWorker), which holds the slot, and the
+    // worker takes a hand-over before any call posted after it.
     struct Group
     {
         QByteArray frame;
-        std::vector<std::shared_ptr<SocketSlot>> sockets;
+        std::vector<SocketSlot *> sockets;
     };
     void drain();
     // End of the dispatch in which something was received (worker thread).
@@ -154,8 +160,8 @@ public:
     void staged(IoWorker *worker);
     // Main thread: every worker with frames staged gets them now.
     void handOver();
-    // Main thread: handles what `worker` has received, as one Batch.
-    void receive(IoWorker *worker);
+    // Main thread: handles what every worker has received, as one Batch.
+    void receive();
 
 private:
     std::vector<QThread *> m_threads;

@@ -27,8 +27,8 @@
 # --tls-cert/--tls-key: the pair --tls uses (default: a new self-signed P-256
 # one from the openssl command, for machines that have it).
 # --out: write the results there instead of tests/bench/results/threads-<time>.
-# The commit reported is git's HEAD, or MEDRELAY_BENCH_BUILD/COMMIT (written by
-# tests/bench/bundle.sh) where there is no checkout.
+# The commit reported is MEDRELAY_BENCH_BUILD/COMMIT where there is one (written
+# by tests/bench/bundle.sh: the programs' own commit), else git's HEAD.
 #
 # Defaults are the full table (needs about 130,000 file descriptors for the
 # server and as many for the load generator: raise `ulimit -n` first). Tried
@@ -117,7 +117,7 @@ elif (( tls )); then
     tls_client=(--tls)
 fi
 {
-    echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || cat "$build/COMMIT" 2>/dev/null || echo unknown)"
+    echo "commit: $(cat "$build/COMMIT" 2>/dev/null || git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) logical CPUs"
     echo "memory: $(grep MemTotal /proc/meminfo | awk '{print $2}') kB"
     echo "kernel: $(uname -r)"

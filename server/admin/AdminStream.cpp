@@ -175,7 +175,7 @@ void AdminStream::publishText(QByteArray json)
 
 void AdminStream::send(const OutboundMessage &message)
 {
-    m_ring.emplace_back(m_seq, message);
+    m_ring.emplace_back(m_seq, message.kept()); // held for resuming consoles: no slack
     while (static_cast<int>(m_ring.size()) > m_ringCapacity)
         m_ring.pop_front();
     for (const QPointer<Connection> &c : std::as_const(m_subscribers)) {

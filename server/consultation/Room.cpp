@@ -10,7 +10,11 @@ Room::Room(QString id, qint64 appointmentId, qint64 nowMs, bool waitingRoom)
     , m_createdAtMs(nowMs)
     , m_lastActivityMs(nowMs)
     , m_waitingRoom(waitingRoom)
-{}
+{
+    // Most consultations are two people: room for exactly two, where the
+    // list's own growth would allocate room for four on the second join.
+    m_members.reserve(2);
+}
 
 bool Room::hostPresent() const
 {

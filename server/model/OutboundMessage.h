@@ -46,6 +46,16 @@ public:
         return m_frame;
     }
 
+    // A copy to keep: the text in an allocation of its own size (a text
+    // grown by appends or by QJsonDocument keeps up to twice that), without
+    // the forms made for sending, which are made again if it is sent.
+    [[nodiscard]] OutboundMessage kept() const
+    {
+        OutboundMessage copy(m_kind, m_utf8);
+        copy.m_utf8.squeeze();
+        return copy;
+    }
+
 private:
     protocol::MessageKind m_kind;
     QByteArray m_utf8;

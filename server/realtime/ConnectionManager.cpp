@@ -205,8 +205,7 @@ void ConnectionManager::adopt(transport::Stream stream, const HttpRequest &reque
     const QString address = displayAddress(request.peer);
     ++m_perAddress[address];
     ++m_sockets;
-    Connection *conn = track(clientSocket, request.peer);
-    connect(conn, &Connection::closed, this, [this, address] { releaseAddress(address); });
+    track(clientSocket, request.peer, address);
 }
 
 ConnectionLimits ConnectionManager::limits() const
@@ -225,14 +224,18 @@ QHostAddress ConnectionManager::clientOf(const QWebSocket &ws) const
     return m_proxies.clientAddress(ws.peerAddress(), ws.request().rawHeader("X-Forwarded-For"));
 }
 
-Connection *ConnectionManager::track(ClientSocket *socket, const QHostAddress &clientAddress)
+Connection *ConnectionManager::track(ClientSocket *socket, const QHostAddress &clientAddress,
+                                     const QString &countedAddress)
 {
     auto *conn = new Connection(newConnectionId(), socket, clientAddress, limits(), m_metrics, this);
     m_connections.insert(conn->connectionId(), conn);
     m_metrics.connectionAccepted();
-    connect(conn, &Connection::closed, this, [this](Connection *c) {
+    // One connection per client for all of it (each costs memory per client).
+    connect(conn, &Connection::closed, this, [this, countedAddress](Connection *c) {
         m_connections.remove(c->connectionId());
         Q_EMIT connectionClosed(c);
+        if (!countedAddress.isNull())
+            releaseAddress(countedAddress);
     });
     qCDebug(lcConnection) << "connected" << conn->connectionId() << conn->remoteAddress();
     Q_EMIT connectionOpened(conn);

@@ -61,7 +61,9 @@ Q_SIGNALS:
 private:
     [[nodiscard]] QHostAddress clientOf(const QWebSocket &ws) const;
     void onNewConnection();
-    Connection *track(ClientSocket *socket, const QHostAddress &clientAddress);
+    // `countedAddress`: the per-address count this connection holds, released
+    // when it closes (null when it holds none).
+    Connection *track(ClientSocket *socket, const QHostAddress &clientAddress, const QString &countedAddress = {});
     Connection *trackAdmin(ClientSocket *socket, const QHostAddress &clientAddress);
     [[nodiscard]] static bool isAdminStream(const QString &path);
     [[nodiscard]] ConnectionLimits limits() const;

@@ -220,9 +220,7 @@ ServerApp::ServerApp(ServerConfig config, QObject *parent)
 
     // One direction: sockets -> connections -> message handler -> handlers
     // -> room service.
-    connect(m_connections, &ConnectionManager::connectionOpened, this, [this](Connection *c) {
-        connect(c, &Connection::messageReceived, m_messages, &MessageHandler::handle);
-    });
+    connect(m_connections, &ConnectionManager::messageReceived, m_messages, &MessageHandler::handle);
     connect(m_connections, &ConnectionManager::connectionOpened, m_auth, &Authenticator::onConnectionOpened);
     connect(m_connections, &ConnectionManager::connectionClosed, m_rooms,
             [this](Connection *c) { m_rooms->sessionClosed(c, c->resumable()); });

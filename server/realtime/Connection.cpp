@@ -15,12 +15,13 @@ using namespace Qt::StringLiterals;
 using protocol::CloseCode::PolicyViolation;
 
 Connection::Connection(QString id, ClientSocket *socket, const QHostAddress &clientAddress,
-                       const ConnectionLimits &limits, Metrics &metrics, QObject *parent)
+                       const ConnectionLimits &limits, Metrics &metrics, Owner *owner, QObject *parent)
     : QObject(parent)
     , m_id(std::move(id))
     , m_socket(socket)
     , m_limits(limits)
     , m_metrics(metrics)
+    , m_owner(owner)
     , m_address(displayAddress(clientAddress))
     , m_rate(limits.ratePerSecond, limits.rateBurst)
 {
@@ -177,7 +178,8 @@ void Connection::accept(const QByteArray &utf8)
     if (m_closing || !admitFrame(utf8.size(), true))
         return;
     m_lastMessageMs = m_clock.elapsed(); // for the automatic logoff
-    Q_EMIT messageReceived(this, utf8);
+    if (m_owner)
+        m_owner->connectionMessage(this, utf8);
 }
 
 void Connection::onDisconnected()
@@ -200,6 +202,8 @@ void Connection::onDisconnected()
     m_closing = true;
     if (!m_closedEmitted) {
         m_closedEmitted = true;
+        if (m_owner)
+            m_owner->connectionEnded(this);
         Q_EMIT closed(this);
     }
     deleteLater();

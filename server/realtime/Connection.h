@@ -1,7 +1,8 @@
 #pragma once
 // One client's WebSocket: enforces the per-connection limits (message size,
-// rate, queued outgoing bytes, heartbeat) and turns frames into
-// messageReceived signals. It does not interpret messages.
+// rate, queued outgoing bytes, heartbeat) and hands each message to its
+// owner (the ConnectionManager, whose messageReceived signal the
+// MessageHandler takes). It does not interpret messages.
 
 #include "metrics/Metrics.h"
 #include "model/Peer.h"
@@ -30,9 +31,24 @@ class Connection final : public QObject, public Peer, private ClientSocket::Rece
 {
     Q_OBJECT
 public:
-    // Takes ownership of the socket.
+    // Who is told of every message and of the close as a direct call (the
+    // ConnectionManager, which passes them on as its own signals): a signal
+    // connection per client each would cost memory per client.
+    class Owner
+    {
+    public:
+        virtual void connectionMessage(Connection *connection, const QByteArray &utf8) = 0;
+        virtual void connectionEnded(Connection *connection) = 0;
+
+    protected:
+        Owner() = default;
+        ~Owner() = default;
+        Q_DISABLE_COPY_MOVE(Owner)
+    };
+
+    // Takes ownership of the socket. `owner` (may be null) must outlive it.
     Connection(QString id, ClientSocket *socket, const QHostAddress &clientAddress, const ConnectionLimits &limits,
-               Metrics &metrics, QObject *parent = nullptr);
+               Metrics &metrics, Owner *owner, QObject *parent = nullptr);
     ~Connection() override;
     Q_DISABLE_COPY_MOVE(Connection)
 
@@ -76,7 +92,7 @@ public:
     [[nodiscard]] qint64 bytesQueued() const;
 
 Q_SIGNALS:
-    void messageReceived(medrelay::server::Connection *connection, const QByteArray &utf8);
+    // After the owner's connectionEnded(), for anyone else who holds it.
     void closed(medrelay::server::Connection *connection);
 
 private:
@@ -97,6 +113,7 @@ private:
     QPointer<ClientSocket> m_socket;
     ConnectionLimits m_limits;
     Metrics &m_metrics;
+    Owner *m_owner = nullptr;
     Identity m_identity;
     QString m_address;
     RateLimiter m_rate;

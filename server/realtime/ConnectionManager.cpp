@@ -166,6 +166,24 @@ void ConnectionManager::adopt(QTcpSocket *socket, const HttpRequest &request)
     m_wsServer->handleConnection(socket);
 }
 
+void ConnectionManager::connectionMessage(Connection *connection, const QByteArray &utf8)
+{
+    // Consoles' event streams only listen: what they send goes nowhere.
+    if (!m_adminStreams.isEmpty() && m_adminStreams.contains(connection->connectionId()))
+        return;
+    Q_EMIT messageReceived(connection, utf8);
+}
+
+void ConnectionManager::connectionEnded(Connection *connection)
+{
+    if (m_adminStreams.remove(connection->connectionId()))
+        return;
+    m_connections.remove(connection->connectionId());
+    Q_EMIT connectionClosed(connection);
+    if (m_counted.remove(connection))
+        releaseAddress(connection->remoteAddress());
+}
+
 void ConnectionManager::releaseAddress(const QString &address)
 {
     --m_sockets;
@@ -205,7 +223,7 @@ void ConnectionManager::adopt(transport::Stream stream, const HttpRequest &reque
     const QString address = displayAddress(request.peer);
     ++m_perAddress[address];
     ++m_sockets;
-    track(clientSocket, request.peer, address);
+    track(clientSocket, request.peer, true);
 }
 
 ConnectionLimits ConnectionManager::limits() const
@@ -224,19 +242,13 @@ QHostAddress ConnectionManager::clientOf(const QWebSocket &ws) const
     return m_proxies.clientAddress(ws.peerAddress(), ws.request().rawHeader("X-Forwarded-For"));
 }
 
-Connection *ConnectionManager::track(ClientSocket *socket, const QHostAddress &clientAddress,
-                                     const QString &countedAddress)
+Connection *ConnectionManager::track(ClientSocket *socket, const QHostAddress &clientAddress, bool counted)
 {
-    auto *conn = new Connection(newConnectionId(), socket, clientAddress, limits(), m_metrics, this);
+    auto *conn = new Connection(newConnectionId(), socket, clientAddress, limits(), m_metrics, this, this);
     m_connections.insert(conn->connectionId(), conn);
+    if (counted)
+        m_counted.insert(conn);
     m_metrics.connectionAccepted();
-    // One connection per client for all of it (each costs memory per client).
-    connect(conn, &Connection::closed, this, [this, countedAddress](Connection *c) {
-        m_connections.remove(c->connectionId());
-        Q_EMIT connectionClosed(c);
-        if (!countedAddress.isNull())
-            releaseAddress(countedAddress);
-    });
     qCDebug(lcConnection) << "connected" << conn->connectionId() << conn->remoteAddress();
     Q_EMIT connectionOpened(conn);
     return conn;
@@ -263,9 +275,8 @@ Connection *ConnectionManager::trackAdmin(ClientSocket *socket, const QHostAddre
     ConnectionLimits l = limits();
     // A snapshot of thousands of rooms is sent at once; consoles send nothing.
     l.sendQueueLimitBytes = std::max<qint64>(l.sendQueueLimitBytes, 16 * 1024 * 1024);
-    auto *conn = new Connection(newConnectionId(), socket, clientAddress, l, m_metrics, this);
+    auto *conn = new Connection(newConnectionId(), socket, clientAddress, l, m_metrics, this, this);
     m_adminStreams.insert(conn->connectionId(), conn);
-    connect(conn, &Connection::closed, this, [this](Connection *c) { m_adminStreams.remove(c->connectionId()); });
     qCInfo(lcConnection) << "admin event stream" << conn->connectionId() << conn->remoteAddress();
     Q_EMIT adminStreamOpened(conn);
     return conn;

@@ -10,6 +10,7 @@
 #include "realtime/Connection.h"
 
 #include <QHash>
+#include <QSet>
 
 #include <functional>
 #include <QObject>
@@ -26,7 +27,7 @@ class EpollPoller;
 
 namespace medrelay::server {
 
-class ConnectionManager final : public QObject, public UpgradeHandler
+class ConnectionManager final : public QObject, public UpgradeHandler, private Connection::Owner
 {
     Q_OBJECT
 public:
@@ -54,6 +55,9 @@ public:
 
 Q_SIGNALS:
     void connectionOpened(medrelay::server::Connection *connection);
+    // A client's message, for the MessageHandler (one connection for all
+    // clients, not one per client).
+    void messageReceived(medrelay::server::Connection *connection, const QByteArray &utf8);
     void connectionClosed(medrelay::server::Connection *connection);
     // An admin event stream: not a client, in no room, counted apart.
     void adminStreamOpened(medrelay::server::Connection *connection);
@@ -61,10 +65,13 @@ Q_SIGNALS:
 private:
     [[nodiscard]] QHostAddress clientOf(const QWebSocket &ws) const;
     void onNewConnection();
-    // `countedAddress`: the per-address count this connection holds, released
-    // when it closes (null when it holds none).
-    Connection *track(ClientSocket *socket, const QHostAddress &clientAddress, const QString &countedAddress = {});
+    // `counted`: whether the connection holds a per-address count (its
+    // remoteAddress()), released when it closes.
+    Connection *track(ClientSocket *socket, const QHostAddress &clientAddress, bool counted = false);
     Connection *trackAdmin(ClientSocket *socket, const QHostAddress &clientAddress);
+    // Connection::Owner
+    void connectionMessage(Connection *connection, const QByteArray &utf8) override;
+    void connectionEnded(Connection *connection) override;
     [[nodiscard]] static bool isAdminStream(const QString &path);
     [[nodiscard]] ConnectionLimits limits() const;
     void onHeartbeat();
@@ -80,6 +87,7 @@ private:
     class IoThreads *m_io = nullptr;            // null without --io-threads
     QTimer m_heartbeat;
     QHash<QString, Connection *> m_connections;
+    QSet<Connection *> m_counted; // those holding a per-address count
     QHash<QString, int> m_perAddress; // open and handshaking sockets by address
     int m_sockets = 0; // handshaking and open
     bool m_draining = false;

@@ -90,6 +90,7 @@ private Q_SLOTS:
     void statsReportTheConnectionCap();
     void waitingGuestIsDescribed();
     void consolesBetweenTwoChangesShareOneSnapshot();
+    void whatAConsoleSendsGoesNowhere();
 };
 
 void TestAdminStream::snapshotThenChanges()
@@ -568,6 +569,41 @@ void TestAdminStream::consolesBetweenTwoChangesShareOneSnapshot()
         ids.append(r.toObject().value("id"_L1).toString());
     ids.sort();
     QCOMPARE(ids, (QStringList{u"after"_s, u"before"_s}));
+}
+
+void TestAdminStream::whatAConsoleSendsGoesNowhere()
+{
+    // The stream is for listening: a console (or whoever holds the admin
+    // token) that sends relay messages on it joins no room and reaches no one.
+    TestServer server(withToken);
+    QVERIFY(server.started());
+    TestClient patient;
+    QVERIFY(patient.open(server.wsUrl()));
+    patient.join(u"r"_s, 7, 1, u"P"_s);
+    TestClient console;
+    QVERIFY(console.open(streamUrl(server), 5000, bearer()));
+    QVERIFY(console.waitFor(u"snapshot"_s));
+    console.send({{u"type"_s, u"telemedicine_user_joined"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 7},
+                  {u"userId"_s, u"2"_s}, {u"userName"_s, u"X"_s}, {u"userRole"_s, u"doctor"_s}});
+    console.send({{u"type"_s, u"telemedicine_chat_message"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 7},
+                  {u"message"_s, u"from the stream"_s}});
+    // A message from a client after them arrives; theirs never did.
+    TestClient doctor;
+    QVERIFY(doctor.open(server.wsUrl()));
+    doctor.join(u"r"_s, 7, 2, u"D"_s);
+    doctor.send({{u"type"_s, u"telemedicine_chat_message"_s}, {u"roomId"_s, u"r"_s}, {u"appointmentId"_s, 7},
+                 {u"message"_s, u"hello"_s}});
+    const auto chat = patient.waitFor(u"telemedicine_chat_message"_s);
+    QVERIFY(chat);
+    QCOMPARE(chat->value("message"_L1).toString(), u"hello"_s);
+    int chats = 0;
+    for (const QJsonObject &m : patient.received())
+        chats += m.value("type"_L1).toString() == u"telemedicine_chat_message"_s;
+    QCOMPARE(chats, 1);
+    QTRY_COMPARE(changes(console, u"participant_joined"_s).size(), 1); // the doctor's, not the stream's
+    QCOMPARE(changes(console, u"participant_joined"_s).at(0).value("participant"_L1).toObject()
+                 .value("userName"_L1).toString(), u"D"_s);
+    QVERIFY(console.isConnected());
 }
 
 QTEST_MAIN(TestAdminStream)

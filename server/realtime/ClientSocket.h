@@ -10,8 +10,24 @@
 #include <QHostAddress>
 #include <QObject>
 #include <QUrl>
+#include <QUrlQuery>
 
 namespace medrelay::server {
+
+// Where a client's upgrade request went (path and query), kept as two
+// strings rather than a QUrl, which costs about 200 bytes per client for
+// something read once or twice; the usual path is one shared string.
+class RequestTarget
+{
+public:
+    RequestTarget() = default;
+    RequestTarget(const QString &path, QUrlQuery query);
+    [[nodiscard]] QUrl url() const;
+
+private:
+    QString m_path;
+    QUrlQuery m_query; // holds nothing when empty
+};
 
 class ClientSocket : public QObject
 {

@@ -204,9 +204,7 @@ void ConnectionManager::adopt(transport::Stream stream, const HttpRequest &reque
     tl.maxMessageSize = m_config.maxMessageBytes;
     const QByteArray accepted =
         transport::WebSocketCodec::handshakeResponse(request.header("sec-websocket-key").trimmed());
-    QUrl url;
-    url.setPath(request.path);
-    url.setQuery(request.query);
+    const RequestTarget url(request.path, request.query);
 
     ClientSocket *clientSocket = nullptr;
     if (m_io) {

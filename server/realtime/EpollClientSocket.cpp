@@ -4,10 +4,10 @@
 
 namespace medrelay::server {
 
-EpollClientSocket::EpollClientSocket(transport::WebSocketConnection *connection, QUrl requestUrl, QObject *parent)
+EpollClientSocket::EpollClientSocket(transport::WebSocketConnection *connection, RequestTarget target, QObject *parent)
     : ClientSocket(parent)
     , m_connection(connection)
-    , m_requestUrl(std::move(requestUrl))
+    , m_target(std::move(target))
 {
     connection->setParent(this);
     connection->setObserver(this);

@@ -17,7 +17,7 @@ class EpollClientSocket final : public ClientSocket, private transport::WebSocke
     Q_OBJECT
 public:
     // Takes ownership of the connection.
-    EpollClientSocket(transport::WebSocketConnection *connection, QUrl requestUrl, QObject *parent = nullptr);
+    EpollClientSocket(transport::WebSocketConnection *connection, RequestTarget target, QObject *parent = nullptr);
     ~EpollClientSocket() override;
     Q_DISABLE_COPY_MOVE(EpollClientSocket)
 
@@ -27,7 +27,7 @@ public:
     void close(int code, const QString &reason) override;
     void abort() override;
     [[nodiscard]] QHostAddress peerAddress() const override;
-    [[nodiscard]] QUrl requestUrl() const override { return m_requestUrl; }
+    [[nodiscard]] QUrl requestUrl() const override { return m_target.url(); }
     [[nodiscard]] int closeCode() const override;
 
 private:
@@ -40,7 +40,7 @@ private:
     void disconnected() override { deliverDisconnected(); }
 
     QPointer<transport::WebSocketConnection> m_connection;
-    QUrl m_requestUrl;
+    RequestTarget m_target;
 };
 
 } // namespace medrelay::server

@@ -204,13 +204,13 @@ void IoThreads::receive()
 
 ThreadedClientSocket::ThreadedClientSocket(IoWorker *worker, transport::Stream stream, const QByteArray &early,
                                            const transport::ConnectionLimits &limits,
-                                           const QByteArray &handshakeResponse, QHostAddress peer, QUrl requestUrl,
+                                           const QByteArray &handshakeResponse, QHostAddress peer, RequestTarget target,
                                            QObject *parent)
     : ClientSocket(parent)
     , m_worker(worker)
     , m_slot(std::make_shared<SocketSlot>())
     , m_peer(std::move(peer))
-    , m_requestUrl(std::move(requestUrl))
+    , m_target(std::move(target))
 {
     m_slot->owner = this;
     // The stream crosses in a holder the call owns: closed with it if the

@@ -181,7 +181,7 @@ public:
     // and writes `handshakeResponse` first.
     ThreadedClientSocket(IoWorker *worker, transport::Stream stream, const QByteArray &early,
                          const transport::ConnectionLimits &limits, const QByteArray &handshakeResponse,
-                         QHostAddress peer, QUrl requestUrl, QObject *parent = nullptr);
+                         QHostAddress peer, RequestTarget target, QObject *parent = nullptr);
     ~ThreadedClientSocket() override;
     Q_DISABLE_COPY_MOVE(ThreadedClientSocket)
 
@@ -191,7 +191,7 @@ public:
     void close(int code, const QString &reason) override;
     void abort() override;
     [[nodiscard]] QHostAddress peerAddress() const override { return m_peer; }
-    [[nodiscard]] QUrl requestUrl() const override { return m_requestUrl; }
+    [[nodiscard]] QUrl requestUrl() const override { return m_target.url(); }
     [[nodiscard]] int closeCode() const override { return m_slot->closeCode.load(); }
 
     // Main thread (IoThreads::receive): what the worker received for it.
@@ -204,7 +204,7 @@ private:
     IoWorker *m_worker = nullptr;
     std::shared_ptr<SocketSlot> m_slot;
     QHostAddress m_peer;
-    QUrl m_requestUrl;
+    RequestTarget m_target;
 };
 
 } // namespace medrelay::server

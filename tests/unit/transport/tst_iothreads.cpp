@@ -84,7 +84,7 @@ void TestIoThreads::fanOutIsOneBatchPerWorker()
         sockets.push_back(std::make_unique<ThreadedClientSocket>(
             threads.next(), medrelay::transport::Stream(fds[0], nullptr), QByteArray(),
             medrelay::transport::ConnectionLimits{}, QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"),
-            QHostAddress(), QUrl()));
+            QHostAddress(), RequestTarget()));
     }
     QTRY_VERIFY(std::all_of(clients.begin(), clients.end(), [](Client &c) {
         c.pump();
@@ -119,7 +119,7 @@ void TestIoThreads::stagedFramesCountAgainstTheCap()
     client.fd = fds[1];
     ThreadedClientSocket socket(threads.next(), medrelay::transport::Stream(fds[0], nullptr), QByteArray(),
                                 medrelay::transport::ConnectionLimits{},
-                                QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"), QHostAddress(), QUrl());
+                                QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"), QHostAddress(), RequestTarget());
     const OutboundMessage message = chat(QString(1000, u'x'));
     const qint64 frameSize = message.wsFrame().size();
     {
@@ -163,7 +163,7 @@ void TestIoThreads::receivedTogetherIsHandledAsOneBatch()
     client.fd = fds[1];
     ThreadedClientSocket socket(threads.next(), medrelay::transport::Stream(fds[0], nullptr), QByteArray(),
                                 medrelay::transport::ConnectionLimits{},
-                                QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"), QHostAddress(), QUrl());
+                                QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"), QHostAddress(), RequestTarget());
     Echo echo;
     echo.socket = &socket;
     socket.setReceiver(&echo);

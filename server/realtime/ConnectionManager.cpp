@@ -168,16 +168,16 @@ void ConnectionManager::adopt(QTcpSocket *socket, const HttpRequest &request)
 
 void ConnectionManager::connectionMessage(Connection *connection, const QByteArray &utf8)
 {
-    // Consoles' event streams only listen: what they send goes nowhere.
-    if (!m_adminStreams.isEmpty() && m_adminStreams.contains(connection->connectionId()))
-        return;
     Q_EMIT messageReceived(connection, utf8);
+}
+
+void ConnectionManager::AdminStreamOwner::connectionEnded(Connection *connection)
+{
+    m_manager.m_adminStreams.remove(connection->connectionId());
 }
 
 void ConnectionManager::connectionEnded(Connection *connection)
 {
-    if (m_adminStreams.remove(connection->connectionId()))
-        return;
     m_connections.remove(connection->connectionId());
     Q_EMIT connectionClosed(connection);
     if (m_counted.remove(connection))
@@ -273,7 +273,7 @@ Connection *ConnectionManager::trackAdmin(ClientSocket *socket, const QHostAddre
     ConnectionLimits l = limits();
     // A snapshot of thousands of rooms is sent at once; consoles send nothing.
     l.sendQueueLimitBytes = std::max<qint64>(l.sendQueueLimitBytes, 16 * 1024 * 1024);
-    auto *conn = new Connection(newConnectionId(), socket, clientAddress, l, m_metrics, this, this);
+    auto *conn = new Connection(newConnectionId(), socket, clientAddress, l, m_metrics, &m_adminStreamOwner, this);
     m_adminStreams.insert(conn->connectionId(), conn);
     qCInfo(lcConnection) << "admin event stream" << conn->connectionId() << conn->remoteAddress();
     Q_EMIT adminStreamOpened(conn);

@@ -69,9 +69,21 @@ private:
     // remoteAddress()), released when it closes.
     Connection *track(ClientSocket *socket, const QHostAddress &clientAddress, bool counted = false);
     Connection *trackAdmin(ClientSocket *socket, const QHostAddress &clientAddress);
-    // Connection::Owner
+    // Connection::Owner, for clients
     void connectionMessage(Connection *connection, const QByteArray &utf8) override;
     void connectionEnded(Connection *connection) override;
+    // And for consoles' event streams, which only listen: what they send
+    // goes nowhere, without a lookup on the clients' path.
+    class AdminStreamOwner final : public Connection::Owner
+    {
+    public:
+        explicit AdminStreamOwner(ConnectionManager &manager) : m_manager(manager) {}
+        void connectionMessage(Connection *, const QByteArray &) override {}
+        void connectionEnded(Connection *connection) override;
+
+    private:
+        ConnectionManager &m_manager;
+    };
     [[nodiscard]] static bool isAdminStream(const QString &path);
     [[nodiscard]] ConnectionLimits limits() const;
     void onHeartbeat();
@@ -86,6 +98,7 @@ private:
     transport::EpollPoller *m_poller = nullptr; // null when the qt transport is configured
     class IoThreads *m_io = nullptr;            // null without --io-threads
     QTimer m_heartbeat;
+    AdminStreamOwner m_adminStreamOwner{*this};
     QHash<QString, Connection *> m_connections;
     QSet<Connection *> m_counted; // those holding a per-address count
     QHash<QString, int> m_perAddress; // open and handshaking sockets by address

@@ -4,8 +4,6 @@
 
 #include <QThread>
 
-#include <iterator>
-
 namespace medrelay::server {
 
 using namespace Qt::StringLiterals;
@@ -53,34 +51,14 @@ void IoWorker::handOver()
     if (m_staged.empty())
         return;
     ++m_handOvers;
-    bool wake = false;
-    {
-        QMutexLocker lock(&m_mutex);
-        if (m_outbox.empty()) {
-            m_outbox.swap(m_staged);
-        } else {
-            for (Group &g : m_staged)
-                m_outbox.push_back(std::move(g));
-            m_staged.clear();
-        }
-        if (!m_wakePending) {
-            m_wakePending = true;
-            wake = true;
-        }
-    }
     // One wake-up for everything handed over until the worker drains.
-    if (wake)
+    if (m_outbox.put(m_staged))
         QMetaObject::invokeMethod(this, &IoWorker::drain, Qt::QueuedConnection);
 }
 
 void IoWorker::drain()
 {
-    std::vector<Group> batch;
-    {
-        QMutexLocker lock(&m_mutex);
-        batch.swap(m_outbox);
-        m_wakePending = false;
-    }
+    const std::vector<Group> batch = m_outbox.take();
     // Every socket this batch writes to is flushed once, when it is done.
     transport::EpollPoller::Cork cork(*m_poller);
     for (const Group &group : batch) {
@@ -104,32 +82,14 @@ void IoWorker::flushDeferred()
 {
     if (m_received.empty())
         return;
-    bool wake = false;
-    {
-        QMutexLocker lock(&m_inMutex);
-        if (m_inbox.empty()) {
-            m_inbox.swap(m_received);
-        } else {
-            std::move(m_received.begin(), m_received.end(), std::back_inserter(m_inbox));
-            m_received.clear();
-        }
-        if (!m_inWakePending) {
-            m_inWakePending = true;
-            wake = true;
-        }
-    }
     // One wake-up for everything received until the main thread takes it.
-    if (wake)
+    if (m_inbox.put(m_received))
         QMetaObject::invokeMethod(&m_threads, &IoThreads::receive, Qt::QueuedConnection);
 }
 
 std::vector<IoWorker::Inbound> IoWorker::takeReceived()
 {
-    std::vector<Inbound> batch;
-    QMutexLocker lock(&m_inMutex);
-    batch.swap(m_inbox);
-    m_inWakePending = false;
-    return batch;
+    return m_inbox.take();
 }
 
 IoThreads::IoThreads(int count, QObject *parent)

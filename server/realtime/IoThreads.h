@@ -32,6 +32,7 @@
 #include <QObject>
 
 #include <atomic>
+#include <iterator>
 #include <memory>
 #include <vector>
 
@@ -41,9 +42,10 @@ QT_END_NAMESPACE
 
 namespace medrelay::server {
 
+class ThreadedClientSocket;
+
 // What a ThreadedClientSocket (main thread) and its worker share; freed by
 // whichever lets go last.
-class ThreadedClientSocket;
 struct SocketSlot
 {
     ThreadedClientSocket *owner = nullptr;                // main thread only; null once it is gone
@@ -54,6 +56,44 @@ struct SocketSlot
 };
 
 class IoThreads;
+
+// Batches from one thread to another, in both directions between a worker
+// and the main thread: the sender moves a batch in and learns whether the
+// receiver must be woken (no wake-up is pending); the receiver takes all
+// there is, which makes the next batch wake it again.
+template<typename T>
+class Mailbox
+{
+public:
+    // Empties `batch` into the box; true when the receiver needs a wake-up.
+    [[nodiscard]] bool put(std::vector<T> &batch)
+    {
+        QMutexLocker lock(&m_mutex);
+        if (m_items.empty()) {
+            m_items.swap(batch);
+        } else {
+            std::move(batch.begin(), batch.end(), std::back_inserter(m_items));
+            batch.clear();
+        }
+        if (m_wakePending)
+            return false;
+        m_wakePending = true;
+        return true;
+    }
+    [[nodiscard]] std::vector<T> take()
+    {
+        std::vector<T> all;
+        QMutexLocker lock(&m_mutex);
+        all.swap(m_items);
+        m_wakePending = false;
+        return all;
+    }
+
+private:
+    QMutex m_mutex;
+    std::vector<T> m_items;
+    bool m_wakePending = false;
+};
 
 class IoWorker final : public QObject, private transport::EpollPoller::Handler
 {
@@ -113,14 +153,10 @@ private:
     transport::EpollPoller *m_poller = nullptr;
     std::vector<Group> m_staged; // main thread only
     quint64 m_handOvers = 0;     // main thread only
-    QMutex m_mutex;              // guards what follows
-    std::vector<Group> m_outbox;
-    bool m_wakePending = false;
+    Mailbox<Group> m_outbox;     // main thread -> worker
 
     std::vector<Inbound> m_received; // worker thread only, this dispatch's
-    QMutex m_inMutex;                // guards what follows
-    std::vector<Inbound> m_inbox;
-    bool m_inWakePending = false;
+    Mailbox<Inbound> m_inbox;        // worker -> main thread
 };
 
 class IoThreads final : public QObject

@@ -92,12 +92,14 @@ ConnectionManager::ConnectionManager(const ServerConfig &config, Metrics &metric
 
 ConnectionManager::~ConnectionManager()
 {
-    // Connections are children; make sure none reports back while we go, and
-    // that they are gone before the I/O threads they may use.
-    for (Connection *c : std::as_const(m_connections))
-        disconnect(c, nullptr, this, nullptr);
+    // Connections are children, but they must be gone before the I/O threads
+    // they may use, consoles' event streams too (a socket carried by a worker
+    // says goodbye to it as it goes). A Connection reports to its owner from
+    // the event loop only, never while it is deleted.
     qDeleteAll(m_connections);
     m_connections.clear();
+    qDeleteAll(m_adminStreams);
+    m_adminStreams.clear();
     delete m_io;
 }
 

@@ -60,9 +60,7 @@ void TestCluster::initTestCase()
 
 void TestCluster::init()
 {
-    if (!m_redis.isRunning())
-        QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
-    QCOMPARE(m_redis.command({"FLUSHALL"}).toByteArray(), QByteArray("OK"));
+    QVERIFY2(m_redis.startEmpty(), qPrintable(m_redis.error()));
 }
 
 void TestCluster::everyKindCrossesInstances()

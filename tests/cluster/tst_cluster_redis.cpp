@@ -102,9 +102,7 @@ void TestClusterRedis::initTestCase()
 
 void TestClusterRedis::init()
 {
-    if (!m_redis.isRunning())
-        QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
-    QCOMPARE(m_redis.command({"FLUSHALL"}).toByteArray(), QByteArray("OK"));
+    QVERIFY2(m_redis.startEmpty(), qPrintable(m_redis.error()));
 }
 
 void TestClusterRedis::cleanup()

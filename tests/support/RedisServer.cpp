@@ -189,6 +189,17 @@ bool RedisServer::wipe()
     return ok;
 }
 
+bool RedisServer::startEmpty()
+{
+    if (!isRunning() && !start())
+        return false;
+    const QVariant reply = command({"FLUSHALL"});
+    if (reply.toByteArray() == "OK")
+        return true;
+    m_error = u"FLUSHALL answered %1"_s.arg(reply.toString());
+    return false;
+}
+
 QVariant RedisServer::command(const QList<QByteArray> &args, int timeoutMs) const
 {
     QTcpSocket socket;

@@ -41,6 +41,9 @@ public:
     // lost all its data. False when running or a file could not be removed.
     bool wipe();
     [[nodiscard]] bool isRunning() const { return m_process.state() == QProcess::Running; }
+    // Before each test: running (started again if a test stopped it) and
+    // holding nothing of the previous test. False, with error(), otherwise.
+    bool startEmpty();
 
     [[nodiscard]] quint16 port() const { return m_port; }
     [[nodiscard]] QString url(int db = 0) const;

@@ -53,6 +53,19 @@ struct Client
     }
 };
 
+// A socket pair: one end carried by `worker` (its 101 answer written
+// first), the other the client's. Null when no pair could be made.
+std::unique_ptr<ThreadedClientSocket> carried(IoWorker *worker, Client &client)
+{
+    int fds[2] = {-1, -1};
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+        return nullptr;
+    client.fd = fds[1];
+    return std::make_unique<ThreadedClientSocket>(
+        worker, medrelay::transport::Stream(fds[0], nullptr), QByteArray(), medrelay::transport::ConnectionLimits{},
+        QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"), QHostAddress(), RequestTarget());
+}
+
 OutboundMessage chat(const QString &text)
 {
     return OutboundMessage(medrelay::protocol::MessageKind::ChatMessage,
@@ -77,14 +90,9 @@ void TestIoThreads::fanOutIsOneBatchPerWorker()
     constexpr int kSockets = 40;
     std::vector<std::unique_ptr<ThreadedClientSocket>> sockets;
     std::vector<Client> clients(kSockets);
-    for (int i = 0; i < kSockets; ++i) {
-        int fds[2] = {-1, -1};
-        QCOMPARE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-        clients[size_t(i)].fd = fds[1];
-        sockets.push_back(std::make_unique<ThreadedClientSocket>(
-            threads.next(), medrelay::transport::Stream(fds[0], nullptr), QByteArray(),
-            medrelay::transport::ConnectionLimits{}, QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"),
-            QHostAddress(), RequestTarget()));
+    for (Client &client : clients) {
+        sockets.push_back(carried(threads.next(), client));
+        QVERIFY(sockets.back());
     }
     QTRY_VERIFY(std::all_of(clients.begin(), clients.end(), [](Client &c) {
         c.pump();
@@ -113,13 +121,10 @@ void TestIoThreads::fanOutIsOneBatchPerWorker()
 void TestIoThreads::stagedFramesCountAgainstTheCap()
 {
     IoThreads threads(1);
-    int fds[2] = {-1, -1};
-    QCOMPARE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
     Client client;
-    client.fd = fds[1];
-    ThreadedClientSocket socket(threads.next(), medrelay::transport::Stream(fds[0], nullptr), QByteArray(),
-                                medrelay::transport::ConnectionLimits{},
-                                QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"), QHostAddress(), RequestTarget());
+    const std::unique_ptr<ThreadedClientSocket> carriedSocket = carried(threads.next(), client);
+    QVERIFY(carriedSocket);
+    ThreadedClientSocket &socket = *carriedSocket;
     const OutboundMessage message = chat(QString(1000, u'x'));
     const qint64 frameSize = message.wsFrame().size();
     {
@@ -157,13 +162,10 @@ struct Echo final : ClientSocket::Receiver
 void TestIoThreads::receivedTogetherIsHandledAsOneBatch()
 {
     IoThreads threads(1);
-    int fds[2] = {-1, -1};
-    QCOMPARE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
     Client client;
-    client.fd = fds[1];
-    ThreadedClientSocket socket(threads.next(), medrelay::transport::Stream(fds[0], nullptr), QByteArray(),
-                                medrelay::transport::ConnectionLimits{},
-                                QByteArray("HTTP/1.1 101 Switching Protocols\r\n\r\n"), QHostAddress(), RequestTarget());
+    const std::unique_ptr<ThreadedClientSocket> carriedSocket = carried(threads.next(), client);
+    QVERIFY(carriedSocket);
+    ThreadedClientSocket &socket = *carriedSocket;
     Echo echo;
     echo.socket = &socket;
     socket.setReceiver(&echo);
